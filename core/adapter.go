@@ -1,0 +1,109 @@
+package core
+
+import (
+	"context"
+	"fmt"
+)
+
+// Operation kinds carried in AdapterMessage.Type.
+const (
+	AdapterBroadcast       = "broadcast"
+	AdapterBroadcastExcept = "broadcast_except"
+	AdapterRoom            = "room"
+	AdapterRoomExcept      = "room_except"
+	AdapterUser            = "user"
+	AdapterClient          = "client"
+	AdapterPresence        = "presence"
+)
+
+// Adapter connects hubs on several nodes through a message bus. With an
+// adapter set (WithAdapter), every public broadcast and send delivers to the
+// local clients first, then hands the message to the adapter for the other
+// nodes. A hub ignores messages that carry its own NodeID.
+//
+// Contract:
+//   - Publish is safe for concurrent use. The hub calls it from one publisher
+//     goroutine, so a slow broker never blocks a Broadcast or Send caller.
+//   - Subscribe is called once, by Hub.Run. It must not block: it starts the
+//     adapter's own goroutines, which stop when ctx is cancelled or Close is
+//     called. handler may be called from several goroutines.
+//   - Publish and Subscribe may run concurrently with each other; Close may run
+//     concurrently with Publish. Publish after Close returns an error
+//     (ErrAdapterClosed in this module's adapters).
+type Adapter interface {
+	// Publish sends msg to the other nodes.
+	Publish(ctx context.Context, msg AdapterMessage) error
+	// Subscribe starts delivering messages from other nodes to handler.
+	Subscribe(ctx context.Context, handler func(AdapterMessage)) error
+	// Close releases the adapter's resources and stops its goroutines. The hub
+	// calls it at the end of Shutdown.
+	Close() error
+}
+
+// AdapterMessage is one operation relayed between nodes. Its JSON tags are
+// kept for compatibility; this module's adapters put it on the wire in a
+// compact binary envelope instead.
+type AdapterMessage struct {
+	// NodeID is the sender's node ID; receivers drop their own messages.
+	NodeID string `json:"node_id"`
+	// Type is one of the Adapter* constants.
+	Type string `json:"type"`
+	// Room is the target room of room operations.
+	Room string `json:"room,omitempty"`
+	// UserID is the target user of AdapterUser.
+	UserID string `json:"user_id,omitempty"`
+	// ClientID is the target client of AdapterClient.
+	ClientID string `json:"client_id,omitempty"`
+	// ExceptClientIDs lists clients that must not receive the message.
+	ExceptClientIDs []string `json:"except,omitempty"`
+	// MsgType is TextMessage or BinaryMessage.
+	MsgType int `json:"msg_type"`
+	// Data is the payload (for AdapterPresence, the presence record).
+	Data []byte `json:"data"`
+}
+
+// BatchPublisher is an optional Adapter extension. The hub's publisher
+// goroutine hands it everything queued at once (in order) instead of calling
+// Publish per message.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, msgs []AdapterMessage) error
+}
+
+// RoomInterestAdapter is an optional Adapter extension for interest-based
+// routing: the hub calls SetRoomInterest(room, true) when the first local
+// member joins a room and SetRoomInterest(room, false) when the last one
+// leaves, so the adapter receives that room's traffic only while this node
+// needs it. Calls for one room arrive in order. SetRoomInterest must not
+// block on the broker: it records the interest and applies it in the
+// background, again after a reconnect.
+type RoomInterestAdapter interface {
+	SetRoomInterest(room string, interested bool)
+}
+
+// HealthCheckAdapter is an optional Adapter extension that reports the state
+// of the broker link: CheckHealth returns nil while the link is up. Readiness
+// checks (package health) use it.
+type HealthCheckAdapter interface {
+	CheckHealth(ctx context.Context) error
+}
+
+// ErrorReportingAdapter is an optional Adapter extension for failures that
+// no Publish call returns: undecodable bus messages, failed subscriptions,
+// reconnects. The hub installs its reporter before calling Subscribe; the
+// reporter counts the error in metrics and logs it at a bounded rate.
+type ErrorReportingAdapter interface {
+	SetErrorReporter(report func(*AdapterError))
+}
+
+// AdapterError describes a failure inside an adapter. Op is "publish",
+// "subscribe", "decode", "version" or "connect".
+type AdapterError struct {
+	Op  string
+	Err error
+}
+
+// Error implements error.
+func (e *AdapterError) Error() string { return fmt.Sprintf("wshub: adapter %s: %v", e.Op, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *AdapterError) Unwrap() error { return e.Err }

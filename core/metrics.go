@@ -1,0 +1,109 @@
+package core
+
+import "time"
+
+// MetricsCollector receives the hub's counters and observations.
+// Implementations must be safe for concurrent use and cheap: several methods
+// are called on hot paths. The metrics package provides a Prometheus one.
+type MetricsCollector interface {
+	// IncrementConnections counts a registered connection.
+	IncrementConnections()
+	// DecrementConnections counts a connection that went away.
+	DecrementConnections()
+
+	// IncrementMessagesReceived counts one inbound message accepted by the
+	// rate limiter.
+	IncrementMessagesReceived()
+	// IncrementMessagesSent counts messages written to sockets.
+	IncrementMessagesSent(count int)
+	// IncrementMessagesDropped counts one message dropped by backpressure.
+	IncrementMessagesDropped()
+
+	// RecordMessageSize observes the size in bytes of an inbound message.
+	RecordMessageSize(size int)
+	// RecordLatency observes the time a message handler took.
+	RecordLatency(duration time.Duration)
+	// RecordBroadcastDuration observes the time one local fan-out took.
+	RecordBroadcastDuration(duration time.Duration)
+
+	// IncrementRoomJoins counts one successful room join.
+	IncrementRoomJoins()
+	// IncrementRoomLeaves counts one room leave.
+	IncrementRoomLeaves()
+	// IncrementRooms counts a room that came into existence on this node.
+	IncrementRooms()
+	// DecrementRooms counts a room deleted because its last member left.
+	DecrementRooms()
+
+	// IncrementErrors counts one error of the given kind (for example
+	// "panic", "rate_limit_exceeded", "read", "write", "adapter_publish").
+	IncrementErrors(errorType string)
+}
+
+// AdapterMetricsCollector is an optional extension of MetricsCollector. When
+// the hub's collector implements it, the hub reports its multi-node traffic
+// through it; otherwise adapter errors and drops are counted with
+// IncrementErrors("adapter_<op>").
+type AdapterMetricsCollector interface {
+	// IncrementAdapterPublished counts messages handed to the broker.
+	IncrementAdapterPublished(count int)
+	// IncrementAdapterReceived counts messages received from the broker,
+	// including the ones this node ignores as its own.
+	IncrementAdapterReceived(count int)
+	// IncrementAdapterErrors counts a failed broker operation or a rejected
+	// bus message. op is "publish", "subscribe", "decode" or "version".
+	IncrementAdapterErrors(op string)
+	// IncrementAdapterDropped counts messages dropped before reaching the
+	// broker because the publish queue was full or the hub stopped.
+	IncrementAdapterDropped(count int)
+}
+
+// CloseMetricsCollector is an optional extension of MetricsCollector that
+// counts closed connections by WebSocket close code (1000, 1001, 1006, ...).
+type CloseMetricsCollector interface {
+	IncrementCloseCode(code int)
+}
+
+// NoOpMetrics discards everything. It is the hub's default MetricsCollector.
+type NoOpMetrics struct{}
+
+var _ MetricsCollector = (*NoOpMetrics)(nil)
+
+// IncrementConnections does nothing.
+func (n *NoOpMetrics) IncrementConnections() {}
+
+// DecrementConnections does nothing.
+func (n *NoOpMetrics) DecrementConnections() {}
+
+// IncrementMessagesReceived does nothing.
+func (n *NoOpMetrics) IncrementMessagesReceived() {}
+
+// IncrementMessagesSent does nothing.
+func (n *NoOpMetrics) IncrementMessagesSent(int) {}
+
+// IncrementMessagesDropped does nothing.
+func (n *NoOpMetrics) IncrementMessagesDropped() {}
+
+// RecordMessageSize does nothing.
+func (n *NoOpMetrics) RecordMessageSize(int) {}
+
+// RecordLatency does nothing.
+func (n *NoOpMetrics) RecordLatency(time.Duration) {}
+
+// RecordBroadcastDuration does nothing.
+func (n *NoOpMetrics) RecordBroadcastDuration(time.Duration) {}
+
+// IncrementRoomJoins does nothing.
+func (n *NoOpMetrics) IncrementRoomJoins() {}
+
+// IncrementRoomLeaves does nothing.
+func (n *NoOpMetrics) IncrementRoomLeaves() {}
+
+// IncrementRooms does nothing.
+func (n *NoOpMetrics) IncrementRooms() {}
+
+// DecrementRooms does nothing.
+func (n *NoOpMetrics) DecrementRooms() {}
+
+// IncrementErrors does nothing.
+func (n *NoOpMetrics) IncrementErrors(string) {}
