@@ -1,0 +1,334 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/wshub/wshub/core"
+)
+
+// Version is the format version that Append writes and the newest one Decode
+// reads.
+const Version = 1
+
+// Sentinel errors returned (wrapped) by Decode. Match them with errors.Is.
+var (
+	// ErrMalformed reports bytes that are not a well-formed message: empty or
+	// truncated input, a length beyond the end of the input, an unknown type
+	// code or flag, too many except IDs, or bytes after the message.
+	ErrMalformed = errors.New("wshub: wire: malformed message")
+	// ErrVersion reports a message written in a newer version of the format
+	// than this package reads.
+	ErrVersion = errors.New("wshub: wire: unsupported version")
+)
+
+// Type codes (see the table in the package documentation).
+const (
+	codeOther byte = iota
+	codeBroadcast
+	codeBroadcastExcept
+	codeRoom
+	codeRoomExcept
+	codeUser
+	codeClient
+	codePresence
+	codeLimit // first unknown code
+)
+
+// Flag bits: which optional fields follow.
+const (
+	flagRoom     byte = 1 << 0
+	flagUser     byte = 1 << 1
+	flagClient   byte = 1 << 2
+	flagExcept   byte = 1 << 3
+	flagReserved byte = 0xff &^ (flagRoom | flagUser | flagClient | flagExcept)
+)
+
+// typeNames maps a type code to its core constant; index 0 is unused.
+var typeNames = [codeLimit]string{
+	codeBroadcast:       core.AdapterBroadcast,
+	codeBroadcastExcept: core.AdapterBroadcastExcept,
+	codeRoom:            core.AdapterRoom,
+	codeRoomExcept:      core.AdapterRoomExcept,
+	codeUser:            core.AdapterUser,
+	codeClient:          core.AdapterClient,
+	codePresence:        core.AdapterPresence,
+}
+
+func typeCode(t string) byte {
+	switch t {
+	case core.AdapterBroadcast:
+		return codeBroadcast
+	case core.AdapterBroadcastExcept:
+		return codeBroadcastExcept
+	case core.AdapterRoom:
+		return codeRoom
+	case core.AdapterRoomExcept:
+		return codeRoomExcept
+	case core.AdapterUser:
+		return codeUser
+	case core.AdapterClient:
+		return codeClient
+	case core.AdapterPresence:
+		return codePresence
+	default:
+		return codeOther
+	}
+}
+
+func flagsOf(m *core.AdapterMessage) byte {
+	var f byte
+	if m.Room != "" {
+		f |= flagRoom
+	}
+	if m.UserID != "" {
+		f |= flagUser
+	}
+	if m.ClientID != "" {
+		f |= flagClient
+	}
+	if len(m.ExceptClientIDs) > 0 {
+		f |= flagExcept
+	}
+	return f
+}
+
+// Append appends the encoding of m to dst and returns the extended slice. It
+// allocates only when dst lacks capacity; Size tells how much is needed. m is
+// not modified or retained.
+func Append(dst []byte, m *core.AdapterMessage) []byte {
+	code := typeCode(m.Type)
+	flags := flagsOf(m)
+	dst = append(dst, Version, code, flags)
+	if code == codeOther {
+		dst = appendString(dst, m.Type)
+	}
+	dst = appendString(dst, m.NodeID)
+	if flags&flagRoom != 0 {
+		dst = appendString(dst, m.Room)
+	}
+	if flags&flagUser != 0 {
+		dst = appendString(dst, m.UserID)
+	}
+	if flags&flagClient != 0 {
+		dst = appendString(dst, m.ClientID)
+	}
+	if flags&flagExcept != 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(m.ExceptClientIDs)))
+		for _, id := range m.ExceptClientIDs {
+			dst = appendString(dst, id)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(m.MsgType))
+	dst = binary.AppendUvarint(dst, uint64(len(m.Data)))
+	return append(dst, m.Data...)
+}
+
+// Size returns the number of bytes Append writes for m.
+func Size(m *core.AdapterMessage) int {
+	flags := flagsOf(m)
+	n := 3
+	if typeCode(m.Type) == codeOther {
+		n += stringSize(m.Type)
+	}
+	n += stringSize(m.NodeID)
+	if flags&flagRoom != 0 {
+		n += stringSize(m.Room)
+	}
+	if flags&flagUser != 0 {
+		n += stringSize(m.UserID)
+	}
+	if flags&flagClient != 0 {
+		n += stringSize(m.ClientID)
+	}
+	if flags&flagExcept != 0 {
+		n += uvarintSize(uint64(len(m.ExceptClientIDs)))
+		for _, id := range m.ExceptClientIDs {
+			n += stringSize(id)
+		}
+	}
+	n += uvarintSize(uint64(m.MsgType))
+	return n + uvarintSize(uint64(len(m.Data))) + len(m.Data)
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func stringSize(s string) int { return uvarintSize(uint64(len(s))) + len(s) }
+
+func uvarintSize(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// span locates a field's bytes in the input.
+type span struct{ off, n int }
+
+// reader walks the input; the first failure sticks in err and makes every
+// later read return zero values.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+// fail records the first failure: what was being read and what is wrong.
+func (r *reader) fail(what, problem string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s: %s at offset %d", ErrMalformed, what, problem, r.off)
+	}
+}
+
+func (r *reader) remaining() int { return len(r.b) - r.off }
+
+func (r *reader) uvarint(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, k := binary.Uvarint(r.b[r.off:])
+	if k <= 0 {
+		r.fail(what, "bad or truncated varint")
+		return 0
+	}
+	r.off += k
+	return v
+}
+
+// field reads a uvarint length and skips that many bytes.
+func (r *reader) field(what string) span {
+	n := r.uvarint(what)
+	if r.err != nil {
+		return span{}
+	}
+	if n > uint64(r.remaining()) {
+		r.fail(what, "length beyond end of input")
+		return span{}
+	}
+	s := span{off: r.off, n: int(n)}
+	r.off += int(n)
+	return s
+}
+
+// Decode decodes one message that must fill all of b. On failure it returns
+// an error wrapping ErrMalformed or ErrVersion and a zero message; it never
+// panics. The result does not alias b: its strings and Data are copies (all
+// strings share one allocation, Data has its own). Empty Data and an empty
+// except list decode as nil.
+func Decode(b []byte) (core.AdapterMessage, error) {
+	if len(b) == 0 {
+		return core.AdapterMessage{}, fmt.Errorf("%w: empty input", ErrMalformed)
+	}
+	switch {
+	case b[0] == 0:
+		return core.AdapterMessage{}, fmt.Errorf("%w: version 0", ErrMalformed)
+	case b[0] > Version:
+		return core.AdapterMessage{}, fmt.Errorf("%w: version %d, newest known is %d", ErrVersion, b[0], Version)
+	}
+	if len(b) < 3 {
+		return core.AdapterMessage{}, fmt.Errorf("%w: truncated header", ErrMalformed)
+	}
+	code, flags := b[1], b[2]
+	if code >= codeLimit {
+		return core.AdapterMessage{}, fmt.Errorf("%w: unknown type code %d", ErrMalformed, code)
+	}
+	if flags&flagReserved != 0 {
+		return core.AdapterMessage{}, fmt.Errorf("%w: reserved flags 0x%02x set", ErrMalformed, flags&flagReserved)
+	}
+
+	// First pass: validate and locate every field without allocating.
+	r := reader{b: b, off: 3}
+	var typ, node, room, user, client, data span
+	if code == codeOther {
+		typ = r.field("type name")
+	}
+	node = r.field("node ID")
+	if flags&flagRoom != 0 {
+		room = r.field("room")
+	}
+	if flags&flagUser != 0 {
+		user = r.field("user ID")
+	}
+	if flags&flagClient != 0 {
+		client = r.field("client ID")
+	}
+	var exceptCount, exceptOff int
+	strLen := typ.n + node.n + room.n + user.n + client.n
+	if flags&flagExcept != 0 {
+		n := r.uvarint("except count")
+		if r.err == nil && n > uint64(r.remaining()) {
+			r.fail("except count", "more IDs than remaining bytes")
+		}
+		exceptCount, exceptOff = int(n), r.off
+		for i := 0; i < exceptCount && r.err == nil; i++ {
+			strLen += r.field("except ID").n
+		}
+	}
+	mt := r.uvarint("msg type")
+	msgType := int(int64(mt))
+	if r.err == nil && int64(msgType) != int64(mt) {
+		r.fail("msg type", "out of range")
+	}
+	data = r.field("data")
+	if r.err == nil && r.remaining() != 0 {
+		r.fail("end", "trailing bytes")
+	}
+	if r.err != nil {
+		return core.AdapterMessage{}, r.err
+	}
+
+	// Second pass: copy. All strings come from one allocation.
+	var sb strings.Builder
+	sb.Grow(strLen)
+	for _, s := range [...]span{typ, node, room, user, client} {
+		sb.Write(b[s.off : s.off+s.n])
+	}
+	exceptStart := sb.Len()
+	off := exceptOff
+	for range exceptCount {
+		n, k := binary.Uvarint(b[off:]) // validated by the first pass
+		off += k
+		sb.Write(b[off : off+int(n)])
+		off += int(n)
+	}
+	all := sb.String()
+
+	m := core.AdapterMessage{MsgType: msgType}
+	pos := 0
+	next := func(n int) string {
+		s := all[pos : pos+n]
+		pos += n
+		return s
+	}
+	if code == codeOther {
+		m.Type = next(typ.n)
+	} else {
+		m.Type = typeNames[code]
+	}
+	m.NodeID = next(node.n)
+	m.Room = next(room.n)
+	m.UserID = next(user.n)
+	m.ClientID = next(client.n)
+	if exceptCount > 0 {
+		m.ExceptClientIDs = make([]string, exceptCount)
+		pos = exceptStart
+		off = exceptOff
+		for i := range m.ExceptClientIDs {
+			n, k := binary.Uvarint(b[off:])
+			off += k + int(n)
+			m.ExceptClientIDs[i] = next(int(n))
+		}
+	}
+	if data.n > 0 {
+		m.Data = make([]byte, data.n)
+		copy(m.Data, b[data.off:])
+	}
+	return m, nil
+}
