@@ -1,0 +1,226 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Broadcast queues a text message for every local client and publishes it
+// to the other nodes. It never blocks on slow clients (the DropPolicy
+// applies per client) nor on the broker. The hub keeps data until written;
+// do not modify it after the call.
+func (h *Hub) Broadcast(data []byte) { h.broadcast(TextMessage, data, nil) }
+
+// BroadcastText is Broadcast for a string.
+func (h *Hub) BroadcastText(text string) { h.broadcast(TextMessage, []byte(text), nil) }
+
+// BroadcastBinary is Broadcast for a binary message.
+func (h *Hub) BroadcastBinary(data []byte) { h.broadcast(BinaryMessage, data, nil) }
+
+// BroadcastRawJSON is Broadcast for data that is already encoded JSON.
+func (h *Hub) BroadcastRawJSON(data []byte) { h.broadcast(TextMessage, data, nil) }
+
+// BroadcastJSON broadcasts the JSON encoding of v, or returns the
+// marshalling error.
+func (h *Hub) BroadcastJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h.broadcast(TextMessage, data, nil)
+	return nil
+}
+
+// BroadcastExcept is Broadcast skipping the given clients (on every node).
+func (h *Hub) BroadcastExcept(data []byte, except ...*Client) {
+	h.broadcast(TextMessage, data, except)
+}
+
+// BroadcastBinaryExcept is BroadcastBinary skipping the given clients.
+func (h *Hub) BroadcastBinaryExcept(data []byte, except ...*Client) {
+	h.broadcast(BinaryMessage, data, except)
+}
+
+// BroadcastWithContext queues a text message for every local client,
+// waiting for queue space instead of dropping. When ctx ends midway the
+// remaining local clients are skipped and ctx's error is returned; the
+// message is published to the other nodes either way.
+func (h *Hub) BroadcastWithContext(ctx context.Context, data []byte) error {
+	f := newFrame(TextMessage, data)
+	h.publish(AdapterMessage{Type: AdapterBroadcast, MsgType: int(TextMessage), Data: data})
+	start := time.Now()
+	defer func() { h.metrics.RecordBroadcastDuration(time.Since(start)) }()
+	bp := clientBufPool.Get().(*[]*Client)
+	defer putClientBuf(bp)
+	for i := 0; i < registryShards; i++ {
+		*bp = h.clients.snapshotShard(i, (*bp)[:0])
+		for _, c := range *bp {
+			if err := c.enqueueWait(ctx, f); err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Hub) broadcast(typ MessageType, data []byte, except []*Client) {
+	h.deliverAll(newFrame(typ, data), except, nil)
+	if h.adapter == nil {
+		return
+	}
+	m := AdapterMessage{Type: AdapterBroadcast, MsgType: int(typ), Data: data}
+	if len(except) > 0 {
+		m.Type = AdapterBroadcastExcept
+		m.ExceptClientIDs = clientIDs(except)
+	}
+	h.publish(m)
+}
+
+// deliverAll queues f for every local client except the listed ones. It
+// copies one registry shard at a time into a pooled buffer and enqueues
+// outside the shard's lock: no allocation per recipient, no hub-wide lock.
+func (h *Hub) deliverAll(f *frame, except []*Client, exceptIDs []string) int {
+	start := time.Now()
+	bp := clientBufPool.Get().(*[]*Client)
+	n := 0
+	for i := 0; i < registryShards; i++ {
+		*bp = h.clients.snapshotShard(i, (*bp)[:0])
+		for _, c := range *bp {
+			if excluded(c, except, exceptIDs) {
+				continue
+			}
+			if c.enqueue(f) == nil {
+				n++
+			}
+		}
+	}
+	putClientBuf(bp)
+	h.metrics.RecordBroadcastDuration(time.Since(start))
+	return n
+}
+
+func putClientBuf(bp *[]*Client) {
+	clear(*bp)
+	*bp = (*bp)[:0]
+	clientBufPool.Put(bp)
+}
+
+func excluded(c *Client, except []*Client, exceptIDs []string) bool {
+	for _, x := range except {
+		if x == c {
+			return true
+		}
+	}
+	for _, id := range exceptIDs {
+		if id == c.ID {
+			return true
+		}
+	}
+	return false
+}
+
+func clientIDs(cs []*Client) []string {
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c != nil {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+// BroadcastToRoom queues a text message for every member of the room and
+// publishes it to the other nodes. Without an adapter, a room with no local
+// members returns ErrRoomNotFound; with one it returns nil (other nodes may
+// have members).
+func (h *Hub) BroadcastToRoom(name string, data []byte) error {
+	return h.roomBroadcast(name, TextMessage, data, nil)
+}
+
+// BroadcastBinaryToRoom is BroadcastToRoom for a binary message.
+func (h *Hub) BroadcastBinaryToRoom(name string, data []byte) error {
+	return h.roomBroadcast(name, BinaryMessage, data, nil)
+}
+
+// BroadcastToRoomExcept is BroadcastToRoom skipping the given clients.
+func (h *Hub) BroadcastToRoomExcept(name string, data []byte, except ...*Client) error {
+	return h.roomBroadcast(name, TextMessage, data, except)
+}
+
+// BroadcastBinaryToRoomExcept is BroadcastBinaryToRoom skipping the given
+// clients.
+func (h *Hub) BroadcastBinaryToRoomExcept(name string, data []byte, except ...*Client) error {
+	return h.roomBroadcast(name, BinaryMessage, data, except)
+}
+
+// BroadcastToRoomWithContext is BroadcastToRoom waiting for queue space
+// instead of dropping; it returns ctx's error if ctx ends midway.
+func (h *Hub) BroadcastToRoomWithContext(ctx context.Context, name string, data []byte) error {
+	if name == "" {
+		return ErrEmptyRoomName
+	}
+	r := h.room(name)
+	if h.adapter != nil {
+		h.publish(AdapterMessage{Type: AdapterRoom, Room: name, MsgType: int(TextMessage), Data: data})
+	} else if r == nil {
+		return ErrRoomNotFound
+	}
+	if r == nil {
+		return nil
+	}
+	f := newFrame(TextMessage, data)
+	bp := clientBufPool.Get().(*[]*Client)
+	defer putClientBuf(bp)
+	r.mu.RLock()
+	*bp = append((*bp)[:0], r.members...)
+	r.mu.RUnlock()
+	for _, c := range *bp {
+		if err := c.enqueueWait(ctx, f); err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (h *Hub) roomBroadcast(name string, typ MessageType, data []byte, except []*Client) error {
+	if name == "" {
+		return ErrEmptyRoomName
+	}
+	found := h.deliverRoom(name, newFrame(typ, data), except, nil)
+	if h.adapter == nil {
+		if !found {
+			return ErrRoomNotFound
+		}
+		return nil
+	}
+	m := AdapterMessage{Type: AdapterRoom, Room: name, MsgType: int(typ), Data: data}
+	if len(except) > 0 {
+		m.Type = AdapterRoomExcept
+		m.ExceptClientIDs = clientIDs(except)
+	}
+	h.publish(m)
+	return nil
+}
+
+// deliverRoom queues f for the local members of a room; it reports whether
+// the room exists here.
+func (h *Hub) deliverRoom(name string, f *frame, except []*Client, exceptIDs []string) bool {
+	r := h.room(name)
+	if r == nil {
+		return false
+	}
+	start := time.Now()
+	bp := clientBufPool.Get().(*[]*Client)
+	r.mu.RLock()
+	*bp = append((*bp)[:0], r.members...)
+	r.mu.RUnlock()
+	for _, c := range *bp {
+		if !excluded(c, except, exceptIDs) {
+			_ = c.enqueue(f)
+		}
+	}
+	putClientBuf(bp)
+	h.metrics.RecordBroadcastDuration(time.Since(start))
+	return true
+}

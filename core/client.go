@@ -1,0 +1,252 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Client is one WebSocket connection registered with a Hub. Its methods are
+// safe for concurrent use.
+//
+// A client costs one goroutine (its read pump) while idle; a write pump runs
+// only while its send queue is non-empty. Metadata, rooms and callbacks are
+// allocated on first use.
+type Client struct {
+	// ID is unique to this connection (128 random bits, hex).
+	ID string
+
+	hub  *Hub
+	ws   *websocket.Conn
+	conn net.Conn
+	req  *http.Request
+
+	connectedAt time.Time
+
+	// mu guards the send queue and the close state below.
+	mu          sync.Mutex
+	q           []*frame // pending frames from qHead on; nil while empty
+	qHead       int
+	writing     bool // a write pump is running
+	closing     bool // no new data accepted; a close frame is pending or sent
+	closed      bool // torn down
+	pendingCtl  []byte // control frames (ping, pong) waiting for the write pump
+	closeFrame  []byte // close frame waiting for the write pump
+	closeSent   bool
+	closeCode   int
+	closeReason string
+	writerDone  chan struct{} // closed by the write pump when it stops, if someone waits
+	spaceCh     chan struct{} // closed by the write pump when it took frames, if a context send waits
+	idleSince   int64         // unix nanos when the queue last turned empty
+	closedAt    time.Time
+
+	// state guards rooms, user ID, metadata and callbacks.
+	state     sync.RWMutex
+	gone      bool // left the registry: joins are refused
+	userID    string
+	rooms     map[string]struct{}
+	metadata  map[string]any
+	onMessage []func(*Client, *Message)
+	onClose   []func(*Client)
+	onError   []func(*Client, error)
+
+	// registry bookkeeping, guarded by the shard's lock.
+	shardPos int
+
+	limiter   *tokenBucket
+	pingTimer *time.Timer
+}
+
+func newClientID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// Request returns the HTTP request that opened the connection.
+func (c *Client) Request() *http.Request { return c.req }
+
+// ConnectedAt returns when the connection was registered.
+func (c *Client) ConnectedAt() time.Time { return c.connectedAt }
+
+// ClosedAt returns when the connection was torn down, or the zero time.
+func (c *Client) ClosedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closedAt
+}
+
+// IsClosed reports whether the client is closing or closed: sends fail with
+// ErrConnectionClosed.
+func (c *Client) IsClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing || c.closed
+}
+
+// GetUserID returns the user ID bound to the client, or "".
+func (c *Client) GetUserID() string {
+	c.state.RLock()
+	defer c.state.RUnlock()
+	return c.userID
+}
+
+// SetUserID binds the client to userID (or unbinds it with ""), updating the
+// user index. It returns ErrMaxUserConnectionsReached when the user already
+// has Limits.MaxConnectionsPerUser connections, and ErrConnectionClosed for a
+// closed client.
+func (c *Client) SetUserID(userID string) error {
+	if c.hub == nil {
+		c.state.Lock()
+		c.userID = userID
+		c.state.Unlock()
+		return nil
+	}
+	return c.hub.users.rebind(c, userID, c.hub.limits.MaxConnectionsPerUser)
+}
+
+// SetMetadata stores value under key.
+func (c *Client) SetMetadata(key string, value any) {
+	c.state.Lock()
+	defer c.state.Unlock()
+	if c.metadata == nil {
+		c.metadata = make(map[string]any)
+	}
+	c.metadata[key] = value
+}
+
+// GetMetadata returns the value stored under key.
+func (c *Client) GetMetadata(key string) (any, bool) {
+	c.state.RLock()
+	defer c.state.RUnlock()
+	v, ok := c.metadata[key]
+	return v, ok
+}
+
+// DeleteMetadata removes key.
+func (c *Client) DeleteMetadata(key string) {
+	c.state.Lock()
+	defer c.state.Unlock()
+	delete(c.metadata, key)
+}
+
+// InRoom reports whether the client is in room.
+func (c *Client) InRoom(room string) bool {
+	c.state.RLock()
+	defer c.state.RUnlock()
+	_, ok := c.rooms[room]
+	return ok
+}
+
+// Rooms returns the names of the client's rooms, sorted.
+func (c *Client) Rooms() []string {
+	c.state.RLock()
+	names := make([]string, 0, len(c.rooms))
+	for r := range c.rooms {
+		names = append(names, r)
+	}
+	c.state.RUnlock()
+	sort.Strings(names)
+	return names
+}
+
+// RoomCount returns the number of rooms the client is in.
+func (c *Client) RoomCount() int {
+	c.state.RLock()
+	defer c.state.RUnlock()
+	return len(c.rooms)
+}
+
+// OnMessage adds a callback run for each inbound message of this client, in
+// its read goroutine, before the hub's message handler.
+func (c *Client) OnMessage(fn func(*Client, *Message)) {
+	c.state.Lock()
+	c.onMessage = append(c.onMessage, fn)
+	c.state.Unlock()
+}
+
+// OnClose adds a callback run once when the connection ends (also on
+// Shutdown).
+func (c *Client) OnClose(fn func(*Client)) {
+	c.state.Lock()
+	c.onClose = append(c.onClose, fn)
+	c.state.Unlock()
+}
+
+// OnError adds a callback run when a handler fails for this client.
+func (c *Client) OnError(fn func(*Client, error)) {
+	c.state.Lock()
+	c.onError = append(c.onError, fn)
+	c.state.Unlock()
+}
+
+// Send queues a text message. It never blocks: a full queue applies the
+// hub's DropPolicy. The hub keeps data until it is written; do not modify it
+// after the call.
+func (c *Client) Send(data []byte) error { return c.SendMessage(TextMessage, data) }
+
+// SendText queues text as a text message.
+func (c *Client) SendText(text string) error { return c.SendMessage(TextMessage, []byte(text)) }
+
+// SendBinary queues a binary message.
+func (c *Client) SendBinary(data []byte) error { return c.SendMessage(BinaryMessage, data) }
+
+// SendJSON queues the JSON encoding of v as a text message.
+func (c *Client) SendJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.SendMessage(TextMessage, data)
+}
+
+// SendRawJSON queues data, already encoded JSON, as a text message.
+func (c *Client) SendRawJSON(data []byte) error { return c.SendMessage(TextMessage, data) }
+
+// SendMessage queues a message of the given type (TextMessage or
+// BinaryMessage). It never blocks. When the queue is full, DropNewest
+// returns ErrSendBufferFull and DropOldest evicts the oldest message;
+// OnSendDropped sees the dropped payload. A closed client returns
+// ErrConnectionClosed.
+func (c *Client) SendMessage(msgType MessageType, data []byte) error {
+	return c.enqueue(newFrame(msgType, data))
+}
+
+// SendWithContext queues a text message, waiting for queue space instead of
+// dropping. It returns ctx's error if ctx ends first.
+func (c *Client) SendWithContext(ctx context.Context, data []byte) error {
+	return c.SendMessageWithContext(ctx, TextMessage, data)
+}
+
+// SendMessageWithContext queues a message, waiting for queue space instead of
+// applying the DropPolicy. It returns ctx's error if ctx ends first and
+// ErrConnectionClosed if the client closes.
+func (c *Client) SendMessageWithContext(ctx context.Context, msgType MessageType, data []byte) (err error) {
+	return c.enqueueWait(ctx, newFrame(msgType, data))
+}
+
+// Close closes the connection with 1000 (normal closure) after the queued
+// messages are written.
+func (c *Client) Close() error {
+	return c.CloseWithCode(websocket.CloseNormalClosure, "")
+}
+
+// CloseWithCode closes the connection with code and reason: messages queued
+// before the call are written first, then the close frame; the connection
+// ends when the peer answers or after WriteWait. Sends after the call return
+// ErrConnectionClosed. Closing an already closing client returns
+// ErrConnectionClosed.
+func (c *Client) CloseWithCode(code int, reason string) error {
+	if !c.startClose(code, reason) {
+		return ErrConnectionClosed
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package core
+
+import (
+	"net/http"
+	"time"
+)
+
+// Config holds the per-connection WebSocket settings of a hub.
+type Config struct {
+	// ReadBufferSize is the size of each connection's read buffer in bytes.
+	// It is held for the life of the connection. Default 1024.
+	ReadBufferSize int
+	// WriteBufferSize is the size of the write buffers, taken from a shared
+	// pool only while a connection writes through gorilla (compressed
+	// frames); idle connections hold none. Default 1024.
+	WriteBufferSize int
+	// WriteWait bounds one write (a batch of frames) to a socket. Default 10s.
+	WriteWait time.Duration
+	// PongWait is how long a connection may stay silent (no message, no pong)
+	// before it is closed. Default 60s.
+	PongWait time.Duration
+	// PingPeriod is the interval between pings; it must be below PongWait.
+	// Default 54s.
+	PingPeriod time.Duration
+	// MaxMessageSize is the largest inbound message in bytes; a larger one
+	// closes the connection with 1009. With compression it bounds the
+	// decompressed size. Default 512 KiB.
+	MaxMessageSize int64
+	// SendChannelSize is the capacity of each client's send queue; the
+	// DropPolicy applies when it is full. The queue holds no memory while
+	// empty. Default 256.
+	SendChannelSize int
+	// EnableCompression negotiates permessage-deflate with clients that offer
+	// it. Default false.
+	EnableCompression bool
+	// CoalesceWrites joins consecutive queued text messages into one frame
+	// separated by '\n'; receivers must split on '\n'. Binary messages stay
+	// separate frames. Default false: the write pump already sends a batch of
+	// separate frames with one syscall, which keeps message boundaries.
+	CoalesceWrites bool
+	// CheckOrigin validates the Origin header of upgrades. Default
+	// AllowSameOrigin.
+	CheckOrigin func(r *http.Request) bool
+	// Subprotocols lists the subprotocols the server supports, most
+	// preferred first; the server's order wins.
+	Subprotocols []string
+	// HandshakeTimeout bounds writing the upgrade response. Default 10s.
+	// Bound the time to read the request itself with http.Server's
+	// ReadHeaderTimeout.
+	HandshakeTimeout time.Duration
+	// WriteLinger makes a write pump that found a batch of more than one
+	// frame wait this long before its next batch, so that under load more
+	// frames share one syscall. Zero (the default) never waits.
+	WriteLinger time.Duration
+}
+
+// DefaultConfig returns the default Config.
+func DefaultConfig() Config {
+	return Config{
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		WriteWait:        10 * time.Second,
+		PongWait:         60 * time.Second,
+		PingPeriod:       54 * time.Second,
+		MaxMessageSize:   512 * 1024,
+		SendChannelSize:  256,
+		CheckOrigin:      AllowSameOrigin,
+		HandshakeTimeout: 10 * time.Second,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = d.ReadBufferSize
+	}
+	if c.WriteBufferSize <= 0 {
+		c.WriteBufferSize = d.WriteBufferSize
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = d.WriteWait
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = d.PongWait
+	}
+	if c.PingPeriod <= 0 || c.PingPeriod >= c.PongWait {
+		c.PingPeriod = c.PongWait * 9 / 10
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = d.MaxMessageSize
+	}
+	if c.SendChannelSize <= 0 {
+		c.SendChannelSize = d.SendChannelSize
+	}
+	if c.CheckOrigin == nil {
+		c.CheckOrigin = AllowSameOrigin
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = d.HandshakeTimeout
+	}
+	return c
+}
+
+// WithBufferSizes returns a copy of c with the read and write buffer sizes set.
+func (c Config) WithBufferSizes(read, write int) Config {
+	c.ReadBufferSize, c.WriteBufferSize = read, write
+	return c
+}
+
+// WithCheckOrigin returns a copy of c with CheckOrigin set to fn.
+func (c Config) WithCheckOrigin(fn func(r *http.Request) bool) Config { c.CheckOrigin = fn; return c }
+
+// WithCoalesceWrites returns a copy of c with CoalesceWrites set.
+func (c Config) WithCoalesceWrites(enabled bool) Config { c.CoalesceWrites = enabled; return c }
+
+// WithCompression returns a copy of c with EnableCompression set.
+func (c Config) WithCompression(enabled bool) Config { c.EnableCompression = enabled; return c }
+
+// WithMaxMessageSize returns a copy of c with MaxMessageSize set.
+func (c Config) WithMaxMessageSize(size int64) Config { c.MaxMessageSize = size; return c }
+
+// WithSendChannelSize returns a copy of c with SendChannelSize set.
+func (c Config) WithSendChannelSize(size int) Config { c.SendChannelSize = size; return c }
+
+// WithSubprotocols returns a copy of c with Subprotocols set.
+func (c Config) WithSubprotocols(protocols ...string) Config { c.Subprotocols = protocols; return c }
+
+// WithTimeouts returns a copy of c with WriteWait, PongWait and PingPeriod set.
+func (c Config) WithTimeouts(writeWait, pongWait, pingPeriod time.Duration) Config {
+	c.WriteWait, c.PongWait, c.PingPeriod = writeWait, pongWait, pingPeriod
+	return c
+}
+
+// WithWriteLinger returns a copy of c with WriteLinger set.
+func (c Config) WithWriteLinger(d time.Duration) Config { c.WriteLinger = d; return c }

@@ -1,0 +1,161 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Drain stops accepting connections (upgrades get 503, Ready turns false)
+// and waits until every client has left or ctx ends. Meanwhile an idle
+// reaper closes, with 1001, clients whose send queue stayed empty for the
+// drain timeout (WithDrainTimeout); it checks every max(timeout/4, 100ms).
+// Drain returns nil once no client is left, ctx's error if it ends first,
+// and nil at once after Shutdown. Concurrent calls wait for the same thing.
+func (h *Hub) Drain(ctx context.Context) error {
+	h.life.Lock()
+	switch h.State() {
+	case StateStopped:
+		h.life.Unlock()
+		return nil
+	case StateRunning, StateCreated:
+		h.state.Store(int32(StateDraining))
+		h.logger.Info("wshub: draining", "clients", h.ClientCount())
+	}
+	h.life.Unlock()
+	if h.drainTimeout > 0 {
+		h.drainOnce.Do(func() {
+			h.wg.Add(1)
+			go h.reap()
+		})
+	}
+	return h.waitEmpty(ctx)
+}
+
+// waitEmpty waits until no client is registered, the hub stops, or ctx ends.
+func (h *Hub) waitEmpty(ctx context.Context) error {
+	// The signal only wakes us; the count decides. The ticker covers the
+	// case where another waiter consumed the signal.
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if h.ClientCount() == 0 {
+			return nil
+		}
+		select {
+		case <-h.emptySig:
+		case <-t.C:
+		case <-h.stopCh:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// reap closes idle clients while the hub drains.
+func (h *Hub) reap() {
+	defer h.wg.Done()
+	every := h.drainTimeout / 4
+	if every < 100*time.Millisecond {
+		every = 100 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stopCh:
+			return
+		case now := <-t.C:
+			if h.State() != StateDraining {
+				return
+			}
+			idleBefore := now.Add(-h.drainTimeout).UnixNano()
+			for _, c := range h.clients.all() {
+				c.mu.Lock()
+				idle := !c.writing && len(c.q) == c.qHead && c.idleSince <= idleBefore
+				c.mu.Unlock()
+				if idle {
+					c.CloseWithCode(websocket.CloseGoingAway, "server draining") //nolint:errcheck // already closing is fine
+				}
+			}
+			if h.ClientCount() == 0 {
+				return
+			}
+		}
+	}
+}
+
+// Shutdown stops the hub: it refuses new connections, closes every client
+// with 1001 after writing what was queued for it, runs the full disconnect
+// path for each (hooks, OnClose, room cleanup, metrics), flushes the publish
+// queue, sends the presence goodbye, closes the adapter and waits for the
+// hub's goroutines. ctx bounds the graceful part: when it ends, remaining
+// connections are cut and ctx's error is returned after the goroutines
+// exit. Shutdown before Run returns at once; a second call waits for the
+// first to finish.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.life.Lock()
+	neverRan := h.startedAt.Load() == 0
+	h.state.Store(int32(StateStopped))
+	h.life.Unlock()
+	first := false
+	h.stopOnce.Do(func() {
+		first = true
+		close(h.stopCh)
+	})
+	if !first {
+		select {
+		case <-h.runDone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
+	if neverRan {
+		close(h.runDone) // Run can no longer start; it returns at once
+	}
+	h.logger.Info("wshub: shutting down", "clients", h.ClientCount())
+
+	for _, c := range h.clients.all() {
+		c.CloseWithCode(websocket.CloseGoingAway, "server shutdown") //nolint:errcheck // already closing is fine
+	}
+	err := h.waitGone(ctx)
+	if err != nil {
+		for _, c := range h.clients.all() {
+			_ = c.conn.Close()
+		}
+	}
+	h.stopBackground(ctx)
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+		h.logger.Warn("wshub: shutdown timed out waiting for hooks", "error", err)
+	}
+	<-h.runDone
+	return err
+}
+
+// waitGone waits until every client has been torn down or ctx ends.
+func (h *Hub) waitGone(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for h.ClientCount() > 0 {
+		select {
+		case <-h.emptySig:
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package core
+
+import "net/http"
+
+// Hooks are optional callbacks around the life of connections, messages and
+// rooms. A nil hook is skipped. A panicking hook is recovered, logged and
+// counted as IncrementErrors("panic"); it never stops the hub.
+type Hooks struct {
+	// BeforeConnect runs in the HTTP handler before the upgrade. An error
+	// refuses the connection with HTTP 403.
+	BeforeConnect func(*http.Request) error
+	// AfterConnect runs in its own goroutine once the client is registered,
+	// so the client may receive messages before it returns.
+	AfterConnect func(*Client)
+	// BeforeDisconnect runs when a connection ends, while the client is still
+	// registered and in its rooms. The hub waits for it at most the hook
+	// timeout (WithHookTimeout, default 5s) and then goes on; a hook that
+	// overruns keeps running in its goroutine until it returns.
+	BeforeDisconnect func(*Client)
+	// AfterDisconnect runs in its own goroutine after the client left its
+	// rooms and the registry.
+	AfterDisconnect func(*Client)
+	// BeforeMessage runs in the client's read goroutine before the handlers.
+	// It may return a replacement message (nil keeps the original) or an
+	// error, which drops the message (AfterMessage still sees it).
+	BeforeMessage func(*Client, *Message) (*Message, error)
+	// AfterMessage runs in the client's read goroutine after the handlers,
+	// with the handler's error (or BeforeMessage's).
+	AfterMessage func(*Client, *Message, error)
+	// OnError runs when a message handler returns an error or panics, in the
+	// client's read goroutine.
+	OnError func(*Client, error)
+	// OnSendDropped runs in the sender's goroutine when backpressure drops a
+	// message: the new one under DropNewest, each evicted one under
+	// DropOldest. Keep it fast: it runs inside broadcasts.
+	OnSendDropped func(client *Client, data []byte)
+	// BeforeRoomJoin runs before a join; an error refuses it.
+	BeforeRoomJoin func(*Client, string) error
+	// AfterRoomJoin runs in its own goroutine after a join.
+	AfterRoomJoin func(*Client, string)
+	// BeforeRoomLeave runs before a leave, in the caller's goroutine.
+	BeforeRoomLeave func(*Client, string)
+	// AfterRoomLeave runs in its own goroutine after a leave.
+	AfterRoomLeave func(*Client, string)
+}

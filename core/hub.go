@@ -1,0 +1,505 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// HubState is a hub's place in its life cycle.
+type HubState int32
+
+const (
+	// StateRunning: Run is executing; upgrades are accepted.
+	StateRunning HubState = iota
+	// StateDraining: Drain was called; upgrades get 503 while existing
+	// clients finish.
+	StateDraining
+	// StateStopped: Shutdown was called; every connection is closed.
+	StateStopped
+	// StateCreated: NewHub returned and Run has not started yet; upgrades
+	// get 503. (An addition of this module: the zero HubState stays
+	// StateRunning for compatibility.)
+	StateCreated
+)
+
+// String returns "running", "draining", "stopped" or "created".
+func (s HubState) String() string {
+	switch s {
+	case StateRunning:
+		return "running"
+	case StateDraining:
+		return "draining"
+	case StateStopped:
+		return "stopped"
+	case StateCreated:
+		return "created"
+	}
+	return fmt.Sprintf("HubState(%d)", int32(s))
+}
+
+// Hub accepts WebSocket connections and routes messages to them: to all,
+// to rooms, to users, to single clients, and through an Adapter to the other
+// nodes of a cluster. All methods are safe for concurrent use.
+//
+// Lock order, outermost first: Hub.life → Room.mu → Client.state →
+// user index shard; registry shards and Client.mu are leaves.
+type Hub struct {
+	cfg              Config
+	limits           Limits
+	logger           Logger
+	metrics          MetricsCollector
+	adapterMetrics   AdapterMetricsCollector
+	closeMetrics     CloseMetricsCollector
+	hooks            Hooks
+	handler          HandlerFunc
+	adapter          Adapter
+	nodeID           string
+	presenceInterval time.Duration
+	drainTimeout     time.Duration
+	hookTimeout      time.Duration
+	dropPolicy       DropPolicy
+	skipLatency      bool
+	compress         bool
+	sendQueueSize    int
+
+	upgrader websocket.Upgrader
+
+	// life orders registrations against state changes: registrations hold
+	// it shared, Drain and Shutdown exclusively while they switch state.
+	life      sync.RWMutex
+	state     atomic.Int32
+	alive     atomic.Bool
+	startedAt atomic.Int64
+	count     atomic.Int64
+
+	clients registry
+	users   userIndex
+	roomsMu sync.RWMutex
+	rooms   map[string]*Room
+
+	runningCh chan struct{} // closed when Run starts
+	stopCh    chan struct{} // closed by Shutdown
+	stopOnce  sync.Once
+	runDone   chan struct{} // closed when Run returns
+	drainOnce sync.Once
+
+	wg      sync.WaitGroup // read pumps, hook goroutines, reaper
+	bgWG    sync.WaitGroup // publisher and presence goroutines
+	bgStop  context.CancelFunc
+	bgCtx   context.Context
+	pub     *publisher
+	pres    *presence
+	limiter logLimiter
+
+	emptySig chan struct{} // signalled when the last client leaves
+
+	testHookAfterUpgrade func(*Client) // tests only
+}
+
+// HandlerFunc handles one inbound message of a client.
+type HandlerFunc func(*Client, *Message) error
+
+// NewHub returns a hub configured by opts. It starts nothing: call Run.
+func NewHub(opts ...Option) *Hub {
+	h := &Hub{
+		cfg:          DefaultConfig(),
+		logger:       &NoOpLogger{},
+		metrics:      &NoOpMetrics{},
+		nodeID:       newClientID(),
+		drainTimeout: 30 * time.Second,
+		hookTimeout:  5 * time.Second,
+		rooms:        make(map[string]*Room),
+		runningCh:    make(chan struct{}),
+		stopCh:       make(chan struct{}),
+		runDone:      make(chan struct{}),
+		emptySig:     make(chan struct{}, 1),
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(h)
+		}
+	}
+	h.cfg = h.cfg.withDefaults()
+	h.compress = h.cfg.EnableCompression
+	h.sendQueueSize = h.cfg.SendChannelSize
+	h.adapterMetrics, _ = h.metrics.(AdapterMetricsCollector)
+	h.closeMetrics, _ = h.metrics.(CloseMetricsCollector)
+	h.state.Store(int32(StateCreated))
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout:  h.cfg.HandshakeTimeout,
+		ReadBufferSize:    h.cfg.ReadBufferSize,
+		WriteBufferSize:   h.cfg.WriteBufferSize,
+		WriteBufferPool:   &sync.Pool{},
+		Subprotocols:      h.cfg.Subprotocols,
+		CheckOrigin:       h.cfg.CheckOrigin,
+		EnableCompression: h.cfg.EnableCompression,
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			if status == http.StatusForbidden {
+				h.metrics.IncrementErrors("origin_rejected")
+			}
+			http.Error(w, reason.Error(), status)
+		},
+	}
+	h.bgCtx, h.bgStop = context.WithCancel(context.Background())
+	h.limiter.every = 10 * time.Second
+	if h.adapter != nil {
+		h.pub = newPublisher(h)
+		if h.presenceInterval > 0 {
+			h.pres = newPresence(h)
+		}
+	}
+	return h
+}
+
+// Run marks the hub running, subscribes to the adapter and starts the
+// publisher and presence goroutines, then blocks until Shutdown. Calling it
+// again, or after Shutdown, returns at once.
+func (h *Hub) Run() {
+	h.life.Lock()
+	if !h.state.CompareAndSwap(int32(StateCreated), int32(StateRunning)) {
+		h.life.Unlock()
+		return
+	}
+	h.startedAt.Store(time.Now().UnixNano())
+	h.alive.Store(true)
+	h.life.Unlock()
+	defer close(h.runDone)
+	defer h.alive.Store(false)
+
+	if h.adapter != nil {
+		if r, ok := h.adapter.(ErrorReportingAdapter); ok {
+			r.SetErrorReporter(h.adapterError)
+		}
+		h.bgWG.Add(1)
+		go h.pub.run()
+		if err := h.adapter.Subscribe(h.bgCtx, h.onAdapterMessage); err != nil {
+			h.adapterError(&AdapterError{Op: "subscribe", Err: err})
+		}
+		if h.pres != nil {
+			h.bgWG.Add(1)
+			go h.pres.run()
+		}
+	}
+	close(h.runningCh)
+	<-h.stopCh
+}
+
+// WaitRunning blocks until Run is executing (nil), the hub is stopped
+// (ErrHubStopped) or ctx ends (its error). Use it after `go hub.Run()` before
+// serving upgrades.
+func (h *Hub) WaitRunning(ctx context.Context) error {
+	select {
+	case <-h.runningCh:
+		return nil
+	case <-h.stopCh:
+		return ErrHubStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// NodeID returns this hub's node ID.
+func (h *Hub) NodeID() string { return h.nodeID }
+
+// Adapter returns the hub's adapter, or nil.
+func (h *Hub) Adapter() Adapter { return h.adapter }
+
+// State returns the hub's life-cycle state.
+func (h *Hub) State() HubState { return HubState(h.state.Load()) }
+
+// IsRunning reports whether the hub accepts connections.
+func (h *Hub) IsRunning() bool { return h.State() == StateRunning }
+
+// IsDraining reports whether the hub is draining.
+func (h *Hub) IsDraining() bool { return h.State() == StateDraining }
+
+// ClientCount returns the number of registered clients on this node.
+func (h *Hub) ClientCount() int { return int(h.count.Load()) }
+
+// Clients returns a snapshot of the registered clients.
+func (h *Hub) Clients() []*Client { return h.clients.all() }
+
+// GetClient returns the local client with the given ID.
+func (h *Hub) GetClient(id string) (*Client, bool) { return h.clients.get(id) }
+
+// GetClientByUserID returns one local client of userID.
+func (h *Hub) GetClientByUserID(userID string) (*Client, bool) {
+	list := h.users.get(userID)
+	if len(list) == 0 {
+		return nil, false
+	}
+	return list[0], true
+}
+
+// GetClientsByUserID returns the local clients of userID.
+func (h *Hub) GetClientsByUserID(userID string) []*Client { return h.users.get(userID) }
+
+// HandleHTTP returns a handler that upgrades requests with UpgradeConnection.
+// Refusals are answered with an HTTP status; other failures are logged.
+func (h *Hub) HandleHTTP() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := h.UpgradeConnection(w, r); err != nil {
+			h.logger.Debug("wshub: upgrade refused", "remote", r.RemoteAddr, "error", err)
+		}
+	}
+}
+
+// UpgradeConnection upgrades r to a WebSocket connection and registers the
+// client. It answers refusals itself: 503 before Run, while draining, after
+// Shutdown or over MaxConnections; 429 over MaxConnectionsPerUser; 403 when
+// BeforeConnect fails or the origin is refused. A refusal that can only be
+// decided after the upgrade closes the socket with 1001 (going away) or 1013
+// (try again later).
+func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...UpgradeOption) (*Client, error) {
+	if err := h.acceptErr(); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return nil, err
+	}
+	if m := h.limits.MaxConnections; m > 0 && h.ClientCount() >= m {
+		h.metrics.IncrementErrors("max_connections")
+		http.Error(w, ErrMaxConnectionsReached.Error(), http.StatusServiceUnavailable)
+		return nil, ErrMaxConnectionsReached
+	}
+	c := &Client{ID: newClientID(), hub: h, req: r}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(c)
+		}
+	}
+	if m := h.limits.MaxConnectionsPerUser; m > 0 && c.userID != "" && h.users.count(c.userID) >= m {
+		h.metrics.IncrementErrors("max_user_connections")
+		http.Error(w, ErrMaxUserConnectionsReached.Error(), http.StatusTooManyRequests)
+		return nil, ErrMaxUserConnectionsReached
+	}
+	if h.hooks.BeforeConnect != nil {
+		if err := h.beforeConnect(r); err != nil {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return nil, fmt.Errorf("wshub: connection refused by BeforeConnect: %w", err)
+		}
+	}
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return nil, fmt.Errorf("wshub: upgrade: %w", err)
+	}
+	c.ws = ws
+	c.conn = ws.UnderlyingConn()
+	if h.testHookAfterUpgrade != nil {
+		h.testHookAfterUpgrade(c)
+	}
+	if err := h.register(c); err != nil {
+		code := websocket.CloseTryAgainLater
+		if errors.Is(err, ErrHubDraining) || errors.Is(err, ErrHubStopped) {
+			code = websocket.CloseGoingAway
+		}
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, err.Error()),
+			time.Now().Add(h.cfg.WriteWait))
+		_ = ws.Close()
+		if h.closeMetrics != nil {
+			h.closeMetrics.IncrementCloseCode(code)
+		}
+		return nil, err
+	}
+	if h.hooks.AfterConnect != nil {
+		h.goHook("AfterConnect", func() { h.hooks.AfterConnect(c) })
+	}
+	return c, nil
+}
+
+func (h *Hub) acceptErr() error {
+	switch h.State() {
+	case StateCreated:
+		return ErrHubNotStarted
+	case StateDraining:
+		return ErrHubDraining
+	case StateStopped:
+		return ErrHubStopped
+	}
+	return nil
+}
+
+func (h *Hub) beforeConnect(r *http.Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.panicked("BeforeConnect", p)
+			err = fmt.Errorf("BeforeConnect panicked: %v", p)
+		}
+	}()
+	return h.hooks.BeforeConnect(r)
+}
+
+// register admits c under the limits and starts its read pump.
+func (h *Hub) register(c *Client) error {
+	h.life.RLock()
+	defer h.life.RUnlock()
+	if err := h.acceptErr(); err != nil {
+		return err
+	}
+	n := h.count.Add(1)
+	if m := h.limits.MaxConnections; m > 0 && n > int64(m) {
+		h.count.Add(-1)
+		h.metrics.IncrementErrors("max_connections")
+		return ErrMaxConnectionsReached
+	}
+	if err := h.users.add(c, c.userID, h.limits.MaxConnectionsPerUser); err != nil {
+		h.count.Add(-1)
+		h.metrics.IncrementErrors("max_user_connections")
+		return err
+	}
+	now := time.Now()
+	c.connectedAt = now
+	c.idleSince = now.UnixNano()
+	if h.limits.MaxMessageRate > 0 {
+		c.limiter = newTokenBucket(h.limits.MaxMessageRate)
+	}
+	h.clients.add(c)
+	h.metrics.IncrementConnections()
+	c.mu.Lock()
+	c.pingTimer = time.AfterFunc(h.cfg.PingPeriod, c.ping)
+	c.mu.Unlock()
+	h.wg.Add(1)
+	go c.readPump()
+	return nil
+}
+
+// ping queues a ping and schedules the next one.
+func (c *Client) ping() {
+	c.mu.Lock()
+	done := c.closing || c.closed
+	t := c.pingTimer
+	c.mu.Unlock()
+	if done {
+		return
+	}
+	c.queueControl(appendControl(nil, websocket.PingMessage, nil))
+	t.Reset(c.hub.cfg.PingPeriod)
+}
+
+// teardown runs the disconnect path once, from the read pump.
+func (c *Client) teardown() {
+	h := c.hub
+	c.mu.Lock()
+	c.closing = true
+	c.closed = true
+	c.releaseQueueLocked()
+	graceful := c.closeFrame != nil || c.closeSent
+	t := c.pingTimer
+	c.mu.Unlock()
+	t.Stop()
+	if !graceful {
+		_ = c.conn.Close()
+	}
+	c.waitWriter()
+	_ = c.ws.Close()
+
+	c.mu.Lock()
+	c.closedAt = time.Now()
+	code := c.closeCode
+	c.mu.Unlock()
+	if code == 0 {
+		code = websocket.CloseAbnormalClosure
+	}
+	if h.closeMetrics != nil {
+		h.closeMetrics.IncrementCloseCode(code)
+	}
+
+	if h.hooks.BeforeDisconnect != nil {
+		h.runWithTimeout("BeforeDisconnect", func() { h.hooks.BeforeDisconnect(c) })
+	}
+	c.state.Lock()
+	c.gone = true
+	c.state.Unlock()
+	h.LeaveAllRooms(c)
+	c.state.Lock()
+	h.users.remove(c, c.userID)
+	cbs := c.onClose
+	c.state.Unlock()
+	if h.clients.remove(c) {
+		h.metrics.DecrementConnections()
+		if h.count.Add(-1) == 0 {
+			select {
+			case h.emptySig <- struct{}{}:
+			default:
+			}
+		}
+	}
+	for _, fn := range cbs {
+		h.safeCall("OnClose", func() { fn(c) })
+	}
+	if h.hooks.AfterDisconnect != nil {
+		h.goHook("AfterDisconnect", func() { h.hooks.AfterDisconnect(c) })
+	}
+}
+
+// goHook runs fn in a tracked goroutine, recovering panics.
+func (h *Hub) goHook(name string, fn func()) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.safeCall(name, fn)
+	}()
+}
+
+// runWithTimeout runs fn in a tracked goroutine and waits for it at most
+// the hook timeout.
+func (h *Hub) runWithTimeout(name string, fn func()) {
+	done := make(chan struct{})
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer close(done)
+		h.safeCall(name, fn)
+	}()
+	t := time.NewTimer(h.hookTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		h.metrics.IncrementErrors("hook_timeout")
+		h.logger.Warn("wshub: hook timed out", "hook", name, "timeout", h.hookTimeout)
+	}
+}
+
+func (h *Hub) safeCall(name string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.panicked(name, p)
+		}
+	}()
+	fn()
+}
+
+func (h *Hub) panicked(name string, p any) {
+	h.metrics.IncrementErrors("panic")
+	h.logger.Error("wshub: recovered panic", "in", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+}
+
+// dropped reports one message dropped by backpressure.
+func (h *Hub) dropped(c *Client, data []byte) {
+	h.metrics.IncrementMessagesDropped()
+	if h.hooks.OnSendDropped != nil {
+		h.safeCall("OnSendDropped", func() { h.hooks.OnSendDropped(c, data) })
+	}
+}
+
+// logLimiter lets one log line through per interval.
+type logLimiter struct {
+	every time.Duration
+	last  atomic.Int64
+}
+
+func (l *logLimiter) allow() bool {
+	now := time.Now().UnixNano()
+	last := l.last.Load()
+	if now-last < int64(l.every) {
+		return false
+	}
+	return l.last.CompareAndSwap(last, now)
+}

@@ -1,0 +1,122 @@
+package core
+
+import "time"
+
+// Option configures a Hub in NewHub.
+type Option func(*Hub)
+
+// UpgradeOption configures one UpgradeConnection call.
+type UpgradeOption func(*Client)
+
+// DropPolicy says what a send does when the client's queue is full.
+type DropPolicy int
+
+const (
+	// DropNewest refuses the new message: the send returns ErrSendBufferFull
+	// and OnSendDropped gets the new payload. It is the default.
+	DropNewest DropPolicy = iota
+	// DropOldest evicts the oldest queued message to make room: the send
+	// succeeds and OnSendDropped gets each evicted payload.
+	DropOldest
+)
+
+// WithConfig sets the connection settings; zero fields take their defaults.
+func WithConfig(config Config) Option { return func(h *Hub) { h.cfg = config } }
+
+// WithLimits sets the hub's limits.
+func WithLimits(limits Limits) Option { return func(h *Hub) { h.limits = limits } }
+
+// WithLogger sets the logger (default NoOpLogger). A nil logger is ignored.
+func WithLogger(logger Logger) Option {
+	return func(h *Hub) {
+		if logger != nil {
+			h.logger = logger
+		}
+	}
+}
+
+// WithMetrics sets the metrics collector (default NoOpMetrics). A nil
+// collector is ignored.
+func WithMetrics(metrics MetricsCollector) Option {
+	return func(h *Hub) {
+		if metrics != nil {
+			h.metrics = metrics
+		}
+	}
+}
+
+// WithHooks sets the lifecycle hooks.
+func WithHooks(hooks Hooks) Option { return func(h *Hub) { h.hooks = hooks } }
+
+// WithMessageHandler sets the handler called for every inbound data message,
+// in the client's read goroutine (so messages of one client are handled in
+// order). A returned error goes to Hooks.OnError and AfterMessage; the
+// connection stays open. A panic closes that connection with 1011.
+func WithMessageHandler(fn func(*Client, *Message) error) Option {
+	return func(h *Hub) { h.handler = fn }
+}
+
+// WithAdapter connects the hub to other nodes through adapter. The hub
+// subscribes in Run and closes the adapter at the end of Shutdown.
+func WithAdapter(adapter Adapter) Option { return func(h *Hub) { h.adapter = adapter } }
+
+// WithNodeID sets this node's ID (default: random). A stable ID such as the
+// pod name makes logs readable; two live nodes must never share one.
+func WithNodeID(id string) Option {
+	return func(h *Hub) {
+		if id != "" {
+			h.nodeID = id
+		}
+	}
+}
+
+// WithPresence makes the hub exchange heartbeats with the other nodes every
+// interval (default 5s when interval is zero), so that GlobalClientCount and
+// GlobalRoomCount count the whole cluster. A node missing three heartbeats is
+// evicted; Shutdown sends a goodbye. Without an adapter it does nothing.
+func WithPresence(interval time.Duration) Option {
+	return func(h *Hub) {
+		if interval <= 0 {
+			interval = 5 * time.Second
+		}
+		h.presenceInterval = interval
+	}
+}
+
+// WithDrainTimeout sets how long a connection's send queue must stay empty
+// during Drain before the idle reaper closes it with 1001 (default 30s).
+// Zero disables the reaper: Drain then waits for clients to leave.
+func WithDrainTimeout(timeout time.Duration) Option {
+	return func(h *Hub) { h.drainTimeout = timeout }
+}
+
+// WithHookTimeout sets how long the hub waits for BeforeDisconnect (default 5s).
+func WithHookTimeout(timeout time.Duration) Option {
+	return func(h *Hub) {
+		if timeout > 0 {
+			h.hookTimeout = timeout
+		}
+	}
+}
+
+// WithDropPolicy sets the policy for full send queues (default DropNewest).
+func WithDropPolicy(policy DropPolicy) Option { return func(h *Hub) { h.dropPolicy = policy } }
+
+// WithoutHandlerLatency stops the hub from recording handler latency; use it
+// when MetricsMiddleware in the handler chain already records it.
+func WithoutHandlerLatency() Option { return func(h *Hub) { h.skipLatency = true } }
+
+// WithParallelBroadcast is accepted for compatibility and ignored.
+//
+// Deprecated: broadcasts enqueue one shared frame per recipient without
+// locks or allocations, so splitting them across goroutines only adds cost.
+func WithParallelBroadcast(batchSize int) Option { return func(*Hub) {} }
+
+// WithParallelBroadcastWorkers is accepted for compatibility and ignored.
+//
+// Deprecated: see WithParallelBroadcast.
+func WithParallelBroadcastWorkers(n int) Option { return func(*Hub) {} }
+
+// WithUserID binds userID to the client during the upgrade, before it is
+// registered, so MaxConnectionsPerUser is enforced without a window.
+func WithUserID(userID string) UpgradeOption { return func(c *Client) { c.userID = userID } }

@@ -1,0 +1,247 @@
+package core
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Presence records travel in AdapterMessage.Data of AdapterPresence messages:
+//
+//	byte     version (1)
+//	byte     kind: 1 heartbeat, 2 goodbye
+//	uvarint  length, then the sender's instance ID (random per process)
+//	uvarint  client count
+//	uvarint  room count, then per room: uvarint length, name, uvarint members
+const presenceVersion = 1
+
+const (
+	presenceHeartbeat = 1
+	presenceGoodbye   = 2
+)
+
+// maxPresenceRooms bounds the rooms one record may list.
+const maxPresenceRooms = 1 << 20
+
+var (
+	errPresenceMalformed = errors.New("wshub: malformed presence record")
+	errPresenceVersion   = errors.New("wshub: presence record from a newer version")
+)
+
+type presenceRecord struct {
+	kind     byte
+	instance string
+	clients  int
+	rooms    map[string]int
+}
+
+func appendPresence(b []byte, r *presenceRecord) []byte {
+	b = append(b, presenceVersion, r.kind)
+	b = binary.AppendUvarint(b, uint64(len(r.instance)))
+	b = append(b, r.instance...)
+	b = binary.AppendUvarint(b, uint64(r.clients))
+	b = binary.AppendUvarint(b, uint64(len(r.rooms)))
+	for name, n := range r.rooms {
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+		b = binary.AppendUvarint(b, uint64(n))
+	}
+	return b
+}
+
+func decodePresence(b []byte) (presenceRecord, error) {
+	var r presenceRecord
+	if len(b) < 2 {
+		return r, errPresenceMalformed
+	}
+	if b[0] != presenceVersion {
+		if b[0] > presenceVersion {
+			return r, errPresenceVersion
+		}
+		return r, errPresenceMalformed
+	}
+	r.kind = b[1]
+	if r.kind != presenceHeartbeat && r.kind != presenceGoodbye {
+		return r, errPresenceMalformed
+	}
+	b = b[2:]
+	uv := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
+	}
+	str := func() (string, bool) {
+		n, ok := uv()
+		if !ok || n > uint64(len(b)) {
+			return "", false
+		}
+		s := string(b[:n])
+		b = b[n:]
+		return s, true
+	}
+	var ok bool
+	if r.instance, ok = str(); !ok {
+		return r, errPresenceMalformed
+	}
+	clients, ok := uv()
+	if !ok || clients > 1<<40 {
+		return r, errPresenceMalformed
+	}
+	r.clients = int(clients)
+	nrooms, ok := uv()
+	if !ok || nrooms > maxPresenceRooms || nrooms > uint64(len(b)) {
+		return r, errPresenceMalformed
+	}
+	r.rooms = make(map[string]int, nrooms)
+	for i := uint64(0); i < nrooms; i++ {
+		name, ok := str()
+		if !ok {
+			return r, errPresenceMalformed
+		}
+		n, ok := uv()
+		if !ok || n > 1<<40 {
+			return r, errPresenceMalformed
+		}
+		r.rooms[name] = int(n)
+	}
+	if len(b) != 0 {
+		return r, errPresenceMalformed
+	}
+	return r, nil
+}
+
+// presence tracks the other nodes' counts from their heartbeats.
+type presence struct {
+	h        *Hub
+	instance string
+
+	mu    sync.Mutex
+	nodes map[string]*nodeInfo
+}
+
+type nodeInfo struct {
+	instance string
+	clients  int
+	rooms    map[string]int
+	lastSeen time.Time
+}
+
+func newPresence(h *Hub) *presence {
+	return &presence{h: h, instance: newClientID(), nodes: make(map[string]*nodeInfo)}
+}
+
+// run sends a heartbeat every interval and evicts nodes silent for three,
+// until the hub stops.
+func (p *presence) run() {
+	defer p.h.bgWG.Done()
+	t := time.NewTicker(p.h.presenceInterval)
+	defer t.Stop()
+	p.heartbeat()
+	for {
+		select {
+		case <-t.C:
+			p.heartbeat()
+			p.evict(time.Now())
+		case <-p.h.bgCtx.Done():
+			return
+		}
+	}
+}
+
+func (p *presence) heartbeat() {
+	rec := presenceRecord{kind: presenceHeartbeat, instance: p.instance,
+		clients: p.h.ClientCount(), rooms: p.h.roomCounts()}
+	p.h.publish(AdapterMessage{Type: AdapterPresence, Data: appendPresence(nil, &rec)})
+}
+
+// goodbye tells the other nodes to forget this one at once.
+func (p *presence) goodbye(ctx context.Context) {
+	rec := presenceRecord{kind: presenceGoodbye, instance: p.instance}
+	m := AdapterMessage{NodeID: p.h.nodeID, Type: AdapterPresence, Data: appendPresence(nil, &rec)}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := p.h.adapter.Publish(ctx, m); err != nil {
+		p.h.adapterError(&AdapterError{Op: "publish", Err: err})
+	}
+}
+
+func (p *presence) evict(now time.Time) {
+	limit := 3 * p.h.presenceInterval
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, n := range p.nodes {
+		if now.Sub(n.lastSeen) > limit {
+			delete(p.nodes, id)
+			p.h.logger.Info("wshub: evicted silent node", "node_id", id)
+		}
+	}
+}
+
+func (p *presence) receive(m AdapterMessage) {
+	rec, err := decodePresence(m.Data)
+	if err != nil {
+		op := "decode"
+		if errors.Is(err, errPresenceVersion) {
+			op = "version"
+		}
+		p.h.adapterError(&AdapterError{Op: op, Err: err})
+		return
+	}
+	if m.NodeID == p.h.nodeID {
+		if rec.instance != p.instance {
+			p.h.metrics.IncrementErrors("duplicate_node_id")
+			if p.h.limiter.allow() {
+				p.h.logger.Error("wshub: another node uses this node's ID; give every node a unique ID",
+					"node_id", p.h.nodeID)
+			}
+		}
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rec.kind == presenceGoodbye {
+		if n := p.nodes[m.NodeID]; n != nil && n.instance == rec.instance {
+			delete(p.nodes, m.NodeID)
+		}
+		return
+	}
+	p.nodes[m.NodeID] = &nodeInfo{instance: rec.instance, clients: rec.clients, rooms: rec.rooms, lastSeen: time.Now()}
+}
+
+func (p *presence) totals(room string) (clients, members int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.nodes {
+		clients += n.clients
+		members += n.rooms[room]
+	}
+	return clients, members
+}
+
+// GlobalClientCount returns the clients of the whole cluster: the local
+// count plus the latest heartbeat of every live node. Without presence it
+// returns ClientCount.
+func (h *Hub) GlobalClientCount() int {
+	n := h.ClientCount()
+	if h.pres != nil {
+		c, _ := h.pres.totals("")
+		n += c
+	}
+	return n
+}
+
+// GlobalRoomCount returns the members of a room across the cluster, as
+// GlobalClientCount does for clients.
+func (h *Hub) GlobalRoomCount(room string) int {
+	n := h.RoomCount(room)
+	if h.pres != nil {
+		_, m := h.pres.totals(room)
+		n += m
+	}
+	return n
+}

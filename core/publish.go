@@ -1,0 +1,197 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// publishQueueSize bounds the messages waiting for the broker. When the
+// broker is slow or down the queue fills and further messages are dropped
+// (counted and logged at a bounded rate) instead of blocking senders.
+const publishQueueSize = 8192
+
+// publishBatchMax bounds one batch handed to the adapter.
+const publishBatchMax = 256
+
+// publisher moves messages from the hub's senders to the adapter in one
+// goroutine, preserving their order.
+type publisher struct {
+	h     *Hub
+	queue chan AdapterMessage
+}
+
+func newPublisher(h *Hub) *publisher {
+	return &publisher{h: h, queue: make(chan AdapterMessage, publishQueueSize)}
+}
+
+// publish hands m to the publisher without blocking.
+func (h *Hub) publish(m AdapterMessage) {
+	if h.pub == nil {
+		return
+	}
+	m.NodeID = h.nodeID
+	select {
+	case h.pub.queue <- m:
+	default:
+		h.adapterDropped(1, "publish queue full")
+	}
+}
+
+// run sends queued messages until the hub stops, then flushes what is left
+// within the stop context of Shutdown (see flush).
+func (p *publisher) run() {
+	defer p.h.bgWG.Done()
+	batch := make([]AdapterMessage, 0, publishBatchMax)
+	for {
+		select {
+		case m := <-p.queue:
+			batch = p.fill(append(batch[:0], m))
+			p.send(p.h.bgCtx, batch)
+		case <-p.h.bgCtx.Done():
+			return
+		}
+	}
+}
+
+// fill adds whatever else is queued, up to publishBatchMax.
+func (p *publisher) fill(batch []AdapterMessage) []AdapterMessage {
+	for len(batch) < publishBatchMax {
+		select {
+		case m := <-p.queue:
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (p *publisher) send(ctx context.Context, batch []AdapterMessage) {
+	h := p.h
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.WriteWait)
+	defer cancel()
+	var err error
+	if bp, ok := h.adapter.(BatchPublisher); ok {
+		err = bp.PublishBatch(ctx, batch)
+	} else {
+		for i := range batch {
+			if e := h.adapter.Publish(ctx, batch[i]); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	if err != nil {
+		h.adapterError(&AdapterError{Op: "publish", Err: err})
+		return
+	}
+	if h.adapterMetrics != nil {
+		h.adapterMetrics.IncrementAdapterPublished(len(batch))
+	}
+}
+
+// flush publishes what is still queued, bounded by ctx.
+func (p *publisher) flush(ctx context.Context) {
+	batch := make([]AdapterMessage, 0, publishBatchMax)
+	for ctx.Err() == nil {
+		batch = p.fill(batch[:0])
+		if len(batch) == 0 {
+			return
+		}
+		p.send(ctx, batch)
+	}
+	if n := len(p.queue); n > 0 {
+		p.h.adapterDropped(n, "hub stopped")
+	}
+}
+
+func (h *Hub) adapterDropped(n int, why string) {
+	if h.adapterMetrics != nil {
+		h.adapterMetrics.IncrementAdapterDropped(n)
+	} else {
+		h.metrics.IncrementErrors("adapter_dropped")
+	}
+	if h.limiter.allow() {
+		h.logger.Warn("wshub: dropping messages for other nodes", "reason", why, "count", n)
+	}
+}
+
+// adapterError counts and logs (rate-limited) an adapter failure.
+func (h *Hub) adapterError(e *AdapterError) {
+	if h.adapterMetrics != nil {
+		h.adapterMetrics.IncrementAdapterErrors(e.Op)
+	} else {
+		h.metrics.IncrementErrors("adapter_" + e.Op)
+	}
+	if h.limiter.allow() {
+		h.logger.Warn("wshub: adapter error", "op", e.Op, "error", e.Err)
+	}
+}
+
+// onAdapterMessage delivers a message from another node to local clients.
+func (h *Hub) onAdapterMessage(m AdapterMessage) {
+	if h.adapterMetrics != nil {
+		h.adapterMetrics.IncrementAdapterReceived(1)
+	}
+	if m.Type == AdapterPresence {
+		if h.pres != nil {
+			h.pres.receive(m)
+		}
+		return
+	}
+	if m.NodeID == h.nodeID {
+		return
+	}
+	typ := MessageType(m.MsgType)
+	if typ != TextMessage && typ != BinaryMessage {
+		h.adapterError(&AdapterError{Op: "decode", Err: errBadMsgType})
+		return
+	}
+	f := newFrame(typ, m.Data)
+	switch m.Type {
+	case AdapterBroadcast:
+		h.deliverAll(f, nil, nil)
+	case AdapterBroadcastExcept:
+		h.deliverAll(f, nil, m.ExceptClientIDs)
+	case AdapterRoom:
+		h.deliverRoom(m.Room, f, nil, nil)
+	case AdapterRoomExcept:
+		h.deliverRoom(m.Room, f, nil, m.ExceptClientIDs)
+	case AdapterUser:
+		h.deliverUser(m.UserID, f)
+	case AdapterClient:
+		if c, ok := h.clients.get(m.ClientID); ok {
+			_ = c.enqueue(f)
+		}
+	default:
+		h.adapterError(&AdapterError{Op: "decode", Err: errUnknownType})
+	}
+}
+
+type coreError string
+
+func (e coreError) Error() string { return string(e) }
+
+const (
+	errBadMsgType  = coreError("wshub: bus message has an invalid WebSocket message type")
+	errUnknownType = coreError("wshub: bus message has an unknown operation type")
+)
+
+// stopBackground stops the publisher and presence goroutines after a last
+// flush bounded by ctx, then closes the adapter.
+func (h *Hub) stopBackground(ctx context.Context) {
+	h.bgStop()
+	h.bgWG.Wait()
+	if h.pub != nil {
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		h.pub.flush(fctx)
+		cancel()
+	}
+	if h.pres != nil && h.startedAt.Load() != 0 {
+		h.pres.goodbye(ctx)
+	}
+	if h.adapter != nil {
+		if err := h.adapter.Close(); err != nil {
+			h.logger.Warn("wshub: closing adapter", "error", err)
+		}
+	}
+}

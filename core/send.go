@@ -1,0 +1,76 @@
+package core
+
+import "context"
+
+// SendToClient queues a text message for the client with the given ID. A
+// local client gets it directly (nothing is published). Otherwise, with an
+// adapter the message is published for the node that has the client and nil
+// is returned; without one ErrClientNotFound is returned.
+func (h *Hub) SendToClient(clientID string, data []byte) error {
+	return h.sendToClient(clientID, TextMessage, data)
+}
+
+// SendBinaryToClient is SendToClient for a binary message.
+func (h *Hub) SendBinaryToClient(clientID string, data []byte) error {
+	return h.sendToClient(clientID, BinaryMessage, data)
+}
+
+func (h *Hub) sendToClient(id string, typ MessageType, data []byte) error {
+	if c, ok := h.clients.get(id); ok {
+		return c.SendMessage(typ, data)
+	}
+	if h.adapter == nil {
+		return ErrClientNotFound
+	}
+	h.publish(AdapterMessage{Type: AdapterClient, ClientID: id, MsgType: int(typ), Data: data})
+	return nil
+}
+
+// SendToClientWithContext is SendToClient waiting for queue space instead of
+// dropping (for a local client); it returns ctx's error if ctx ends first.
+func (h *Hub) SendToClientWithContext(ctx context.Context, clientID string, data []byte) error {
+	if c, ok := h.clients.get(clientID); ok {
+		return c.SendMessageWithContext(ctx, TextMessage, data)
+	}
+	if h.adapter == nil {
+		return ErrClientNotFound
+	}
+	h.publish(AdapterMessage{Type: AdapterClient, ClientID: clientID, MsgType: int(TextMessage), Data: data})
+	return nil
+}
+
+// SendToUser queues a text message for every local client of userID and
+// publishes it for the user's clients on other nodes.
+func (h *Hub) SendToUser(userID string, data []byte) { h.sendToUser(userID, TextMessage, data) }
+
+// SendBinaryToUser is SendToUser for a binary message.
+func (h *Hub) SendBinaryToUser(userID string, data []byte) { h.sendToUser(userID, BinaryMessage, data) }
+
+func (h *Hub) sendToUser(userID string, typ MessageType, data []byte) {
+	h.deliverUser(userID, newFrame(typ, data))
+	if h.adapter != nil {
+		h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(typ), Data: data})
+	}
+}
+
+func (h *Hub) deliverUser(userID string, f *frame) {
+	for _, c := range h.users.get(userID) {
+		_ = c.enqueue(f)
+	}
+}
+
+// SendToUserWithContext is SendToUser waiting for queue space instead of
+// dropping; it returns ctx's error if ctx ends first. The message is
+// published to the other nodes either way.
+func (h *Hub) SendToUserWithContext(ctx context.Context, userID string, data []byte) error {
+	if h.adapter != nil {
+		h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(TextMessage), Data: data})
+	}
+	f := newFrame(TextMessage, data)
+	for _, c := range h.users.get(userID) {
+		if err := c.enqueueWait(ctx, f); err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}

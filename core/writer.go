@@ -1,0 +1,409 @@
+package core
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// frame is one outbound data message. A broadcast allocates one frame and
+// queues the same pointer for every recipient.
+type frame struct {
+	typ  MessageType
+	data []byte
+
+	// pm frames the message for compressed connections, built once on first
+	// use and shared by every writer.
+	pmOnce sync.Once
+	pm     *websocket.PreparedMessage
+	pmErr  error
+}
+
+func newFrame(typ MessageType, data []byte) *frame { return &frame{typ: typ, data: data} }
+
+func (f *frame) prepared() (*websocket.PreparedMessage, error) {
+	f.pmOnce.Do(func() { f.pm, f.pmErr = websocket.NewPreparedMessage(int(f.typ), f.data) })
+	return f.pm, f.pmErr
+}
+
+// queuePool recycles send-queue backing arrays so an idle client holds none
+// and a busy one allocates none per message.
+var queuePool = sync.Pool{New: func() any { s := make([]*frame, 0, 16); return &s }}
+
+// bufPool recycles the write pump's batch buffers.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+const (
+	// maxBatchBytes is the size at which a write pump flushes mid-batch.
+	maxBatchBytes = 64 << 10
+	// directWriteSize is the payload size above which a frame is not copied
+	// into the batch buffer but written with writev.
+	directWriteSize = 16 << 10
+	// closeGrace bounds the wait for the peer's close frame after ours.
+	closeGrace = time.Second
+)
+
+// enqueue queues f without blocking, applying the drop policy when full.
+func (c *Client) enqueue(f *frame) error {
+	var evicted *frame
+	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return ErrConnectionClosed
+	}
+	if c.q == nil {
+		c.q = *(queuePool.Get().(*[]*frame))
+	}
+	if len(c.q)-c.qHead >= c.hub.sendQueueSize {
+		if c.hub.dropPolicy != DropOldest {
+			c.mu.Unlock()
+			c.hub.dropped(c, f.data)
+			return ErrSendBufferFull
+		}
+		evicted = c.q[c.qHead]
+		c.q[c.qHead] = nil
+		c.qHead++
+	}
+	c.q = append(c.q, f)
+	start := !c.writing
+	if start {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writePump()
+	}
+	if evicted != nil {
+		c.hub.dropped(c, evicted.data)
+	}
+	return nil
+}
+
+// enqueueWait queues f, waiting for space while the queue is full.
+func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if c.closing || c.closed {
+			c.mu.Unlock()
+			return ErrConnectionClosed
+		}
+		if c.q == nil {
+			c.q = *(queuePool.Get().(*[]*frame))
+		}
+		if len(c.q)-c.qHead < c.hub.sendQueueSize {
+			c.q = append(c.q, f)
+			start := !c.writing
+			c.writing = true
+			c.mu.Unlock()
+			if start {
+				go c.writePump()
+			}
+			return nil
+		}
+		if c.spaceCh == nil {
+			c.spaceCh = make(chan struct{})
+		}
+		ch := c.spaceCh
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// queueControl queues a ping or pong frame (already encoded).
+func (c *Client) queueControl(b []byte) {
+	c.mu.Lock()
+	if c.closed || c.closeSent {
+		c.mu.Unlock()
+		return
+	}
+	c.pendingCtl = append(c.pendingCtl, b...)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writePump()
+	}
+}
+
+// startClose schedules a close frame after the queued messages. It reports
+// false when the client was already closing.
+func (c *Client) startClose(code int, reason string) bool {
+	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	c.closing = true
+	c.closeCode, c.closeReason = code, reason
+	c.closeFrame = appendClose(nil, code, reason)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writePump()
+	}
+	return true
+}
+
+// writePump writes everything queued, as separate frames in as few syscalls
+// as possible, and exits when the queue is empty. Only the write pump writes
+// data to the socket.
+func (c *Client) writePump() {
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		*bp = buf[:0]
+		bufPool.Put(bp)
+	}()
+	h := c.hub
+	for {
+		c.mu.Lock()
+		if c.closed && c.closeFrame == nil {
+			c.releaseQueueLocked()
+			c.stopWritingLocked()
+			c.mu.Unlock()
+			return
+		}
+		batch := c.q
+		head := c.qHead
+		c.q, c.qHead = nil, 0
+		ctl := c.pendingCtl
+		c.pendingCtl = nil
+		var closeFrame []byte
+		if len(batch) == head && c.closeFrame != nil {
+			closeFrame = c.closeFrame
+			c.closeFrame = nil
+			c.closeSent = true
+		}
+		if len(batch) == head && len(ctl) == 0 && closeFrame == nil {
+			if batch != nil {
+				queuePool.Put(&batch)
+			}
+			c.stopWritingLocked()
+			c.mu.Unlock()
+			return
+		}
+		if c.spaceCh != nil {
+			close(c.spaceCh)
+			c.spaceCh = nil
+		}
+		c.mu.Unlock()
+
+		buf = append(buf[:0], ctl...)
+		n, err := c.writeFrames(batch[head:], &buf)
+		if err == nil && closeFrame != nil {
+			buf = append(buf, closeFrame...)
+		}
+		if err == nil && len(buf) > 0 {
+			err = c.flush(buf, nil)
+			buf = buf[:0]
+		}
+		if batch != nil {
+			clear(batch)
+			batch = batch[:0]
+			queuePool.Put(&batch)
+		}
+		if n > 0 {
+			h.metrics.IncrementMessagesSent(n)
+		}
+		if err != nil {
+			h.metrics.IncrementErrors("write")
+			// The reader sees the closed socket and tears the client down.
+			_ = c.conn.Close()
+			c.mu.Lock()
+			c.closed = true
+			c.closeFrame = nil
+			c.mu.Unlock()
+			continue
+		}
+		if closeFrame != nil {
+			// Give the peer a moment to answer our close frame; the read pump
+			// then sees its close or a timeout and tears the client down.
+			_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+		}
+		if h.cfg.WriteLinger > 0 && n > 1 {
+			time.Sleep(h.cfg.WriteLinger)
+		}
+	}
+}
+
+// stopWritingLocked marks the pump stopped and wakes whoever waits for it.
+func (c *Client) stopWritingLocked() {
+	c.writing = false
+	c.idleSince = time.Now().UnixNano()
+	if c.writerDone != nil {
+		close(c.writerDone)
+		c.writerDone = nil
+	}
+}
+
+func (c *Client) releaseQueueLocked() {
+	if c.q != nil {
+		q := c.q
+		clear(q)
+		q = q[:0]
+		queuePool.Put(&q)
+		c.q, c.qHead = nil, 0
+	}
+	c.pendingCtl = nil
+	if c.spaceCh != nil {
+		close(c.spaceCh)
+		c.spaceCh = nil
+	}
+}
+
+// writeFrames encodes frames into *buf, flushing when it grows large, and
+// returns the number of messages written.
+func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
+	h := c.hub
+	n := 0
+	for i := 0; i < len(frames); i++ {
+		f := frames[i]
+		if h.cfg.CoalesceWrites && f.typ == TextMessage {
+			j := i + 1
+			size := len(f.data)
+			for j < len(frames) && frames[j].typ == TextMessage && size+1+len(frames[j].data) <= maxBatchBytes {
+				size += 1 + len(frames[j].data)
+				j++
+			}
+			if j > i+1 {
+				*buf = appendHeader(*buf, byte(TextMessage), size)
+				for k := i; k < j; k++ {
+					if k > i {
+						*buf = append(*buf, '\n')
+					}
+					*buf = append(*buf, frames[k].data...)
+				}
+				n += j - i
+				i = j - 1
+				if len(*buf) >= maxBatchBytes {
+					if err := c.flush(*buf, nil); err != nil {
+						return n, err
+					}
+					*buf = (*buf)[:0]
+				}
+				continue
+			}
+		}
+		if h.compress {
+			// Compressed frames go through gorilla, which writes each one
+			// itself; flush what precedes to keep the order.
+			if len(*buf) > 0 {
+				if err := c.flush(*buf, nil); err != nil {
+					return n, err
+				}
+				*buf = (*buf)[:0]
+			}
+			pm, err := f.prepared()
+			if err == nil {
+				_ = c.ws.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
+				err = c.ws.WritePreparedMessage(pm)
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+			continue
+		}
+		*buf = appendHeader(*buf, byte(f.typ), len(f.data))
+		if len(f.data) > directWriteSize {
+			if err := c.flush(*buf, f.data); err != nil {
+				return n, err
+			}
+			*buf = (*buf)[:0]
+		} else {
+			*buf = append(*buf, f.data...)
+		}
+		n++
+		if len(*buf) >= maxBatchBytes {
+			if err := c.flush(*buf, nil); err != nil {
+				return n, err
+			}
+			*buf = (*buf)[:0]
+		}
+	}
+	return n, nil
+}
+
+// flush writes b (and extra, with writev) in one call under the write deadline.
+func (c *Client) flush(b, extra []byte) error {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteWait)); err != nil {
+		return err
+	}
+	if extra == nil {
+		_, err := c.conn.Write(b)
+		return err
+	}
+	bufs := net.Buffers{b, extra}
+	_, err := bufs.WriteTo(c.conn)
+	return err
+}
+
+// waitWriter blocks until no write pump runs for c.
+func (c *Client) waitWriter() {
+	c.mu.Lock()
+	if !c.writing {
+		c.mu.Unlock()
+		return
+	}
+	if c.writerDone == nil {
+		c.writerDone = make(chan struct{})
+	}
+	ch := c.writerDone
+	c.mu.Unlock()
+	<-ch
+}
+
+// appendHeader appends an unmasked server frame header (FIN set).
+func appendHeader(b []byte, opcode byte, n int) []byte {
+	b = append(b, 0x80|opcode)
+	switch {
+	case n <= 125:
+		b = append(b, byte(n))
+	case n <= 0xFFFF:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return b
+}
+
+// appendControl appends a control frame; payload is cut to 125 bytes.
+func appendControl(b []byte, opcode byte, payload []byte) []byte {
+	if len(payload) > 125 {
+		payload = payload[:125]
+	}
+	b = appendHeader(b, opcode, len(payload))
+	return append(b, payload...)
+}
+
+// appendClose appends a close frame with code and reason (reason cut to fit,
+// on a UTF-8 boundary).
+func appendClose(b []byte, code int, reason string) []byte {
+	if code == websocket.CloseNoStatusReceived {
+		return appendHeader(b, websocket.CloseMessage, 0)
+	}
+	if len(reason) > 123 {
+		reason = reason[:123]
+		for len(reason) > 0 && !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+	}
+	payload := make([]byte, 2, 2+len(reason))
+	binary.BigEndian.PutUint16(payload, uint16(code))
+	payload = append(payload, reason...)
+	return appendControl(b, websocket.CloseMessage, payload)
+}
