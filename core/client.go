@@ -35,9 +35,9 @@ type Client struct {
 	mu          sync.Mutex
 	q           []*frame // pending frames from qHead on; nil while empty
 	qHead       int
-	writing     bool // a write pump is running
-	closing     bool // no new data accepted; a close frame is pending or sent
-	closed      bool // torn down
+	writing     bool   // a write pump is running
+	closing     bool   // no new data accepted; a close frame is pending or sent
+	closed      bool   // torn down
 	pendingCtl  []byte // control frames (ping, pong) waiting for the write pump
 	closeFrame  []byte // close frame waiting for the write pump
 	closeSent   bool
