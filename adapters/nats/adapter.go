@@ -1,0 +1,234 @@
+package nats
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/wire"
+)
+
+// maxPooledBuf is the largest encode buffer kept for reuse; bigger ones
+// (rare, large payloads) are left to the garbage collector.
+const maxPooledBuf = 64 << 10
+
+// Adapter relays hub operations over NATS core pub/sub. Create it with New,
+// then the hub calls Subscribe once and Close at shutdown.
+type Adapter struct {
+	nc            *natsgo.Conn
+	subj          subjects
+	onError       func(error)
+	healthTimeout time.Duration
+
+	closed atomic.Bool
+	bufs   sync.Pool // *[]byte encode buffers
+
+	// wake (capacity 1) tells the reconciler that desired room interest
+	// changed; a full channel already carries the news, so senders drop.
+	wake chan struct{}
+	stop chan struct{} // closed by Close
+	wg   sync.WaitGroup
+
+	mu         sync.Mutex
+	subscribed bool
+	reporter   func(*core.AdapterError)
+	desired    map[string]struct{} // rooms this node wants traffic for
+	dirty      map[string]struct{} // rooms whose subscription may need a change
+	allSub     *natsgo.Subscription
+	presSub    *natsgo.Subscription
+	baseErr    error // last failure to create a base subscription
+}
+
+var (
+	_ core.Adapter               = (*Adapter)(nil)
+	_ core.BatchPublisher        = (*Adapter)(nil)
+	_ core.RoomInterestAdapter   = (*Adapter)(nil)
+	_ core.HealthCheckAdapter    = (*Adapter)(nil)
+	_ core.ErrorReportingAdapter = (*Adapter)(nil)
+)
+
+// New returns an Adapter publishing and subscribing on nc. It validates the
+// options and neither talks to the broker nor starts goroutines. nc stays
+// owned by the caller, who closes it after Close. Errors: ErrNilConn,
+// ErrInvalidPrefix, ErrInvalidOption.
+func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
+	if nc == nil {
+		return nil, ErrNilConn
+	}
+	cfg := config{prefix: DefaultSubjectPrefix, healthTimeout: DefaultHealthTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Adapter{
+		nc:            nc,
+		subj:          newSubjects(cfg.prefix),
+		onError:       cfg.onError,
+		healthTimeout: cfg.healthTimeout,
+		wake:          make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		desired:       make(map[string]struct{}),
+		dirty:         make(map[string]struct{}),
+	}, nil
+}
+
+// Publish sends msg to the other nodes. It does not wait for the broker:
+// nats.go buffers the message (also while reconnecting, up to its reconnect
+// buffer) and returns its error when it cannot, e.g.
+// natsgo.ErrReconnectBufExceeded or natsgo.ErrConnectionClosed. It returns
+// ctx's error if ctx is already done, core.ErrAdapterClosed after Close,
+// ErrUnknownType for an unknown msg.Type and core.ErrEmptyRoomName for a
+// room message without a room.
+func (a *Adapter) Publish(ctx context.Context, msg core.AdapterMessage) error {
+	if a.closed.Load() {
+		return core.ErrAdapterClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bp := a.getBuf()
+	defer a.putBuf(bp)
+	return a.publish(bp, &msg)
+}
+
+// PublishBatch publishes msgs in order, as Publish would each, and returns
+// the first error; a failed message does not stop the others, except that
+// it stops early once ctx is done or the adapter is closed.
+func (a *Adapter) PublishBatch(ctx context.Context, msgs []core.AdapterMessage) error {
+	bp := a.getBuf()
+	defer a.putBuf(bp)
+	var first error
+	for i := range msgs {
+		if a.closed.Load() {
+			return firstErr(first, core.ErrAdapterClosed)
+		}
+		if err := ctx.Err(); err != nil {
+			return firstErr(first, err)
+		}
+		if err := a.publish(bp, &msgs[i]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func firstErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// publish encodes msg into *bp (reusing its storage) and hands it to nats.go,
+// which copies it before returning.
+func (a *Adapter) publish(bp *[]byte, msg *core.AdapterMessage) error {
+	subj, err := a.subjectFor(msg)
+	if err != nil {
+		return err
+	}
+	*bp = wire.Append((*bp)[:0], msg)
+	if err := a.nc.Publish(subj, *bp); err != nil {
+		return fmt.Errorf("wshub/nats: publish %s to %q: %w", msg.Type, subj, err)
+	}
+	return nil
+}
+
+func (a *Adapter) subjectFor(msg *core.AdapterMessage) (string, error) {
+	switch msg.Type {
+	case core.AdapterBroadcast, core.AdapterBroadcastExcept, core.AdapterUser, core.AdapterClient:
+		return a.subj.all, nil
+	case core.AdapterRoom, core.AdapterRoomExcept:
+		if msg.Room == "" {
+			return "", fmt.Errorf("wshub/nats: publish %s: %w", msg.Type, core.ErrEmptyRoomName)
+		}
+		return a.subj.roomSubject(msg.Room), nil
+	case core.AdapterPresence:
+		return a.subj.presence, nil
+	default:
+		return "", fmt.Errorf("%w: %q", ErrUnknownType, msg.Type)
+	}
+}
+
+func (a *Adapter) getBuf() *[]byte {
+	if bp, ok := a.bufs.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+func (a *Adapter) putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		a.bufs.Put(bp)
+	}
+}
+
+// SetRoomInterest records whether this node wants the traffic of room and
+// returns at once; the reconciler started by Subscribe adds or removes the
+// room's subscription in the background (interest recorded before Subscribe
+// is applied then). An empty room name is ignored.
+func (a *Adapter) SetRoomInterest(room string, interested bool) {
+	if room == "" {
+		return
+	}
+	a.mu.Lock()
+	if interested {
+		a.desired[room] = struct{}{}
+	} else {
+		delete(a.desired, room)
+	}
+	a.dirty[room] = struct{}{}
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SetErrorReporter installs report, called from the adapter's goroutines
+// with every failure no call returns: Op "subscribe" for failed
+// subscriptions and messages dropped as a slow consumer, "decode" for
+// undecodable messages and "version" for envelopes of a newer version. It
+// replaces a previous reporter; nil removes it. report must not block.
+func (a *Adapter) SetErrorReporter(report func(*core.AdapterError)) {
+	a.mu.Lock()
+	a.reporter = report
+	a.mu.Unlock()
+}
+
+func (a *Adapter) report(op string, err error) {
+	ae := &core.AdapterError{Op: op, Err: err}
+	a.mu.Lock()
+	rep := a.reporter
+	a.mu.Unlock()
+	if rep != nil {
+		rep(ae)
+	}
+	if a.onError != nil {
+		a.onError(ae)
+	}
+}
+
+// Close stops the adapter's goroutines, waits for them (a handler call in
+// progress included) and removes its subscriptions. It does not close the
+// NATS connection. Publish afterwards returns core.ErrAdapterClosed. Close
+// is idempotent and always returns nil.
+func (a *Adapter) Close() error {
+	a.mu.Lock()
+	if a.closed.Load() {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed.Store(true)
+	close(a.stop)
+	a.mu.Unlock()
+	a.wg.Wait()
+	return nil
+}

@@ -1,0 +1,30 @@
+// Package nats is a core.Adapter that relays hub operations between nodes
+// over NATS core publish/subscribe (no JetStream).
+//
+// The adapter borrows a *natsgo.Conn from the caller, who keeps owning it:
+// its connect and reconnect options, its async error handler and closing it
+// stay with the caller. The adapter never closes the connection.
+//
+// Subjects, under a configurable prefix (default "wshub"):
+//
+//	<prefix>.all          broadcast, broadcast_except, user and client messages
+//	<prefix>.room.<token> room and room_except messages
+//	<prefix>.presence     presence heartbeats
+//
+// The room token is the base64url (unpadded) encoding of the room name, so
+// any UTF-8 name, dots and wildcards included, becomes one valid subject
+// token. Names longer than 96 bytes are hashed (SHA-256) first so subjects
+// stay short; the room name itself travels in the payload, which receivers
+// use for delivery. Payloads are the binary envelope of internal/wire.
+//
+// Goroutines: New starts none. Subscribe starts two, both owned by the
+// Adapter: a dispatcher that decodes bus messages and calls the handler,
+// and a reconciler that creates and removes subscriptions (the base ones,
+// plus one per room this node declared interest in) and retries failed
+// subscriptions with backoff. Both stop when the context given to Subscribe
+// ends or when Close is called; Close waits for them, including a handler
+// call in progress. nats.go itself re-establishes live subscriptions after a
+// reconnect.
+//
+// All methods of Adapter are safe for concurrent use.
+package nats

@@ -1,0 +1,278 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/wire"
+)
+
+const (
+	// inboxSize is the capacity of the channel all subscriptions of one
+	// adapter deliver into. It absorbs bursts while the handler is busy
+	// (8192 pointers, 64 KB); when it is full nats.go drops the message as a
+	// slow consumer, which the reconciler reports (Op "subscribe").
+	inboxSize = 8192
+
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+
+	// dropCheckInterval is how often the reconciler looks for messages
+	// dropped by nats.go because the inbox was full.
+	dropCheckInterval = time.Second
+)
+
+// Subscribe starts delivering the other nodes' messages to handler and
+// returns at once. It starts the dispatcher and the reconciler goroutines;
+// the reconciler subscribes to the broadcast and presence subjects and to
+// every room with declared interest, retrying failures with backoff (100 ms
+// doubling to 5 s) until they succeed. handler is called from a single
+// goroutine, one message at a time. Both goroutines stop, and the
+// subscriptions are removed, when ctx ends or Close is called.
+//
+// Subscribe may be called once: later calls return ErrAlreadySubscribed;
+// after Close it returns core.ErrAdapterClosed.
+func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessage)) error {
+	if handler == nil {
+		return ErrNilHandler
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed.Load() {
+		return core.ErrAdapterClosed
+	}
+	if a.subscribed {
+		return ErrAlreadySubscribed
+	}
+	a.subscribed = true
+	for room := range a.desired {
+		a.dirty[room] = struct{}{}
+	}
+	inbox := make(chan *natsgo.Msg, inboxSize)
+	a.wg.Add(2)
+	// Both goroutines watch ctx, which outlives this call by design: it is
+	// the subscription's lifetime, as the core.Adapter contract defines.
+	go a.dispatch(ctx, inbox, handler)
+	go a.reconcile(ctx, inbox)
+	return nil
+}
+
+// dispatch decodes messages from inbox and hands them to handler until ctx
+// ends or the adapter is closed.
+func (a *Adapter) dispatch(ctx context.Context, inbox <-chan *natsgo.Msg, handler func(core.AdapterMessage)) {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-ctx.Done():
+			return
+		case m := <-inbox:
+			msg, err := wire.Decode(m.Data)
+			if err != nil {
+				op := "decode"
+				if errors.Is(err, wire.ErrVersion) {
+					op = "version"
+				}
+				a.report(op, fmt.Errorf("message on %q: %w", m.Subject, err))
+				continue
+			}
+			handler(msg)
+		}
+	}
+}
+
+// sub is one live subscription and the drop count already reported for it.
+type sub struct {
+	s       *natsgo.Subscription
+	dropped int
+}
+
+// reconciler is the state owned by the reconcile goroutine.
+type reconciler struct {
+	a     *Adapter
+	inbox chan *natsgo.Msg
+	all   sub
+	pres  sub
+	rooms map[string]*sub
+}
+
+// reconcile keeps the actual subscriptions equal to the desired ones until
+// ctx ends or the adapter is closed, then removes them all.
+func (a *Adapter) reconcile(ctx context.Context, inbox chan *natsgo.Msg) {
+	defer a.wg.Done()
+	r := &reconciler{a: a, inbox: inbox, rooms: make(map[string]*sub)}
+	defer r.unsubscribeAll()
+
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	drops := time.NewTicker(dropCheckInterval)
+	defer drops.Stop()
+
+	// The first pass below covers any wake-up already queued.
+	select {
+	case <-a.wake:
+	default:
+	}
+	var backoff time.Duration
+	pass := true
+	for {
+		if pass {
+			pass = false
+			if r.pass() {
+				backoff = 0
+				retry.Stop()
+			} else {
+				backoff = nextBackoff(backoff)
+				retry.Reset(backoff)
+			}
+		}
+		select {
+		case <-a.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+			pass = true
+		case <-retry.C:
+			pass = true
+		case <-drops.C:
+			r.checkDropped()
+		}
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return minBackoff
+	}
+	return min(2*d, maxBackoff)
+}
+
+// pass makes one attempt to reach the desired state and reports whether it
+// got there.
+func (r *reconciler) pass() bool {
+	a := r.a
+	ok := r.ensureBase(&r.all, a.subj.all)
+	ok = r.ensureBase(&r.pres, a.subj.presence) && ok
+
+	a.mu.Lock()
+	type change struct {
+		room string
+		want bool
+	}
+	changes := make([]change, 0, len(a.dirty))
+	for room := range a.dirty {
+		_, want := a.desired[room]
+		changes = append(changes, change{room, want})
+	}
+	clear(a.dirty)
+	a.mu.Unlock()
+
+	var failed []string
+	for _, c := range changes {
+		cur, have := r.rooms[c.room]
+		switch {
+		case c.want && !have:
+			subj := a.subj.roomSubject(c.room)
+			s, err := a.nc.ChanSubscribe(subj, r.inbox)
+			if err != nil {
+				a.report("subscribe", fmt.Errorf("room %q (%s): %w", c.room, subj, err))
+				failed = append(failed, c.room)
+				continue
+			}
+			r.rooms[c.room] = &sub{s: s}
+		case !c.want && have:
+			// An error means the subscription is already gone (closed
+			// connection); either way the broker no longer sends it.
+			_ = cur.s.Unsubscribe()
+			delete(r.rooms, c.room)
+		}
+	}
+	if len(failed) > 0 {
+		a.mu.Lock()
+		for _, room := range failed {
+			a.dirty[room] = struct{}{}
+		}
+		a.mu.Unlock()
+	}
+	return ok && len(failed) == 0
+}
+
+// ensureBase creates the subscription to subj if it does not exist yet and
+// publishes the base subscriptions' state for CheckHealth.
+func (r *reconciler) ensureBase(b *sub, subj string) bool {
+	a := r.a
+	if b.s != nil && b.s.IsValid() {
+		return true
+	}
+	s, err := a.nc.ChanSubscribe(subj, r.inbox)
+	a.mu.Lock()
+	if err == nil {
+		*b = sub{s: s}
+		a.allSub, a.presSub = r.all.s, r.pres.s
+		if r.all.s != nil && r.pres.s != nil {
+			a.baseErr = nil
+		}
+	} else {
+		a.baseErr = fmt.Errorf("subscribe %q: %w", subj, err)
+	}
+	a.mu.Unlock()
+	if err != nil {
+		a.report("subscribe", fmt.Errorf("%q: %w", subj, err))
+		return false
+	}
+	return true
+}
+
+// checkDropped reports messages nats.go dropped since the last check
+// because the inbox was full.
+func (r *reconciler) checkDropped() {
+	var n int
+	count := func(s *sub) {
+		if s.s == nil {
+			return
+		}
+		if d, err := s.s.Dropped(); err == nil && d > s.dropped {
+			n += d - s.dropped
+			s.dropped = d
+		}
+	}
+	count(&r.all)
+	count(&r.pres)
+	for _, s := range r.rooms {
+		count(s)
+	}
+	if n > 0 {
+		r.a.report("subscribe", fmt.Errorf("%w: %d messages dropped, handler too slow", natsgo.ErrSlowConsumer, n))
+	}
+}
+
+// unsubscribeAll removes every subscription; after it returns nats.go
+// delivers nothing more to the inbox.
+func (r *reconciler) unsubscribeAll() {
+	for _, s := range []*sub{&r.all, &r.pres} {
+		if s.s != nil {
+			_ = s.s.Unsubscribe() // fails only if already gone
+		}
+	}
+	for _, s := range r.rooms {
+		_ = s.s.Unsubscribe() // fails only if already gone
+	}
+	a := r.a
+	a.mu.Lock()
+	a.allSub, a.presSub = nil, nil
+	a.baseErr = errors.New("subscriptions stopped")
+	// Rooms still wanted must be subscribed again by a later reconciler;
+	// none can start after Subscribe, but keep the state coherent.
+	for room := range r.rooms {
+		a.dirty[room] = struct{}{}
+	}
+	a.mu.Unlock()
+}
