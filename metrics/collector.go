@@ -1,0 +1,343 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wshub/wshub/core"
+)
+
+// Collector is a Prometheus-backed core.MetricsCollector that also
+// implements core.AdapterMetricsCollector and core.CloseMetricsCollector.
+// Build one with New or NewWithRegistry. It is safe for concurrent use.
+type Collector struct {
+	reg        prometheus.Registerer
+	all        []namedCollector // every metric, in registration order
+	registered []prometheus.Collector
+
+	connections prometheus.Gauge
+	rooms       prometheus.Gauge
+
+	connectionsTotal prometheus.Counter
+	messagesReceived prometheus.Counter
+	messagesSent     prometheus.Counter
+	messagesDropped  prometheus.Counter
+	roomJoins        prometheus.Counter
+	roomLeaves       prometheus.Counter
+
+	adapterPublished prometheus.Counter
+	adapterReceived  prometheus.Counter
+	adapterDropped   prometheus.Counter
+
+	errors        *prometheus.CounterVec
+	adapterErrors *prometheus.CounterVec
+	closeCodes    *prometheus.CounterVec
+
+	// Children of the labelled counters, resolved once per label value so
+	// the hot path is a lock-free map load instead of CounterVec's hashing
+	// of the label values.
+	errorChildren        childCache[string]
+	adapterErrorChildren childCache[string]
+	closeCodeChildren    childCache[int]
+
+	messageSize       prometheus.Histogram
+	handlerLatency    prometheus.Histogram
+	broadcastDuration prometheus.Histogram
+}
+
+var (
+	_ core.MetricsCollector        = (*Collector)(nil)
+	_ core.AdapterMetricsCollector = (*Collector)(nil)
+	_ core.CloseMetricsCollector   = (*Collector)(nil)
+)
+
+// New builds a Collector and registers its metrics on reg, all of them or,
+// when one fails, none: the ones already registered are unregistered again.
+//
+// It returns ErrNilRegisterer for a nil reg, ErrInvalidBuckets or
+// ErrReservedLabel for bad options, and otherwise the registry's error,
+// wrapped: registering twice with the same namespace, subsystem and constant
+// labels wraps a prometheus.AlreadyRegisteredError (match it with
+// errors.As). Use WithConstLabels to put several hubs on one registry.
+func New(reg prometheus.Registerer, opts ...Option) (*Collector, error) {
+	if reg == nil {
+		return nil, ErrNilRegisterer
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+
+	c := &Collector{reg: reg}
+	c.build(o)
+	if err := c.register(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewWithRegistry builds a Collector on a new prometheus.Registry of its own
+// and returns both; serve the registry with Handler. The registry holds
+// only the hub's metrics: register Go runtime or process collectors on it
+// yourself if you want them. It returns the same option errors as New.
+func NewWithRegistry(opts ...Option) (*Collector, *prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	c, err := New(reg, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, reg, nil
+}
+
+// Unregister removes the Collector's metrics from the Registerer it was
+// registered on, so that a new Collector with the same names can take its
+// place. The Collector keeps counting, but nothing exports it any more.
+// Call it once, when the hub is done with the Collector; it is not safe to
+// call concurrently with itself.
+func (c *Collector) Unregister() {
+	for _, m := range c.registered {
+		c.reg.Unregister(m)
+	}
+	c.registered = nil
+}
+
+func (o *options) validate() error {
+	for _, b := range [][]float64{o.latencyBuckets, o.sizeBuckets} {
+		if !validBuckets(b) {
+			return fmt.Errorf("%w: %v", ErrInvalidBuckets, b)
+		}
+	}
+	for name := range o.constLabels {
+		switch name {
+		case "le", "type", "op", "code":
+			return fmt.Errorf("%w: %q", ErrReservedLabel, name)
+		}
+	}
+	return nil
+}
+
+// validBuckets rejects what would make prometheus.NewHistogram panic.
+func validBuckets(b []float64) bool {
+	if len(b) == 0 || math.IsNaN(b[0]) {
+		return false
+	}
+	for i := 1; i < len(b); i++ {
+		if !(b[i] > b[i-1]) { // also false for NaN
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Collector) build(o options) {
+	add := func(name string, m prometheus.Collector) {
+		c.all = append(c.all, namedCollector{prometheus.BuildFQName(o.namespace, o.subsystem, name), m})
+	}
+	counter := func(name, help string) prometheus.Counter {
+		m := prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: o.namespace, Subsystem: o.subsystem, Name: name,
+			Help: help, ConstLabels: o.constLabels,
+		})
+		add(name, m)
+		return m
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		m := prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: o.namespace, Subsystem: o.subsystem, Name: name,
+			Help: help, ConstLabels: o.constLabels,
+		})
+		add(name, m)
+		return m
+	}
+	counterVec := func(name, help, label string) *prometheus.CounterVec {
+		m := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: o.namespace, Subsystem: o.subsystem, Name: name,
+			Help: help, ConstLabels: o.constLabels,
+		}, []string{label})
+		add(name, m)
+		return m
+	}
+	histogram := func(name, help string, buckets []float64) prometheus.Histogram {
+		m := prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: o.namespace, Subsystem: o.subsystem, Name: name,
+			Help: help, ConstLabels: o.constLabels, Buckets: buckets,
+		})
+		add(name, m)
+		return m
+	}
+
+	c.connections = gauge("connections", "WebSocket connections open now.")
+	c.rooms = gauge("rooms", "Rooms that exist on this node now.")
+
+	c.connectionsTotal = counter("connections_total", "WebSocket connections accepted since start.")
+	c.messagesReceived = counter("messages_received_total", "Inbound messages accepted from clients.")
+	c.messagesSent = counter("messages_sent_total", "Messages written to client sockets.")
+	c.messagesDropped = counter("messages_dropped_total", "Outbound messages dropped because a client's send queue was full.")
+	c.roomJoins = counter("room_joins_total", "Successful room joins.")
+	c.roomLeaves = counter("room_leaves_total", "Room leaves.")
+	c.errors = counterVec("errors_total", "Errors counted by the hub, by kind.", "type")
+
+	c.adapterPublished = counter("adapter_published_total", "Messages handed to the multi-node adapter's broker.")
+	c.adapterReceived = counter("adapter_received_total", "Messages received from the multi-node adapter's broker, including this node's own.")
+	c.adapterErrors = counterVec("adapter_errors_total", "Failed adapter operations and rejected bus messages, by operation.", "op")
+	c.adapterDropped = counter("adapter_dropped_total", "Messages dropped before reaching the broker (publish queue full or hub stopped).")
+
+	c.closeCodes = counterVec("close_codes_total", "Closed connections by WebSocket close code.", "code")
+
+	c.messageSize = histogram("message_size_bytes", "Size of inbound messages in bytes.", o.sizeBuckets)
+	c.handlerLatency = histogram("handler_latency_seconds", "Time the message handler took, in seconds.", o.latencyBuckets)
+	c.broadcastDuration = histogram("broadcast_duration_seconds", "Time one local fan-out took, in seconds.", o.latencyBuckets)
+}
+
+// register registers every metric, or none.
+func (c *Collector) register() error {
+	for _, m := range c.all {
+		if err := c.reg.Register(m.c); err != nil {
+			c.Unregister()
+			return fmt.Errorf("metrics: register %s: %w", m.name, err)
+		}
+		c.registered = append(c.registered, m.c)
+	}
+	return nil
+}
+
+// IncrementConnections counts a new open connection: the connections gauge
+// goes up and connections_total counts it.
+func (c *Collector) IncrementConnections() {
+	c.connections.Inc()
+	c.connectionsTotal.Inc()
+}
+
+// DecrementConnections lowers the connections gauge.
+func (c *Collector) DecrementConnections() { c.connections.Dec() }
+
+// IncrementMessagesReceived counts one inbound message.
+func (c *Collector) IncrementMessagesReceived() { c.messagesReceived.Inc() }
+
+// IncrementMessagesSent counts count messages written to sockets. A count of
+// zero or less is ignored.
+func (c *Collector) IncrementMessagesSent(count int) { addCount(c.messagesSent, count) }
+
+// IncrementMessagesDropped counts one message dropped by backpressure.
+func (c *Collector) IncrementMessagesDropped() { c.messagesDropped.Inc() }
+
+// RecordMessageSize observes the size of an inbound message in bytes.
+func (c *Collector) RecordMessageSize(size int) { c.messageSize.Observe(float64(size)) }
+
+// RecordLatency observes how long a message handler took.
+func (c *Collector) RecordLatency(d time.Duration) { c.handlerLatency.Observe(d.Seconds()) }
+
+// RecordBroadcastDuration observes how long one local fan-out took.
+func (c *Collector) RecordBroadcastDuration(d time.Duration) {
+	c.broadcastDuration.Observe(d.Seconds())
+}
+
+// IncrementRoomJoins counts one room join.
+func (c *Collector) IncrementRoomJoins() { c.roomJoins.Inc() }
+
+// IncrementRoomLeaves counts one room leave.
+func (c *Collector) IncrementRoomLeaves() { c.roomLeaves.Inc() }
+
+// IncrementRooms raises the rooms gauge.
+func (c *Collector) IncrementRooms() { c.rooms.Inc() }
+
+// DecrementRooms lowers the rooms gauge.
+func (c *Collector) DecrementRooms() { c.rooms.Dec() }
+
+// IncrementErrors counts one error of the given kind under errors_total with
+// the label type=errorType. After the first call for a kind it does not
+// allocate. Each distinct kind is a time series: pass a fixed set of kinds,
+// never data from clients.
+func (c *Collector) IncrementErrors(errorType string) {
+	c.errorChildren.get(c.errors, errorType).Inc()
+}
+
+// IncrementAdapterPublished counts count messages handed to the broker. A
+// count of zero or less is ignored.
+func (c *Collector) IncrementAdapterPublished(count int) { addCount(c.adapterPublished, count) }
+
+// IncrementAdapterReceived counts count messages received from the broker.
+// A count of zero or less is ignored.
+func (c *Collector) IncrementAdapterReceived(count int) { addCount(c.adapterReceived, count) }
+
+// IncrementAdapterErrors counts one failed adapter operation under
+// adapter_errors_total with the label op=op.
+func (c *Collector) IncrementAdapterErrors(op string) {
+	c.adapterErrorChildren.get(c.adapterErrors, op).Inc()
+}
+
+// IncrementAdapterDropped counts count messages dropped before reaching the
+// broker. A count of zero or less is ignored.
+func (c *Collector) IncrementAdapterDropped(count int) { addCount(c.adapterDropped, count) }
+
+// IncrementCloseCode counts one closed connection under close_codes_total
+// with the label code set to the decimal close code, for example "1001".
+func (c *Collector) IncrementCloseCode(code int) {
+	c.closeCodeChildren.get(c.closeCodes, code).Inc()
+}
+
+// namedCollector is one of a Collector's metrics with its full name, for
+// error messages.
+type namedCollector struct {
+	name string
+	c    prometheus.Collector
+}
+
+// childCache maps a label value (a string, or an int close code) to the
+// child counter of a one-label CounterVec. The label sets are small and, in
+// practice, fixed (the hub's error kinds, adapter operations, WebSocket
+// close codes): written once per value, then only read, the case sync.Map
+// is built for. Its Load does not allocate.
+type childCache[K string | int] struct {
+	m sync.Map // K -> prometheus.Counter
+}
+
+// get returns the child of vec for key, resolving it on first use.
+func (cc *childCache[K]) get(vec *prometheus.CounterVec, key K) prometheus.Counter {
+	if v, ok := cc.m.Load(key); ok {
+		if ctr, ok := v.(prometheus.Counter); ok {
+			return ctr
+		}
+	}
+	return cc.resolve(vec, key)
+}
+
+// resolve is get's slow path, kept apart so that boxing the key for
+// LoadOrStore (which keeps it) does not make get allocate.
+func (cc *childCache[K]) resolve(vec *prometheus.CounterVec, key K) prometheus.Counter {
+	ctr := vec.WithLabelValues(labelValue(key))
+	if v, loaded := cc.m.LoadOrStore(key, ctr); loaded {
+		if existing, ok := v.(prometheus.Counter); ok {
+			return existing
+		}
+	}
+	return ctr
+}
+
+func labelValue[K string | int](key K) string {
+	switch k := any(key).(type) {
+	case string:
+		return k
+	case int:
+		return strconv.Itoa(k)
+	}
+	return fmt.Sprint(key)
+}
+
+// addCount adds a positive count; prometheus.Counter.Add panics on a
+// negative value.
+func addCount(c prometheus.Counter, n int) {
+	if n > 0 {
+		c.Add(float64(n))
+	}
+}
