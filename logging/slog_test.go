@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,13 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 // records decodes the JSON lines written so far.
 func (b *lockedBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
+	recs, err := b.tryRecords()
+	require.NoError(t, err)
+	return recs
+}
+
+// tryRecords is records for use off the test goroutine.
+func (b *lockedBuffer) tryRecords() ([]map[string]any, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []map[string]any
@@ -40,10 +48,12 @@ func (b *lockedBuffer) records(t *testing.T) []map[string]any {
 			continue
 		}
 		var rec map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			return nil, fmt.Errorf("%q: %w", line, err)
+		}
 		out = append(out, rec)
 	}
-	return out
+	return out, nil
 }
 
 func newJSONSlog(level slog.Level) (*SlogLogger, *lockedBuffer) {
