@@ -1,0 +1,79 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDrainRefusesAndReapsIdle(t *testing.T) {
+	h, srv := startHub(t, WithDrainTimeout(100*time.Millisecond))
+	conn, _ := dialWait(t, h, srv)
+	ready := httptest.NewServer(h.ReadyHandler())
+	defer ready.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.Drain(ctx) }()
+	require.Eventually(t, h.IsDraining, 5*time.Second, time.Millisecond)
+
+	resp, err := http.Get(ready.URL)
+	require.NoError(t, err)
+	var hs HealthStatus
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&hs))
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "draining", hs.State)
+	assert.Equal(t, http.StatusServiceUnavailable, httpStatus(t, srv, nil))
+
+	// The idle client is closed with 1001 by the reaper and Drain returns.
+	assert.Equal(t, websocket.CloseGoingAway, readClose(t, conn).Code)
+	require.NoError(t, <-done)
+	require.NoError(t, h.Drain(ctx)) // again: nothing left
+}
+
+func TestDrainTimesOutWithBusyClient(t *testing.T) {
+	h, srv := startHub(t, WithDrainTimeout(0))
+	dialWait(t, h, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, h.Drain(ctx), context.DeadlineExceeded)
+	assert.Equal(t, 1, h.ClientCount())
+}
+
+func TestHealthHandlers(t *testing.T) {
+	h := NewHub()
+	live := httptest.NewServer(h.HealthHandler())
+	defer live.Close()
+	get := func() (int, map[string]any) {
+		resp, err := http.Get(live.URL)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return resp.StatusCode, body
+	}
+	code, body := get()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	for _, k := range []string{"alive", "ready", "state", "uptime_ns", "clients"} {
+		assert.Contains(t, body, k)
+	}
+	go h.Run()
+	require.NoError(t, h.WaitRunning(context.Background()))
+	code, body = get()
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "running", body["state"])
+	assert.True(t, h.Ready())
+	require.NoError(t, h.Shutdown(context.Background()))
+	code, _ = get()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, time.Duration(0), h.Uptime())
+}

@@ -1,0 +1,152 @@
+package core
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stalledClient returns a registered client whose write pump cannot run:
+// the test holds the client's lock-free "writing" flag so nothing drains the
+// queue, which makes backpressure deterministic.
+func stalledClient(t *testing.T, h *Hub) *Client {
+	t.Helper()
+	c := &Client{ID: newClientID(), hub: h}
+	c.writing = true // pretend a pump is busy: enqueue never starts one
+	return c
+}
+
+func TestDropNewest(t *testing.T) {
+	var dropped [][]byte
+	h := NewHub(WithConfig(DefaultConfig().WithSendChannelSize(2)), WithHooks(Hooks{
+		OnSendDropped: func(_ *Client, d []byte) { dropped = append(dropped, d) },
+	}))
+	c := stalledClient(t, h)
+	require.NoError(t, c.Send([]byte("1")))
+	require.NoError(t, c.Send([]byte("2")))
+	require.ErrorIs(t, c.Send([]byte("3")), ErrSendBufferFull)
+	assert.Equal(t, [][]byte{[]byte("3")}, dropped)
+	assert.Equal(t, "1", string(c.q[c.qHead].data))
+}
+
+func TestDropOldest(t *testing.T) {
+	var dropped []string
+	h := NewHub(WithDropPolicy(DropOldest), WithConfig(DefaultConfig().WithSendChannelSize(2)), WithHooks(Hooks{
+		OnSendDropped: func(_ *Client, d []byte) { dropped = append(dropped, string(d)) },
+	}))
+	c := stalledClient(t, h)
+	for _, s := range []string{"1", "2", "3", "4"} {
+		require.NoError(t, c.Send([]byte(s)))
+	}
+	assert.Equal(t, []string{"1", "2"}, dropped)
+	var queued []string
+	for _, f := range c.q[c.qHead:] {
+		queued = append(queued, string(f.data))
+	}
+	assert.Equal(t, []string{"3", "4"}, queued)
+}
+
+func TestContextSendWaitsInsteadOfDropping(t *testing.T) {
+	h := NewHub(WithConfig(DefaultConfig().WithSendChannelSize(1)))
+	c := stalledClient(t, h)
+	require.NoError(t, c.Send([]byte("1")))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, c.SendWithContext(ctx, []byte("2")), context.DeadlineExceeded)
+
+	// Once the queue drains, a waiting context send goes through.
+	errc := make(chan error, 1)
+	go func() { errc <- c.SendWithContext(context.Background(), []byte("3")) }()
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.spaceCh != nil
+	}, 5*time.Second, time.Millisecond)
+	c.mu.Lock()
+	c.q, c.qHead = nil, 0
+	close(c.spaceCh)
+	c.spaceCh = nil
+	c.mu.Unlock()
+	require.NoError(t, <-errc)
+}
+
+func TestSendAfterCloseFails(t *testing.T) {
+	h, srv := startHub(t)
+	conn, c := dialWait(t, h, srv)
+	require.NoError(t, c.Send([]byte("before")))
+	require.NoError(t, c.Close())
+	require.ErrorIs(t, c.Send([]byte("after")), ErrConnectionClosed)
+	require.ErrorIs(t, c.Close(), ErrConnectionClosed)
+	_, got := read(t, conn)
+	assert.Equal(t, "before", got)
+	assert.Equal(t, websocket.CloseNormalClosure, readClose(t, conn).Code)
+	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
+	assert.True(t, c.IsClosed())
+	assert.False(t, c.ClosedAt().IsZero())
+}
+
+func TestSendToUser(t *testing.T) {
+	h, _ := startHub(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = h.UpgradeConnection(w, r, WithUserID(r.URL.Query().Get("u")))
+	}))
+	t.Cleanup(srv.Close)
+	dialUser := func(u string) *websocket.Conn {
+		conn, resp, err := websocket.DefaultDialer.Dial(wsURL(srv)+"/?u="+u, nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		t.Cleanup(func() { _ = conn.Close() })
+		return conn
+	}
+	a1, a2, b := dialUser("ann"), dialUser("ann"), dialUser("bob")
+	require.Eventually(t, func() bool { return len(h.GetClientsByUserID("ann")) == 2 }, 5*time.Second, time.Millisecond)
+	h.SendToUser("ann", []byte("hi ann"))
+	h.SendToUser("bob", []byte("hi bob"))
+	for _, conn := range []*websocket.Conn{a1, a2} {
+		_, got := read(t, conn)
+		assert.Equal(t, "hi ann", got)
+	}
+	_, got := read(t, b)
+	assert.Equal(t, "hi bob", got)
+	c, ok := h.GetClientByUserID("bob")
+	require.True(t, ok)
+	assert.Equal(t, "bob", c.GetUserID())
+}
+
+func TestBroadcastExcept(t *testing.T) {
+	h, srv := startHub(t)
+	ca, a := dialWait(t, h, srv)
+	cb, _ := dialWait(t, h, srv)
+	h.BroadcastExcept([]byte("not-a"), a)
+	h.BroadcastText("all")
+	_, got := read(t, cb)
+	assert.Equal(t, "not-a", got)
+	_, got = read(t, ca)
+	assert.Equal(t, "all", got)
+}
+
+func TestMetadataAndCallbacks(t *testing.T) {
+	var msgs atomic.Int32
+	h, srv := startHub(t)
+	conn, c := dialWait(t, h, srv)
+	c.SetMetadata("k", 1)
+	v, ok := c.GetMetadata("k")
+	assert.True(t, ok)
+	assert.Equal(t, 1, v)
+	c.DeleteMetadata("k")
+	_, ok = c.GetMetadata("k")
+	assert.False(t, ok)
+	got := make(chan string, 1)
+	c.OnMessage(func(_ *Client, m *Message) { msgs.Add(1); got <- m.Text() })
+	require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte("hello")))
+	assert.Equal(t, "hello", <-got)
+	assert.NotNil(t, c.Request())
+	assert.False(t, c.ConnectedAt().IsZero())
+}
