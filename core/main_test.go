@@ -103,3 +103,9 @@ func httpStatus(t *testing.T, srv *httptest.Server, hdr http.Header) int {
 	_ = resp.Body.Close()
 	return resp.StatusCode
 }
+
+func contextWithTimeout(tb testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}
