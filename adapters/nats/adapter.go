@@ -83,9 +83,10 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 // nats.go buffers the message (also while reconnecting, up to its reconnect
 // buffer) and returns its error when it cannot, e.g.
 // natsgo.ErrReconnectBufExceeded or natsgo.ErrConnectionClosed. It returns
-// ctx's error if ctx is already done, core.ErrAdapterClosed after Close,
-// ErrUnknownType for an unknown msg.Type and core.ErrEmptyRoomName for a
-// room message without a room.
+// ctx's error if ctx is already done, core.ErrAdapterClosed after Close and
+// core.ErrEmptyRoomName for a room message without a room. Messages of a
+// Type that is none of the core.Adapter* constants travel with the
+// broadcasts (the envelope carries any type name).
 func (a *Adapter) Publish(ctx context.Context, msg core.AdapterMessage) error {
 	if a.closed.Load() {
 		return core.ErrAdapterClosed
@@ -142,8 +143,6 @@ func (a *Adapter) publish(bp *[]byte, msg *core.AdapterMessage) error {
 
 func (a *Adapter) subjectFor(msg *core.AdapterMessage) (string, error) {
 	switch msg.Type {
-	case core.AdapterBroadcast, core.AdapterBroadcastExcept, core.AdapterUser, core.AdapterClient:
-		return a.subj.all, nil
 	case core.AdapterRoom, core.AdapterRoomExcept:
 		if msg.Room == "" {
 			return "", fmt.Errorf("wshub/nats: publish %s: %w", msg.Type, core.ErrEmptyRoomName)
@@ -151,8 +150,8 @@ func (a *Adapter) subjectFor(msg *core.AdapterMessage) (string, error) {
 		return a.subj.roomSubject(msg.Room), nil
 	case core.AdapterPresence:
 		return a.subj.presence, nil
-	default:
-		return "", fmt.Errorf("%w: %q", ErrUnknownType, msg.Type)
+	default: // broadcast, broadcast_except, user, client and unknown types
+		return a.subj.all, nil
 	}
 }
 

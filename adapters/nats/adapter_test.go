@@ -35,27 +35,30 @@ func TestNewValidates(t *testing.T) {
 
 func TestPublishErrors(t *testing.T) {
 	t.Parallel()
-	nc := connect(t, sharedURL)
-	a := newAdapter(t, nc, testPrefix())
+	prefix := testPrefix()
+	a := newAdapter(t, connect(t, sharedURL), prefix)
+	recv := newAdapter(t, connect(t, sharedURL), prefix)
+	got := subscribe(t, recv)
 	ctx := context.Background()
 
-	err := a.Publish(ctx, core.AdapterMessage{Type: "nope"})
-	require.ErrorIs(t, err, ErrUnknownType)
-	err = a.Publish(ctx, core.AdapterMessage{Type: core.AdapterRoom})
+	err := a.Publish(ctx, core.AdapterMessage{Type: core.AdapterRoom})
 	require.ErrorIs(t, err, core.ErrEmptyRoomName)
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	err = a.Publish(cancelled, core.AdapterMessage{Type: core.AdapterBroadcast})
 	require.ErrorIs(t, err, context.Canceled)
+	err = a.PublishBatch(cancelled, []core.AdapterMessage{{Type: core.AdapterBroadcast}})
+	require.ErrorIs(t, err, context.Canceled)
 
 	// A batch reports the first failure but still sends the rest.
 	err = a.PublishBatch(ctx, []core.AdapterMessage{
-		{Type: core.AdapterBroadcast},
-		{Type: "nope"},
-		{Type: core.AdapterRoom},
+		{Type: core.AdapterBroadcast, Data: []byte("first")},
+		{Type: core.AdapterRoomExcept},
+		{Type: core.AdapterBroadcast, Data: []byte("last")},
 	})
-	require.ErrorIs(t, err, ErrUnknownType)
+	require.ErrorIs(t, err, core.ErrEmptyRoomName)
+	require.Eventually(t, func() bool { return got.has(withData("first")) && got.has(withData("last")) }, waitFor, tick)
 }
 
 func TestLifecycleErrors(t *testing.T) {
@@ -107,6 +110,7 @@ func TestRoundTripAllTypes(t *testing.T) {
 		{NodeID: "n1", Type: core.AdapterUser, UserID: "u1", MsgType: 1, Data: []byte("u")},
 		{NodeID: "n1", Type: core.AdapterClient, ClientID: "c9", MsgType: 1, Data: []byte("c")},
 		{NodeID: "n1", Type: core.AdapterPresence, Data: []byte("p")},
+		{NodeID: "n1", Type: "future_op", Room: "x", UserID: "u", MsgType: 1, Data: []byte("f")},
 	}
 	require.NoError(t, pub.PublishBatch(ctx, want[:3]))
 	for _, m := range want[3:] {

@@ -8,6 +8,7 @@
 // Subjects, under a configurable prefix (default "wshub"):
 //
 //	<prefix>.all          broadcast, broadcast_except, user and client messages
+//	                      (and any other type)
 //	<prefix>.room.<token> room and room_except messages
 //	<prefix>.presence     presence heartbeats
 //

@@ -16,9 +16,6 @@ var (
 	ErrAlreadySubscribed = errors.New("wshub/nats: already subscribed")
 	// ErrNilHandler is returned by Subscribe when given a nil handler.
 	ErrNilHandler = errors.New("wshub/nats: nil handler")
-	// ErrUnknownType is returned by Publish for a message whose Type is none
-	// of the core.Adapter* constants.
-	ErrUnknownType = errors.New("wshub/nats: unknown message type")
 	// ErrNotConnected is returned by CheckHealth while the connection is not
 	// established or does not answer a round trip in time.
 	ErrNotConnected = errors.New("wshub/nats: not connected")

@@ -27,13 +27,21 @@ const (
 	dropCheckInterval = time.Second
 )
 
-// Subscribe starts delivering the other nodes' messages to handler and
-// returns at once. It starts the dispatcher and the reconciler goroutines;
-// the reconciler subscribes to the broadcast and presence subjects and to
-// every room with declared interest, retrying failures with backoff (100 ms
-// doubling to 5 s) until they succeed. handler is called from a single
-// goroutine, one message at a time. Both goroutines stop, and the
-// subscriptions are removed, when ctx ends or Close is called.
+// Subscribe starts delivering the other nodes' messages to handler. It
+// subscribes to the broadcast and presence subjects and to every room with
+// declared interest; when the connection is up it then waits for the broker
+// to confirm (one round trip, bounded by the health timeout and ctx), so
+// that messages published after Subscribe returns are received. It never
+// waits for a broker that is down: subscriptions made while nats.go
+// reconnects are sent once it is connected.
+//
+// Subscribe starts the dispatcher and the reconciler goroutines. handler is
+// called from the dispatcher only, one message at a time. The reconciler
+// applies later SetRoomInterest calls and retries failed subscriptions with
+// backoff (100 ms doubling to 5 s) until they succeed; each failure is
+// reported (Op "subscribe"), and Subscribe itself does not fail for them.
+// Both goroutines stop, and the subscriptions are removed, when ctx ends or
+// Close is called.
 //
 // Subscribe may be called once: later calls return ErrAlreadySubscribed;
 // after Close it returns core.ErrAdapterClosed.
@@ -42,23 +50,40 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 		return ErrNilHandler
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.closed.Load() {
+		a.mu.Unlock()
 		return core.ErrAdapterClosed
 	}
 	if a.subscribed {
+		a.mu.Unlock()
 		return ErrAlreadySubscribed
 	}
 	a.subscribed = true
 	for room := range a.desired {
 		a.dirty[room] = struct{}{}
 	}
-	inbox := make(chan *natsgo.Msg, inboxSize)
+	// Added before Close can see subscribed: Close waits for the goroutines
+	// started below.
 	a.wg.Add(2)
+	a.mu.Unlock()
+
+	r := &reconciler{a: a, inbox: make(chan *natsgo.Msg, inboxSize), rooms: make(map[string]*sub)}
+	select {
+	case <-a.wake: // interest declared so far is covered by this first pass
+	default:
+	}
+	ok := r.pass()
+	if a.nc.Status() == natsgo.CONNECTED {
+		fctx, cancel := context.WithTimeout(ctx, a.healthTimeout)
+		// A failed round trip only means the broker is slow or going away;
+		// the subscriptions stand and nats.go sends them again on reconnect.
+		_ = a.nc.FlushWithContext(fctx)
+		cancel()
+	}
 	// Both goroutines watch ctx, which outlives this call by design: it is
 	// the subscription's lifetime, as the core.Adapter contract defines.
-	go a.dispatch(ctx, inbox, handler)
-	go a.reconcile(ctx, inbox)
+	go a.dispatch(ctx, r.inbox, handler)
+	go a.reconcile(ctx, r, !ok)
 	return nil
 }
 
@@ -103,10 +128,10 @@ type reconciler struct {
 }
 
 // reconcile keeps the actual subscriptions equal to the desired ones until
-// ctx ends or the adapter is closed, then removes them all.
-func (a *Adapter) reconcile(ctx context.Context, inbox chan *natsgo.Msg) {
+// ctx ends or the adapter is closed, then removes them all. retryFirst says
+// that the pass Subscribe made failed.
+func (a *Adapter) reconcile(ctx context.Context, r *reconciler, retryFirst bool) {
 	defer a.wg.Done()
-	r := &reconciler{a: a, inbox: inbox, rooms: make(map[string]*sub)}
 	defer r.unsubscribeAll()
 
 	retry := time.NewTimer(time.Hour)
@@ -115,13 +140,12 @@ func (a *Adapter) reconcile(ctx context.Context, inbox chan *natsgo.Msg) {
 	drops := time.NewTicker(dropCheckInterval)
 	defer drops.Stop()
 
-	// The first pass below covers any wake-up already queued.
-	select {
-	case <-a.wake:
-	default:
-	}
 	var backoff time.Duration
-	pass := true
+	pass := false
+	if retryFirst {
+		backoff = minBackoff
+		retry.Reset(backoff)
+	}
 	for {
 		if pass {
 			pass = false
