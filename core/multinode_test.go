@@ -1,0 +1,182 @@
+package core_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wshub/wshub/adapters/memory"
+	"github.com/wshub/wshub/core"
+)
+
+type node struct {
+	hub *core.Hub
+	srv *httptest.Server
+	ad  *memory.Adapter
+}
+
+func startNode(t *testing.T, bus *memory.Bus, id string, opts ...core.Option) *node {
+	t.Helper()
+	ad := bus.NewAdapter()
+	h := core.NewHub(append([]core.Option{core.WithAdapter(ad), core.WithNodeID(id)}, opts...)...)
+	go h.Run()
+	require.NoError(t, h.WaitRunning(context.Background()))
+	srv := httptest.NewServer(h.HandleHTTP())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+		srv.Close()
+	})
+	return &node{hub: h, srv: srv, ad: ad}
+}
+
+func (n *node) dial(t *testing.T) (*websocket.Conn, *core.Client) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, c := range n.hub.Clients() {
+		seen[c.ID] = true
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.srv.URL, "http"), nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = conn.Close() })
+	var c *core.Client
+	require.Eventually(t, func() bool {
+		for _, x := range n.hub.Clients() {
+			if !seen[x.ID] {
+				c = x
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, time.Millisecond)
+	return conn, c
+}
+
+func readText(t *testing.T, conn *websocket.Conn) string {
+	t.Helper()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, data, err := conn.ReadMessage()
+	require.NoError(t, err)
+	return string(data)
+}
+
+func TestCrossNodeDelivery(t *testing.T) {
+	bus := memory.NewBus()
+	a, b := startNode(t, bus, "a"), startNode(t, bus, "b")
+	ca, clientA := a.dial(t)
+	cb, clientB := b.dial(t)
+	require.NoError(t, a.hub.JoinRoom(clientA, "r"))
+	require.NoError(t, b.hub.JoinRoom(clientB, "r"))
+
+	a.hub.Broadcast([]byte("one"))
+	assert.Equal(t, "one", readText(t, ca))
+	assert.Equal(t, "one", readText(t, cb))
+
+	require.NoError(t, a.hub.BroadcastToRoomExcept("r", []byte("two"), clientA))
+	assert.Equal(t, "two", readText(t, cb))
+
+	require.NoError(t, a.hub.SendToClient(clientB.ID, []byte("three")))
+	assert.Equal(t, "three", readText(t, cb))
+
+	// Without local members, a room broadcast is still published.
+	require.NoError(t, a.hub.LeaveRoom(clientA, "r"))
+	require.NoError(t, a.hub.BroadcastToRoom("r", []byte("four")))
+	assert.Equal(t, "four", readText(t, cb))
+	// a saw only its own first broadcast.
+	a.hub.BroadcastExcept([]byte("five"), clientA)
+	assert.Equal(t, "five", readText(t, cb))
+}
+
+func TestPresenceConvergesAndEvicts(t *testing.T) {
+	bus := memory.NewBus()
+	const every = 50 * time.Millisecond
+	nodes := []*node{
+		startNode(t, bus, "n1", core.WithPresence(every)),
+		startNode(t, bus, "n2", core.WithPresence(every)),
+		startNode(t, bus, "n3", core.WithPresence(every)),
+	}
+	for i, n := range nodes {
+		for j := 0; j <= i; j++ { // 1, 2 and 3 clients
+			_, c := n.dial(t)
+			require.NoError(t, n.hub.JoinRoom(c, "lobby"))
+		}
+	}
+	for _, n := range nodes {
+		require.Eventually(t, func() bool {
+			return n.hub.GlobalClientCount() == 6 && n.hub.GlobalRoomCount("lobby") == 6
+		}, 5*time.Second, 5*time.Millisecond)
+	}
+
+	// Killing n3's bus link (no goodbye) evicts it after three intervals.
+	require.NoError(t, nodes[2].ad.Close())
+	start := time.Now()
+	require.Eventually(t, func() bool { return nodes[0].hub.GlobalClientCount() == 3 }, 5*time.Second, 5*time.Millisecond)
+	assert.GreaterOrEqual(t, time.Since(start), 2*every, "evicted too early")
+
+	// A graceful shutdown removes n2 at once (well before three intervals).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, nodes[1].hub.Shutdown(ctx))
+	require.Eventually(t, func() bool { return nodes[0].hub.GlobalClientCount() == 1 }, 2*every, time.Millisecond)
+}
+
+type recordLogger struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *recordLogger) log(msg string) { l.mu.Lock(); l.msgs = append(l.msgs, msg); l.mu.Unlock() }
+func (l *recordLogger) Debug(msg string, _ ...any) { l.log(msg) }
+func (l *recordLogger) Info(msg string, _ ...any)  { l.log(msg) }
+func (l *recordLogger) Warn(msg string, _ ...any)  { l.log(msg) }
+func (l *recordLogger) Error(msg string, _ ...any) { l.log(msg) }
+func (l *recordLogger) has(sub string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.msgs {
+		if strings.Contains(m, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDuplicateNodeIDDetected(t *testing.T) {
+	bus := memory.NewBus()
+	log := &recordLogger{}
+	m := core.NewDebugMetrics()
+	startNode(t, bus, "same", core.WithPresence(20*time.Millisecond), core.WithLogger(log), core.WithMetrics(m))
+	startNode(t, bus, "same", core.WithPresence(20*time.Millisecond))
+	require.Eventually(t, func() bool { return log.has("another node uses this node's ID") }, 5*time.Second, time.Millisecond)
+	assert.Positive(t, m.Stats().Errors["duplicate_node_id"])
+}
+
+// A malformed message on the bus is counted and dropped; delivery goes on.
+func TestMalformedBusMessageCounted(t *testing.T) {
+	bus := memory.NewBus()
+	m := core.NewDebugMetrics()
+	a := startNode(t, bus, "a", core.WithMetrics(m), core.WithPresence(time.Hour))
+	conn, _ := a.dial(t)
+	raw := bus.NewAdapter()
+	require.NoError(t, raw.Subscribe(context.Background(), func(core.AdapterMessage) {}))
+	t.Cleanup(func() { _ = raw.Close() })
+	ctx := context.Background()
+	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: core.AdapterPresence, Data: []byte{9, 9}}))
+	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: core.AdapterBroadcast, MsgType: 99, Data: []byte("bad")}))
+	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: "bogus", MsgType: 1, Data: []byte("bad")}))
+	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("good")}))
+	assert.Equal(t, "good", readText(t, conn))
+	require.Eventually(t, func() bool {
+		s := m.Stats()
+		return s.Errors["adapter_version"] == 1 && s.Errors["adapter_decode"] == 2
+	}, 5*time.Second, time.Millisecond)
+}
