@@ -134,7 +134,7 @@ type recordLogger struct {
 	msgs []string
 }
 
-func (l *recordLogger) log(msg string) { l.mu.Lock(); l.msgs = append(l.msgs, msg); l.mu.Unlock() }
+func (l *recordLogger) log(msg string)             { l.mu.Lock(); l.msgs = append(l.msgs, msg); l.mu.Unlock() }
 func (l *recordLogger) Debug(msg string, _ ...any) { l.log(msg) }
 func (l *recordLogger) Info(msg string, _ ...any)  { l.log(msg) }
 func (l *recordLogger) Warn(msg string, _ ...any)  { l.log(msg) }
