@@ -79,9 +79,10 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 	}, nil
 }
 
-// Publish sends msg to the other nodes. It does not wait for the broker:
-// nats.go buffers the message (also while reconnecting, up to its reconnect
-// buffer) and returns its error when it cannot, e.g.
+// Publish sends msg to the other nodes. It does not wait for the broker's
+// answer: nats.go buffers the message, writing to the socket itself only
+// when its buffer is full; while reconnecting it keeps messages up to its
+// reconnect buffer. Publish returns nats.go's error when it cannot, e.g.
 // natsgo.ErrReconnectBufExceeded or natsgo.ErrConnectionClosed. It returns
 // ctx's error if ctx is already done, core.ErrAdapterClosed after Close and
 // core.ErrEmptyRoomName for a room message without a room. Messages of a
@@ -191,8 +192,8 @@ func (a *Adapter) SetRoomInterest(room string, interested bool) {
 	}
 }
 
-// SetErrorReporter installs report, called from the adapter's goroutines
-// with every failure no call returns: Op "subscribe" for failed
+// SetErrorReporter installs report, called from the adapter's goroutines (or
+// in Subscribe, for its first attempt) with every failure no call returns: Op "subscribe" for failed
 // subscriptions and messages dropped as a slow consumer, "decode" for
 // undecodable messages and "version" for envelopes of a newer version. It
 // replaces a previous reporter; nil removes it. report must not block.

@@ -30,10 +30,10 @@ func WithSubjectPrefix(p string) Option {
 	return func(c *config) { c.prefix = p }
 }
 
-// WithErrorHandler sets a function called with every error the adapter meets
-// in its own goroutines (undecodable messages, failed subscriptions, dropped
-// messages), as a *core.AdapterError. It runs on the adapter's goroutines and
-// must not block. A reporter installed with SetErrorReporter receives the
+// WithErrorHandler sets a function called with every error that no call
+// returns (undecodable messages, failed subscriptions, dropped messages), as
+// a *core.AdapterError. It runs on the adapter's goroutines (or in Subscribe,
+// for its first attempt) and must not block. A reporter installed with SetErrorReporter receives the
 // same errors. nil means none (the default).
 func WithErrorHandler(fn func(error)) Option {
 	return func(c *config) { c.onError = fn }
