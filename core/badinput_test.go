@@ -36,7 +36,7 @@ func TestCompressionBombCloses1009(t *testing.T) {
 	conn, resp, err := d.Dial(wsURL(srv), nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	require.Contains(t, resp.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate")
 
 	// 256 KiB of zeros compress to a few hundred bytes: under the wire
@@ -55,7 +55,7 @@ func TestCompressionBombCloses1009(t *testing.T) {
 	conn2, resp2, err := d.Dial(wsURL(srv), nil)
 	require.NoError(t, err)
 	_ = resp2.Body.Close()
-	defer conn2.Close()
+	defer func() { _ = conn2.Close() }()
 	require.Eventually(t, func() bool { return h.ClientCount() == 1 }, 5*time.Second, time.Millisecond)
 	h.Broadcast([]byte(strings.Repeat("compressible ", 50)))
 	_, got := read(t, conn2)

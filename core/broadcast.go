@@ -51,7 +51,7 @@ func (h *Hub) BroadcastWithContext(ctx context.Context, data []byte) error {
 	h.publish(AdapterMessage{Type: AdapterBroadcast, MsgType: int(TextMessage), Data: data})
 	start := time.Now()
 	defer func() { h.metrics.RecordBroadcastDuration(time.Since(start)) }()
-	bp := clientBufPool.Get().(*[]*Client)
+	bp := getClientBuf()
 	defer putClientBuf(bp)
 	for i := 0; i < registryShards; i++ {
 		*bp = h.clients.snapshotShard(i, (*bp)[:0])
@@ -82,7 +82,7 @@ func (h *Hub) broadcast(typ MessageType, data []byte, except []*Client) {
 // outside the shard's lock: no allocation per recipient, no hub-wide lock.
 func (h *Hub) deliverAll(f *frame, except []*Client, exceptIDs []string) int {
 	start := time.Now()
-	bp := clientBufPool.Get().(*[]*Client)
+	bp := getClientBuf()
 	n := 0
 	for i := 0; i < registryShards; i++ {
 		*bp = h.clients.snapshotShard(i, (*bp)[:0])
@@ -170,7 +170,7 @@ func (h *Hub) BroadcastToRoomWithContext(ctx context.Context, name string, data 
 		return nil
 	}
 	f := newFrame(TextMessage, data)
-	bp := clientBufPool.Get().(*[]*Client)
+	bp := getClientBuf()
 	defer putClientBuf(bp)
 	r.mu.RLock()
 	*bp = append((*bp)[:0], r.members...)
@@ -211,7 +211,7 @@ func (h *Hub) deliverRoom(name string, f *frame, except []*Client, exceptIDs []s
 		return false
 	}
 	start := time.Now()
-	bp := clientBufPool.Get().(*[]*Client)
+	bp := getClientBuf()
 	r.mu.RLock()
 	*bp = append((*bp)[:0], r.members...)
 	r.mu.RUnlock()

@@ -56,7 +56,7 @@ func TestHealthHandlers(t *testing.T) {
 	get := func() (int, map[string]any) {
 		resp, err := http.Get(live.URL)
 		require.NoError(t, err)
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var body map[string]any
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 		return resp.StatusCode, body

@@ -145,7 +145,7 @@ func FuzzClientFrames(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer nc.Close()
+		defer func() { _ = nc.Close() }()
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
 		req.Header.Set("Upgrade", "websocket")
 		req.Header.Set("Connection", "Upgrade")
@@ -173,7 +173,7 @@ func FuzzClientFrames(f *testing.F) {
 			t.Fatalf("hub stopped serving: %v", err)
 		}
 		_ = r2.Body.Close()
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if err := conn.WriteMessage(websocket.TextMessage, []byte("ok")); err != nil {
 			t.Fatal(err)

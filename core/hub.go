@@ -17,16 +17,16 @@ import (
 type HubState int32
 
 const (
-	// StateRunning: Run is executing; upgrades are accepted.
+	// StateRunning means Run is executing and upgrades are accepted.
 	StateRunning HubState = iota
-	// StateDraining: Drain was called; upgrades get 503 while existing
-	// clients finish.
+	// StateDraining means Drain was called: upgrades get 503 while
+	// existing clients finish.
 	StateDraining
-	// StateStopped: Shutdown was called; every connection is closed.
+	// StateStopped means Shutdown was called: every connection is closed.
 	StateStopped
-	// StateCreated: NewHub returned and Run has not started yet; upgrades
-	// get 503. (An addition of this module: the zero HubState stays
-	// StateRunning for compatibility.)
+	// StateCreated means NewHub returned and Run has not started: upgrades
+	// get 503. It is an addition of this module; the zero HubState stays
+	// StateRunning for compatibility.
 	StateCreated
 )
 
@@ -91,10 +91,9 @@ type Hub struct {
 	runDone   chan struct{} // closed when Run returns
 	drainOnce sync.Once
 
-	wg      sync.WaitGroup // read pumps, hook goroutines, reaper
-	bgWG    sync.WaitGroup // publisher and presence goroutines
-	bgStop  context.CancelFunc
-	bgCtx   context.Context
+	wg      sync.WaitGroup     // read pumps, hook goroutines, reaper
+	bgWG    sync.WaitGroup     // publisher and presence goroutines
+	bgStop  context.CancelFunc // set by Run under life; stops the background goroutines
 	pub     *publisher
 	pres    *presence
 	limiter logLimiter
@@ -148,7 +147,6 @@ func NewHub(opts ...Option) *Hub {
 			http.Error(w, reason.Error(), status)
 		},
 	}
-	h.bgCtx, h.bgStop = context.WithCancel(context.Background())
 	h.limiter.every = 10 * time.Second
 	if h.adapter != nil {
 		h.pub = newPublisher(h)
@@ -170,6 +168,16 @@ func (h *Hub) Run() {
 	}
 	h.startedAt.Store(time.Now().UnixNano())
 	h.alive.Store(true)
+	// The background goroutines outlive every caller, so they get their
+	// own context, cancelled by Shutdown.
+	ctx, cancel := context.WithCancel(context.Background())
+	h.bgStop = cancel
+	if h.adapter != nil {
+		h.bgWG.Add(1)
+		if h.pres != nil {
+			h.bgWG.Add(1)
+		}
+	}
 	h.life.Unlock()
 	defer close(h.runDone)
 	defer h.alive.Store(false)
@@ -178,14 +186,12 @@ func (h *Hub) Run() {
 		if r, ok := h.adapter.(ErrorReportingAdapter); ok {
 			r.SetErrorReporter(h.adapterError)
 		}
-		h.bgWG.Add(1)
-		go h.pub.run()
-		if err := h.adapter.Subscribe(h.bgCtx, h.onAdapterMessage); err != nil {
+		go h.pub.run(ctx)
+		if err := h.adapter.Subscribe(ctx, h.onAdapterMessage); err != nil {
 			h.adapterError(&AdapterError{Op: "subscribe", Err: err})
 		}
 		if h.pres != nil {
-			h.bgWG.Add(1)
-			go h.pres.run()
+			go h.pres.run(ctx)
 		}
 	}
 	close(h.runningCh)

@@ -144,7 +144,7 @@ func TestSubprotocolServerPreferenceWins(t *testing.T) {
 	conn, resp, err := d.Dial(wsURL(srv), nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	assert.Equal(t, "v2", conn.Subprotocol())
 }
 

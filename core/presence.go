@@ -137,7 +137,7 @@ func newPresence(h *Hub) *presence {
 
 // run sends a heartbeat every interval and evicts nodes silent for three,
 // until the hub stops.
-func (p *presence) run() {
+func (p *presence) run(ctx context.Context) {
 	defer p.h.bgWG.Done()
 	t := time.NewTicker(p.h.presenceInterval)
 	defer t.Stop()
@@ -147,7 +147,7 @@ func (p *presence) run() {
 		case <-t.C:
 			p.heartbeat()
 			p.evict(time.Now())
-		case <-p.h.bgCtx.Done():
+		case <-ctx.Done():
 			return
 		}
 	}

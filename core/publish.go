@@ -39,15 +39,15 @@ func (h *Hub) publish(m AdapterMessage) {
 
 // run sends queued messages until the hub stops, then flushes what is left
 // within the stop context of Shutdown (see flush).
-func (p *publisher) run() {
+func (p *publisher) run(ctx context.Context) {
 	defer p.h.bgWG.Done()
 	batch := make([]AdapterMessage, 0, publishBatchMax)
 	for {
 		select {
 		case m := <-p.queue:
 			batch = p.fill(append(batch[:0], m))
-			p.send(p.h.bgCtx, batch)
-		case <-p.h.bgCtx.Done():
+			p.send(ctx, batch)
+		case <-ctx.Done():
 			return
 		}
 	}
@@ -179,7 +179,12 @@ const (
 // stopBackground stops the publisher and presence goroutines after a last
 // flush bounded by ctx, then closes the adapter.
 func (h *Hub) stopBackground(ctx context.Context) {
-	h.bgStop()
+	h.life.RLock()
+	stop := h.bgStop
+	h.life.RUnlock()
+	if stop != nil {
+		stop()
+	}
 	h.bgWG.Wait()
 	if h.pub != nil {
 		fctx, cancel := context.WithTimeout(ctx, time.Second)

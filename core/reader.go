@@ -48,13 +48,13 @@ func (c *Client) readPump() {
 	defer h.wg.Done()
 	defer c.teardown()
 
-	max := h.cfg.MaxMessageSize
+	limit := h.cfg.MaxMessageSize
 	if h.compress {
 		// gorilla's limit counts compressed bytes; leave room for data that
 		// does not compress and bound the inflated size below.
-		c.ws.SetReadLimit(max + max/64 + 64)
+		c.ws.SetReadLimit(limit + limit/64 + 64)
 	} else {
-		c.ws.SetReadLimit(max)
+		c.ws.SetReadLimit(limit)
 	}
 	_ = c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error {
@@ -75,7 +75,7 @@ func (c *Client) readPump() {
 			c.readFailed(err)
 			return
 		}
-		data, err := readLimited(r, max)
+		data, err := readLimited(r, limit)
 		if err != nil {
 			if errors.Is(err, errMessageTooBig) {
 				h.metrics.IncrementErrors("message_too_big")
@@ -102,8 +102,12 @@ func (c *Client) readPump() {
 
 // readLimited reads a whole message, failing with errMessageTooBig past max
 // bytes without allocating more than that.
-func readLimited(r io.Reader, max int64) ([]byte, error) {
-	bp := readBufPool.Get().(*[]byte)
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	bp, ok := readBufPool.Get().(*[]byte)
+	if !ok {
+		b := make([]byte, 0, 4096)
+		bp = &b
+	}
 	buf := (*bp)[:0]
 	defer func() {
 		if cap(buf) <= 64<<10 {
@@ -112,12 +116,12 @@ func readLimited(r io.Reader, max int64) ([]byte, error) {
 		}
 	}()
 	for {
-		if int64(len(buf)) > max {
+		if int64(len(buf)) > limit {
 			return nil, errMessageTooBig
 		}
 		if len(buf) == cap(buf) {
 			grow := cap(buf)
-			if rest := max + 1 - int64(len(buf)); int64(grow) > rest {
+			if rest := limit + 1 - int64(len(buf)); int64(grow) > rest {
 				grow = int(rest)
 			}
 			buf = append(buf, make([]byte, grow)...)[:len(buf)]
@@ -125,7 +129,7 @@ func readLimited(r io.Reader, max int64) ([]byte, error) {
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			if int64(len(buf)) > max {
+			if int64(len(buf)) > limit {
 				return nil, errMessageTooBig
 			}
 			out := make([]byte, len(buf))

@@ -88,6 +88,14 @@ func (r *registry) all() []*Client {
 // clientBufPool recycles broadcast snapshot buffers.
 var clientBufPool = sync.Pool{New: func() any { s := make([]*Client, 0, 256); return &s }}
 
+func getClientBuf() *[]*Client {
+	if b, ok := clientBufPool.Get().(*[]*Client); ok {
+		return b
+	}
+	b := make([]*Client, 0, 256)
+	return &b
+}
+
 // userIndex maps user IDs to their clients.
 type userIndex struct {
 	shards [registryShards]userShard
@@ -101,14 +109,14 @@ type userShard struct {
 func (u *userIndex) shard(userID string) *userShard { return &u.shards[shardOf(userID)] }
 
 // add indexes c under userID, refusing when the user has max clients.
-func (u *userIndex) add(c *Client, userID string, max int) error {
+func (u *userIndex) add(c *Client, userID string, limit int) error {
 	if userID == "" {
 		return nil
 	}
 	s := u.shard(userID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if max > 0 && len(s.m[userID]) >= max {
+	if limit > 0 && len(s.m[userID]) >= limit {
 		return ErrMaxUserConnectionsReached
 	}
 	if s.m == nil {
@@ -156,7 +164,7 @@ func (u *userIndex) get(userID string) []*Client {
 }
 
 // rebind moves a registered client to a new user ID under the per-user limit.
-func (u *userIndex) rebind(c *Client, userID string, max int) error {
+func (u *userIndex) rebind(c *Client, userID string, limit int) error {
 	c.state.Lock()
 	defer c.state.Unlock()
 	if c.gone {
@@ -166,7 +174,7 @@ func (u *userIndex) rebind(c *Client, userID string, max int) error {
 	if old == userID {
 		return nil
 	}
-	if err := u.add(c, userID, max); err != nil {
+	if err := u.add(c, userID, limit); err != nil {
 		return err
 	}
 	u.remove(c, old)

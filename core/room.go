@@ -80,7 +80,7 @@ func (h *Hub) JoinRoom(client *Client, name string) error {
 	}
 	for {
 		r := h.getOrCreateRoom(name)
-		err, retry := h.joinRoom(r, client)
+		retry, err := h.joinRoom(r, client)
 		if retry {
 			runtime.Gosched() // the leaver is removing the old room
 			continue
@@ -107,11 +107,11 @@ func (h *Hub) beforeRoomJoin(c *Client, name string) (err error) {
 }
 
 // joinRoom adds c to r; retry is true when r was deleted meanwhile.
-func (h *Hub) joinRoom(r *Room, c *Client) (err error, retry bool) {
+func (h *Hub) joinRoom(r *Room, c *Client) (retry bool, err error) {
 	r.mu.Lock()
 	if r.deleted {
 		r.mu.Unlock()
-		return nil, true
+		return true, nil
 	}
 	c.state.Lock()
 	switch {
@@ -141,7 +141,7 @@ func (h *Hub) joinRoom(r *Room, c *Client) (err error, retry bool) {
 	if empty {
 		h.deleteRoom(r)
 	}
-	return err, false
+	return false, err
 }
 
 func hasKey(m map[string]struct{}, k string) bool { _, ok := m[k]; return ok }

@@ -38,6 +38,21 @@ var queuePool = sync.Pool{New: func() any { s := make([]*frame, 0, 16); return &
 // bufPool recycles the write pump's batch buffers.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
+func getQueue() []*frame {
+	if q, ok := queuePool.Get().(*[]*frame); ok {
+		return *q
+	}
+	return make([]*frame, 0, 16)
+}
+
+func getBuf() *[]byte {
+	if b, ok := bufPool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 16<<10)
+	return &b
+}
+
 const (
 	// maxBatchBytes is the size at which a write pump flushes mid-batch.
 	maxBatchBytes = 64 << 10
@@ -57,7 +72,7 @@ func (c *Client) enqueue(f *frame) error {
 		return ErrConnectionClosed
 	}
 	if c.q == nil {
-		c.q = *(queuePool.Get().(*[]*frame))
+		c.q = getQueue()
 	}
 	if len(c.q)-c.qHead >= c.hub.sendQueueSize {
 		if c.hub.dropPolicy != DropOldest {
@@ -96,7 +111,7 @@ func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 			return ErrConnectionClosed
 		}
 		if c.q == nil {
-			c.q = *(queuePool.Get().(*[]*frame))
+			c.q = getQueue()
 		}
 		if len(c.q)-c.qHead < c.hub.sendQueueSize {
 			c.q = append(c.q, f)
@@ -161,7 +176,7 @@ func (c *Client) startClose(code int, reason string) bool {
 // as possible, and exits when the queue is empty. Only the write pump writes
 // data to the socket.
 func (c *Client) writePump() {
-	bp := bufPool.Get().(*[]byte)
+	bp := getBuf()
 	buf := (*bp)[:0]
 	defer func() {
 		*bp = buf[:0]
