@@ -1,0 +1,24 @@
+// Package health serves liveness and readiness probes for a core.Hub, with
+// JSON bodies that keep the hub's HealthStatus keys (alive, ready, state,
+// uptime_ns, clients) and add an overall "status" and the results of
+// dependency checks.
+//
+// Liveness (LiveHandler) answers 200 while the hub's Run executes and 503
+// otherwise; it runs no checks, so a broker outage never gets a process
+// restarted. Readiness (ReadyHandler, Ready) answers 200 only while the hub
+// accepts connections (not created, draining or stopped) and every
+// registered Check passed within its timeout. When the hub's adapter
+// implements core.HealthCheckAdapter, its CheckHealth is registered as the
+// check "adapter".
+//
+// # Goroutines
+//
+// The package starts no long-lived goroutines. Each readiness evaluation
+// runs its checks concurrently, one goroutine per check, and waits for all
+// of them or for their deadline: a check that honours its context has
+// returned when Ready returns. A check that ignores its context keeps its
+// goroutine until its function returns; Ready does not wait for it past the
+// deadline, and the late result is discarded.
+//
+// A Checker is safe for concurrent use; it holds no state between calls.
+package health
