@@ -26,7 +26,8 @@ type Client struct {
 
 	hub  *Hub
 	ws   *websocket.Conn
-	conn net.Conn
+	conn net.Conn     // the socket; the write pump writes batches to it
+	cc   *captureConn // gorilla's view of conn, with compression only
 	req  *http.Request
 
 	connectedAt time.Time

@@ -291,12 +291,25 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 			return nil, fmt.Errorf("wshub: connection refused by BeforeConnect: %w", err)
 		}
 	}
-	ws, err := h.upgrader.Upgrade(w, r, nil)
+	var ws *websocket.Conn
+	var err error
+	if h.compress {
+		hw := &hijackWriter{ResponseWriter: w}
+		ws, err = h.upgrader.Upgrade(hw, r, nil)
+		if err == nil {
+			c.cc = hw.cc
+			c.conn = hw.cc.Conn
+		}
+	} else {
+		ws, err = h.upgrader.Upgrade(w, r, nil)
+		if err == nil {
+			c.conn = ws.UnderlyingConn()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wshub: upgrade: %w", err)
 	}
 	c.ws = ws
-	c.conn = ws.UnderlyingConn()
 	if h.testHookAfterUpgrade != nil {
 		h.testHookAfterUpgrade(c)
 	}

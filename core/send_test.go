@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,4 +150,56 @@ func TestMetadataAndCallbacks(t *testing.T) {
 	assert.Equal(t, "hello", <-got)
 	assert.NotNil(t, c.Request())
 	assert.False(t, c.ConnectedAt().IsZero())
+}
+
+// countConn counts Write calls and keeps what was written.
+type countConn struct {
+	discardConn
+	writes int
+	data   []byte
+}
+
+func (c *countConn) Write(p []byte) (int, error) {
+	c.writes++
+	c.data = append(c.data, p...)
+	return len(p), nil
+}
+
+// The write pump sends everything queued as separate frames in one write.
+func TestWritePumpOneWritePerBatch(t *testing.T) {
+	h := NewHub()
+	conn := &countConn{}
+	c := &Client{ID: "c", hub: h, conn: conn}
+	c.writing = true // hold the pump while we queue
+	for i := 0; i < 100; i++ {
+		require.NoError(t, c.Send([]byte{byte(i)}))
+	}
+	c.writePump() // run the pump the first Send would have started
+	assert.Equal(t, 1, conn.writes)
+	// 100 frames of 3 bytes: FIN|text, length 1, payload.
+	require.Len(t, conn.data, 300)
+	for i := 0; i < 100; i++ {
+		assert.Equal(t, []byte{0x81, 1, byte(i)}, conn.data[3*i:3*i+3])
+	}
+}
+
+func TestCompressedBatchRoundTrip(t *testing.T) {
+	h, srv := startHub(t, WithConfig(DefaultConfig().WithCompression(true)))
+	d := websocket.Dialer{EnableCompression: true}
+	conn, resp, err := d.Dial(wsURL(srv), nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	defer func() { _ = conn.Close() }()
+	require.Eventually(t, func() bool { return h.ClientCount() == 1 }, 5*time.Second, time.Millisecond)
+	c := h.Clients()[0]
+	for i := 0; i < 100; i++ {
+		require.NoError(t, c.Send([]byte(strings.Repeat(string(rune('a'+i%26)), 100))))
+	}
+	h.Broadcast([]byte("last"))
+	for i := 0; i < 100; i++ {
+		_, got := read(t, conn)
+		require.Equal(t, strings.Repeat(string(rune('a'+i%26)), 100), got)
+	}
+	_, got := read(t, conn)
+	assert.Equal(t, "last", got)
 }

@@ -312,24 +312,25 @@ func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
 				continue
 			}
 		}
-		if h.compress {
-			// Compressed frames go through gorilla, which writes each one
-			// itself; flush what precedes to keep the order.
-			if len(*buf) > 0 {
-				if err := c.flush(*buf, nil); err != nil {
-					return n, err
-				}
-				*buf = (*buf)[:0]
-			}
+		if c.cc != nil {
+			// gorilla compresses; its write lands in buf through the
+			// capture connection.
 			pm, err := f.prepared()
 			if err == nil {
-				_ = c.ws.SetWriteDeadline(time.Now().Add(h.cfg.WriteWait))
+				c.cc.setCapture(buf)
 				err = c.ws.WritePreparedMessage(pm)
+				c.cc.setCapture(nil)
 			}
 			if err != nil {
 				return n, err
 			}
 			n++
+			if len(*buf) >= maxBatchBytes {
+				if err := c.flush(*buf, nil); err != nil {
+					return n, err
+				}
+				*buf = (*buf)[:0]
+			}
 			continue
 		}
 		*buf = appendHeader(*buf, byte(f.typ), len(f.data))

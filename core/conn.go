@@ -1,0 +1,60 @@
+package core
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// captureConn is the net.Conn gorilla writes through. While the write pump
+// encodes compressed frames it points capture at its batch buffer, so
+// gorilla's per-frame writes land there and leave with the rest of the
+// batch in one syscall. Otherwise writes pass straight through.
+type captureConn struct {
+	net.Conn
+	mu      sync.Mutex
+	capture *[]byte
+}
+
+func (cc *captureConn) Write(p []byte) (int, error) {
+	cc.mu.Lock()
+	if cc.capture != nil {
+		*cc.capture = append(*cc.capture, p...)
+		cc.mu.Unlock()
+		return len(p), nil
+	}
+	cc.mu.Unlock()
+	return cc.Conn.Write(p)
+}
+
+func (cc *captureConn) setCapture(buf *[]byte) {
+	cc.mu.Lock()
+	cc.capture = buf
+	cc.mu.Unlock()
+}
+
+// hijackWriter hands gorilla a captureConn when it hijacks the connection.
+type hijackWriter struct {
+	http.ResponseWriter
+	cc *captureConn
+}
+
+var errNoHijack = errors.New("wshub: response writer cannot be hijacked")
+
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errNoHijack
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.cc = &captureConn{Conn: nc}
+	return w.cc, brw, nil
+}
+
+// Unwrap lets http.ResponseController reach the original writer.
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
