@@ -43,6 +43,7 @@ type hijackWriter struct {
 
 var errNoHijack = errors.New("wshub: response writer cannot be hijacked")
 
+// Hijack hijacks the underlying connection and wraps it for capture.
 func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
