@@ -56,7 +56,7 @@ func TestCompressionBombCloses1009(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp2.Body.Close()
 	defer func() { _ = conn2.Close() }()
-	require.Eventually(t, func() bool { return h.ClientCount() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(h.Clients()) == 1 }, 5*time.Second, time.Millisecond)
 	h.Broadcast([]byte(strings.Repeat("compressible ", 50)))
 	_, got := read(t, conn2)
 	assert.Equal(t, strings.Repeat("compressible ", 50), got)

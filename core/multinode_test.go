@@ -98,7 +98,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 
 func TestPresenceConvergesAndEvicts(t *testing.T) {
 	bus := memory.NewBus()
-	const every = 50 * time.Millisecond
+	const every = 200 * time.Millisecond
 	nodes := []*node{
 		startNode(t, bus, "n1", core.WithPresence(every)),
 		startNode(t, bus, "n2", core.WithPresence(every)),

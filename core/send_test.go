@@ -107,7 +107,9 @@ func TestSendToUser(t *testing.T) {
 		return conn
 	}
 	a1, a2, b := dialUser("ann"), dialUser("ann"), dialUser("bob")
-	require.Eventually(t, func() bool { return len(h.GetClientsByUserID("ann")) == 2 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		return len(h.GetClientsByUserID("ann")) == 2 && len(h.GetClientsByUserID("bob")) == 1
+	}, 5*time.Second, time.Millisecond)
 	h.SendToUser("ann", []byte("hi ann"))
 	h.SendToUser("bob", []byte("hi bob"))
 	for _, conn := range []*websocket.Conn{a1, a2} {
@@ -190,7 +192,7 @@ func TestCompressedBatchRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	defer func() { _ = conn.Close() }()
-	require.Eventually(t, func() bool { return h.ClientCount() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(h.Clients()) == 1 }, 5*time.Second, time.Millisecond)
 	c := h.Clients()[0]
 	for i := 0; i < 100; i++ {
 		require.NoError(t, c.Send([]byte(strings.Repeat(string(rune('a'+i%26)), 100))))
