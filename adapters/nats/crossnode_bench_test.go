@@ -1,0 +1,18 @@
+package nats
+
+import (
+	"testing"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
+)
+
+// BenchmarkCrossNode: hub A broadcasts, 1,000 WebSocket clients on hub B
+// receive through the shared NATS server. Run with -benchtime=Nx (N
+// messages).
+func BenchmarkCrossNode(b *testing.B) {
+	prefix := testPrefix()
+	adaptertest.BenchCrossNode(b, func(tb testing.TB) core.Adapter {
+		return newAdapter(tb, connect(tb, sharedURL), prefix)
+	}, 1000)
+}
