@@ -1,0 +1,45 @@
+// Package redis is a core.Adapter that relays hub operations between nodes
+// over Redis pub/sub, through a go-redis v9 client the caller supplies.
+//
+// # Channels
+//
+// With the default prefix "wshub" an adapter uses three kinds of channels:
+//
+//	wshub:all         broadcast, broadcast_except, user and client messages
+//	wshub:room:<name> room and room_except messages for room <name>
+//	wshub:presence    presence heartbeats
+//
+// Each published payload is one message in the binary envelope of
+// internal/wire. Room channels are joined with SUBSCRIBE, never PSUBSCRIBE,
+// so glob characters in a room name have no special meaning. A node receives
+// a room's channel only while it has declared interest in the room
+// (SetRoomInterest), so nodes without members in a room get none of its
+// traffic.
+//
+// # Goroutines
+//
+// New starts nothing and dials nothing. Subscribe waits at most one round
+// trip for Redis to confirm the subscription, and starts two goroutines, both
+// owned by the Adapter: a keeper, which performs the initial SUBSCRIBE
+// (retrying with backoff from 100ms doubling to 5s while Redis is
+// unreachable), applies room interest changes, and pings an idle link; and a
+// receiver, which reads the subscription and calls the handler. Both stop
+// when the context given to Subscribe ends or when Close is called; Close
+// waits for them. After a broken connection the receiver reads again with
+// backoff from 100ms doubling up to 1s; go-redis then reconnects and
+// subscribes again to every channel the adapter holds.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. Publish and PublishBatch may run
+// concurrently with each other, with Subscribe and with Close. The handler is
+// called from the receiver goroutine only, one message at a time.
+//
+// # Ownership
+//
+// The go-redis client belongs to the caller: the adapter never closes it, and
+// the caller closes it after Close. Publish honours its context's deadline at
+// the socket level only when the client is built with
+// ContextTimeoutEnabled; otherwise go-redis bounds each attempt by its
+// ReadTimeout and WriteTimeout.
+package redis
