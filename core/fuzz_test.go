@@ -133,6 +133,9 @@ func FuzzClientFrames(f *testing.F) {
 	h := NewHub(WithConfig(DefaultConfig().WithMaxMessageSize(4096).WithCompression(true)),
 		WithMessageHandler(func(c *Client, m *Message) error { return c.Send(m.Data) }))
 	go h.Run()
+	if err := h.WaitRunning(contextWithTimeout(f, 5*time.Second)); err != nil {
+		f.Fatal(err)
+	}
 	srv := httptest.NewServer(h.HandleHTTP())
 	defer func() {
 		_ = h.Shutdown(contextWithTimeout(f, 5*time.Second))

@@ -79,7 +79,7 @@ func (n *node) close() error {
 // env is the state of one subtest.
 type env struct {
 	t      *testing.T
-	ctx    context.Context // cancelled when the test ends
+	ctx    context.Context //nolint:containedctx // scoped to one subtest and cancelled when it ends
 	token  string          // makes node IDs and rooms unique to the test
 	nodes  []*node
 	probes int

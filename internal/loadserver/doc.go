@@ -1,0 +1,27 @@
+// Package loadserver is the server half of cmd/loadtest: a core.Hub served
+// by a plain net/http server, next to a small control API through which the
+// load generator starts paced broadcasts and reads process statistics.
+//
+// Routes (all on one listener):
+//
+//	GET  /ws[?room=NAME]   WebSocket upgrade; with room, the client joins NAME.
+//	                       Data messages a client sends are echoed back to it.
+//	GET  /ctl/stats[?gc=1] process statistics as JSON (Stats); gc=1 collects
+//	                       garbage and returns freed memory to the OS first.
+//	POST /ctl/fanout?rate=R&size=S&duration=D
+//	                       broadcasts R msg/s of S bytes for D to every client,
+//	                       paced by the server, and answers when done (Run).
+//	POST /ctl/rooms?rooms=K&rate=R&size=S&duration=D
+//	                       the same, round-robin over rooms r0..r(K-1).
+//
+// Every broadcast payload starts with the 16-byte header written by
+// PutHeader: a sequence number (per room) and the send time in unix
+// nanoseconds, so a receiver on the same machine can compute latency and
+// detect lost or duplicated messages.
+//
+// Goroutines: Serve starts the hub's Run goroutine and the net/http server
+// (whose goroutines include the one running each control request, which is
+// where a paced broadcast runs). Serve stops all of them and waits for them
+// before it returns, which it does when its context ends. A Server is safe
+// for concurrent use.
+package loadserver

@@ -1,0 +1,144 @@
+package loadserver
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// RunSpec describes one paced broadcast run.
+type RunSpec struct {
+	// Rate is the number of messages per second, over all rooms.
+	Rate float64
+	// Size is the payload size in bytes, at least HeaderSize.
+	Size int
+	// Duration is how long the run lasts; it sends round(Rate*Duration)
+	// messages (at least one).
+	Duration time.Duration
+	// Rooms spreads the messages round-robin over rooms r0..r(Rooms-1);
+	// zero broadcasts every message to all clients.
+	Rooms int
+}
+
+func (s RunSpec) validate() error {
+	switch {
+	case s.Rate <= 0 || s.Rate > maxRate:
+		return fmt.Errorf("rate %v not in (0, %d]: %w", s.Rate, maxRate, ErrInvalidSpec)
+	case s.Size < HeaderSize || s.Size > maxSize:
+		return fmt.Errorf("size %d not in [%d, %d]: %w", s.Size, HeaderSize, maxSize, ErrInvalidSpec)
+	case s.Duration <= 0 || s.Duration > maxDuration:
+		return fmt.Errorf("duration %v not in (0, %v]: %w", s.Duration, maxDuration, ErrInvalidSpec)
+	case s.Rooms < 0 || s.Rooms > maxRooms:
+		return fmt.Errorf("rooms %d not in [0, %d]: %w", s.Rooms, maxRooms, ErrInvalidSpec)
+	}
+	return nil
+}
+
+// RunResult reports what a paced run sent.
+type RunResult struct {
+	// Sent is the number of broadcasts made.
+	Sent uint64 `json:"sent"`
+	// SentPerRoom holds the broadcasts per room (index k is room rk), or one
+	// entry equal to Sent for a run to all clients. The sequence numbers of
+	// room k went from 0 to SentPerRoom[k]-1.
+	SentPerRoom []uint64 `json:"sent_per_room"`
+	// ElapsedNs is the time from the first broadcast to the end of the last.
+	ElapsedNs int64 `json:"elapsed_ns"`
+	// MaxLagNs is how far behind its schedule the pacer fell at worst (a
+	// large value means the server could not keep the requested rate).
+	MaxLagNs int64 `json:"max_lag_ns"`
+	// Interrupted is true when the run was cut short (request cancelled or
+	// server stopping).
+	Interrupted bool `json:"interrupted"`
+}
+
+// Run broadcasts spec.Rate binary messages per second for spec.Duration,
+// each carrying a header (PutHeader) with its sequence number and send
+// time. It blocks until the run ends or ctx ends (then the result says
+// Interrupted and counts what was sent). It fails with ErrRunActive while
+// another run is going on, ErrClosed once Serve stops, and ErrInvalidSpec
+// for parameters out of range.
+func (s *Server) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
+	if err := spec.validate(); err != nil {
+		return RunResult{}, err
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return RunResult{}, ErrClosed
+	case s.running:
+		s.mu.Unlock()
+		return RunResult{}, ErrRunActive
+	}
+	s.running = true
+	s.runs.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running = false
+		s.mu.Unlock()
+		s.runs.Done()
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.runCtx, cancel)
+	defer stop()
+	return s.pace(ctx, spec), nil
+}
+
+func (s *Server) pace(ctx context.Context, spec RunSpec) RunResult {
+	total := uint64(spec.Rate*spec.Duration.Seconds() + 0.5)
+	if total == 0 {
+		total = 1
+	}
+	var names []string
+	perRoom := make([]uint64, max(spec.Rooms, 1))
+	for k := 0; k < spec.Rooms; k++ {
+		names = append(names, "r"+strconv.Itoa(k))
+	}
+	res := RunResult{SentPerRoom: perRoom}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	nsPerMsg := 1e9 / spec.Rate
+	start := time.Now()
+	for i := uint64(0); i < total; i++ {
+		due := start.Add(time.Duration(float64(i) * nsPerMsg))
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				res.Interrupted = true
+				res.ElapsedNs = int64(time.Since(start))
+				return res
+			}
+		} else {
+			if ctx.Err() != nil {
+				res.Interrupted = true
+				break
+			}
+			if lag := int64(-wait); lag > res.MaxLagNs {
+				res.MaxLagNs = lag
+			}
+		}
+		room := 0
+		if spec.Rooms > 0 {
+			room = int(i % uint64(spec.Rooms))
+		}
+		// A fresh buffer per message: the hub keeps it until every
+		// recipient has written it.
+		msg := make([]byte, spec.Size)
+		PutHeader(msg, perRoom[room], time.Now().UnixNano())
+		perRoom[room]++
+		res.Sent++
+		if spec.Rooms > 0 {
+			_ = s.hub.BroadcastBinaryToRoom(names[room], msg) // an empty room has no one to miss it
+		} else {
+			s.hub.BroadcastBinary(msg)
+		}
+	}
+	res.ElapsedNs = int64(time.Since(start))
+	return res
+}

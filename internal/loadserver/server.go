@@ -1,0 +1,258 @@
+package loadserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wshub/wshub/core"
+)
+
+// Sentinel errors of the control API.
+var (
+	// ErrRunActive is returned by Run while another paced run is going on.
+	ErrRunActive = errors.New("loadserver: a paced run is already active")
+	// ErrClosed is returned by Run once Serve has begun to stop.
+	ErrClosed = errors.New("loadserver: server is closed")
+	// ErrInvalidSpec is returned by Run for out-of-range parameters.
+	ErrInvalidSpec = errors.New("loadserver: invalid run parameters")
+)
+
+// Bounds of a RunSpec, so that one request cannot keep the server busy or
+// allocate without end.
+const (
+	maxRate     = 1_000_000
+	maxSize     = 1 << 20
+	maxDuration = 10 * time.Minute
+	maxRooms    = 100_000
+)
+
+// Config configures a Server.
+type Config struct {
+	// Hub is the hub's connection configuration (write linger, queue size,
+	// read buffer, compression, coalescing). Zero fields take core's
+	// defaults.
+	Hub core.Config
+	// MaxClients caps the connections the hub accepts (upgrades beyond get
+	// HTTP 503); zero means no cap. Set it below the process's open-file
+	// limit so that the server refuses connections cleanly instead of
+	// failing accept with EMFILE.
+	MaxClients int
+	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
+	ReadHeaderTimeout time.Duration
+	// ShutdownTimeout bounds the hub's shutdown when Serve stops. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Server is a core.Hub with the control API of the load generator. Create it
+// with New and run it with Serve.
+type Server struct {
+	cfg      Config
+	hub      *core.Hub
+	counters *counters
+	mux      *http.ServeMux
+
+	// runCtx is cancelled when Serve stops, ending a paced run early. It is
+	// created here but starts nothing.
+	runCtx    context.Context
+	runCancel context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	running bool
+	runs    sync.WaitGroup // paced runs in progress
+}
+
+// counters is the hub's MetricsCollector: it keeps the two counts the load
+// generator reports and ignores the rest.
+type counters struct {
+	core.NoOpMetrics
+	dropped atomic.Uint64
+	errors  atomic.Uint64
+}
+
+var _ core.MetricsCollector = (*counters)(nil)
+
+// IncrementMessagesDropped counts a message dropped by backpressure.
+func (c *counters) IncrementMessagesDropped() { c.dropped.Add(1) }
+
+// IncrementErrors counts an error of any kind.
+func (c *counters) IncrementErrors(string) { c.errors.Add(1) }
+
+// New returns a Server configured by cfg. It starts nothing.
+func New(cfg Config) *Server {
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 5 * time.Second
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, counters: &counters{}}
+	s.runCtx, s.runCancel = context.WithCancel(context.Background())
+	s.hub = core.NewHub(
+		core.WithConfig(cfg.Hub),
+		core.WithLimits(core.Limits{MaxConnections: cfg.MaxClients}),
+		core.WithMetrics(s.counters),
+		core.WithMessageHandler(func(c *core.Client, m *core.Message) error {
+			// Echo: the message owns its Data, so it can be queued as is.
+			return c.SendMessage(m.Type, m.Data)
+		}),
+	)
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /ws", s.serveWS)
+	s.mux.HandleFunc("GET /ctl/stats", s.serveStats)
+	s.mux.HandleFunc("POST /ctl/fanout", s.serveRun(false))
+	s.mux.HandleFunc("POST /ctl/rooms", s.serveRun(true))
+	return s
+}
+
+// Handler returns the server's routes, for tests that serve them with
+// httptest. The hub accepts upgrades only while Serve runs.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve runs the hub and serves HTTP on ln until ctx ends, then stops
+// every paced run, closes the listener and shuts the hub down (closing all
+// connections). It returns nil after a stop through ctx, or the error that
+// made the HTTP server fail. Serve may be called once.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout}
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		s.hub.Run()
+	}()
+	err := s.hub.WaitRunning(ctx)
+	// serveErr has room for Serve's one result so its goroutine never blocks.
+	serveErr := make(chan error, 1)
+	if err == nil {
+		go func() { serveErr <- srv.Serve(ln) }()
+		select {
+		case <-ctx.Done():
+		case err = <-serveErr:
+			serveErr <- err // put it back for the wait below
+		}
+	} else {
+		err = nil // ctx ended before the hub ran: a normal stop
+		serveErr <- http.ErrServerClosed
+		_ = ln.Close()
+	}
+
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.runCancel()
+	_ = srv.Close()
+	s.runs.Wait()
+	if e := <-serveErr; err == nil && !errors.Is(e, http.ErrServerClosed) {
+		err = e
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if e := s.hub.Shutdown(sctx); e != nil && err == nil {
+		err = fmt.Errorf("hub shutdown: %w", e)
+	}
+	<-runDone
+	return err
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	room := r.URL.Query().Get("room")
+	c, err := s.hub.UpgradeConnection(w, r)
+	if err != nil {
+		return // refused or failed: already answered
+	}
+	if room != "" {
+		if err := s.hub.JoinRoom(c, room); err != nil {
+			_ = c.CloseWithCode(1011, "join failed")
+		}
+	}
+}
+
+// Stats returns a snapshot of the process. With gc it first runs a garbage
+// collection and returns freed memory to the OS, so RSS reflects live data.
+func (s *Server) Stats(gc bool) Stats {
+	if gc {
+		debug.FreeOSMemory()
+	}
+	var members int64
+	for _, name := range s.hub.RoomNames() {
+		members += int64(s.hub.RoomCount(name))
+	}
+	return Stats{
+		RSSBytes:    ProcessRSS(),
+		Goroutines:  runtime.NumGoroutine(),
+		Clients:     s.hub.ClientCount(),
+		RoomMembers: members,
+		CPUSeconds:  ProcessCPUSeconds(),
+		Dropped:     s.counters.dropped.Load(),
+		Errors:      s.counters.errors.Load(),
+		MaxClients:  s.cfg.MaxClients,
+	}
+}
+
+func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Stats(r.URL.Query().Get("gc") == "1"))
+}
+
+func (s *Server) serveRun(rooms bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		spec, err := parseSpec(r, rooms)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		res, err := s.Run(r.Context(), spec)
+		switch {
+		case errors.Is(err, ErrRunActive):
+			http.Error(w, err.Error(), http.StatusConflict)
+		case errors.Is(err, ErrClosed):
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		default:
+			writeJSON(w, http.StatusOK, res)
+		}
+	}
+}
+
+func parseSpec(r *http.Request, rooms bool) (RunSpec, error) {
+	q := r.URL.Query()
+	var spec RunSpec
+	var err error
+	if spec.Rate, err = strconv.ParseFloat(q.Get("rate"), 64); err != nil {
+		return spec, fmt.Errorf("rate: %w", err)
+	}
+	spec.Size = HeaderSize
+	if v := q.Get("size"); v != "" {
+		if spec.Size, err = strconv.Atoi(v); err != nil {
+			return spec, fmt.Errorf("size: %w", err)
+		}
+	}
+	if spec.Duration, err = time.ParseDuration(q.Get("duration")); err != nil {
+		return spec, fmt.Errorf("duration: %w", err)
+	}
+	if rooms {
+		if spec.Rooms, err = strconv.Atoi(q.Get("rooms")); err != nil {
+			return spec, fmt.Errorf("rooms: %w", err)
+		}
+		if spec.Rooms < 1 {
+			return spec, fmt.Errorf("rooms must be at least 1: %w", ErrInvalidSpec)
+		}
+	}
+	return spec, spec.validate()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away: nothing to do
+}

@@ -1,0 +1,61 @@
+package loadserver
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// Stats is the process snapshot served at /ctl/stats.
+type Stats struct {
+	// RSSBytes is the resident set size of the server process.
+	RSSBytes int64 `json:"rss_bytes"`
+	// Goroutines is runtime.NumGoroutine().
+	Goroutines int `json:"goroutines"`
+	// Clients is the hub's registered client count.
+	Clients int `json:"clients"`
+	// RoomMembers counts clients that joined a room through /ws?room=.
+	RoomMembers int64 `json:"room_members"`
+	// CPUSeconds is user plus system CPU time of the process so far.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// Dropped counts messages the hub dropped because a queue was full.
+	Dropped uint64 `json:"dropped"`
+	// Errors counts errors the hub reported (write failures, panics, ...).
+	Errors uint64 `json:"errors"`
+	// MaxClients is the most connections this server accepts; upgrades
+	// beyond it get HTTP 503.
+	MaxClients int `json:"max_clients"`
+}
+
+// ProcessRSS returns the resident set size of this process from
+// /proc/self/statm, or 0 where that file cannot be read.
+func ProcessRSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(string(f[1]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}
+
+// ProcessCPUSeconds returns the user plus system CPU time this process has
+// used, or 0 if getrusage fails.
+func ProcessCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+}
+
+func tvSeconds(tv syscall.Timeval) float64 {
+	return float64(tv.Sec) + float64(tv.Usec)/1e6
+}
