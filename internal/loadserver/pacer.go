@@ -72,19 +72,19 @@ func (s *Server) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 		s.mu.Unlock()
 		return RunResult{}, ErrRunActive
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s.running = true
+	s.cancelRun = cancel
 	s.runs.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.running = false
+		s.cancelRun = nil
 		s.mu.Unlock()
 		s.runs.Done()
 	}()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.runCtx, cancel)
-	defer stop()
 	return s.pace(ctx, spec), nil
 }
 

@@ -61,15 +61,11 @@ type Server struct {
 	counters *counters
 	mux      *http.ServeMux
 
-	// runCtx is cancelled when Serve stops, ending a paced run early. It is
-	// created here but starts nothing.
-	runCtx    context.Context
-	runCancel context.CancelFunc
-
-	mu      sync.Mutex
-	closed  bool
-	running bool
-	runs    sync.WaitGroup // paced runs in progress
+	mu        sync.Mutex
+	closed    bool
+	running   bool
+	cancelRun context.CancelFunc // ends the active paced run, if any
+	runs      sync.WaitGroup     // paced runs in progress
 }
 
 // counters is the hub's MetricsCollector: it keeps the two counts the load
@@ -97,7 +93,6 @@ func New(cfg Config) *Server {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
 	s := &Server{cfg: cfg, counters: &counters{}}
-	s.runCtx, s.runCancel = context.WithCancel(context.Background())
 	s.hub = core.NewHub(
 		core.WithConfig(cfg.Hub),
 		core.WithLimits(core.Limits{MaxConnections: cfg.MaxClients}),
@@ -148,8 +143,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	s.mu.Lock()
 	s.closed = true
+	if s.cancelRun != nil {
+		s.cancelRun()
+	}
 	s.mu.Unlock()
-	s.runCancel()
 	_ = srv.Close()
 	s.runs.Wait()
 	if e := <-serveErr; err == nil && !errors.Is(e, http.ErrServerClosed) {

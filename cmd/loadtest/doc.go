@@ -1,0 +1,36 @@
+// Command loadtest measures a wshub server end to end: the server and the
+// clients run in separate processes and talk over real sockets on the
+// loopback interface.
+//
+// Scenarios (-scenario):
+//
+//	connect  open -clients connections as fast as possible (conn/s), hold
+//	         them idle for -hold, report server RSS and goroutines per
+//	         connection.
+//	fanout   the server broadcasts -rate msg/s of -size bytes for -duration
+//	         to all clients; clients measure latency, loss and duplicates.
+//	rooms    the same, spread round-robin over -rooms rooms (-rate in total);
+//	         client i joins room i mod -rooms.
+//	echo     each client sends a message and waits for its echo, as fast as
+//	         it can, for -duration: round trips/s and latency.
+//	churn    -clients slots connect and disconnect at -rate connects/s in
+//	         total for -duration; server goroutines and RSS before and after
+//	         show leaks.
+//
+// By default the generator starts the server itself (it re-executes its own
+// binary with -serve and reads the bound address from the child's stdout);
+// -url ws://127.0.0.1:PORT/ws targets a running one instead, whose
+// /ctl/stats and /ctl/fanout (see internal/loadserver) are used when it has
+// them. With -procs P the clients are spread over P worker processes (the
+// binary re-executed with -worker), needed above about 19,000 clients since
+// one process may open at most 20,000 files here.
+//
+// Output: progress on stderr once per second, a table on stdout, then one
+// line "RESULT {json}".
+//
+// Goroutines: a client costs one goroutine (its reader, or its echo loop),
+// plus one per dial worker while connecting; each child process has one
+// goroutine reading its stdout. All are stopped and waited for before the
+// program exits, except when the overall deadline (-timeout) fires, which
+// kills the children and exits at once.
+package main

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// groupSpec describes the clients of one group: all of them in a
+// single-process run, or one worker's share with -procs.
+type groupSpec struct {
+	Scenario string `json:"scenario"`
+	URL      string `json:"url"`
+	Clients  int    `json:"clients"`
+	// Offset is the global index of the group's first client; client i
+	// joins room (Offset+i) mod Rooms.
+	Offset          int     `json:"offset"`
+	Rooms           int     `json:"rooms"`
+	Size            int     `json:"size"`
+	DialConcurrency int     `json:"dial_concurrency"`
+	ChurnRate       float64 `json:"churn_rate"`
+}
+
+// connectResult reports a group's connect phase.
+type connectResult struct {
+	Connected    int      `json:"connected"`
+	Errors       uint64   `json:"errors"`
+	ErrorSamples []string `json:"error_samples,omitempty"`
+	ElapsedNs    int64    `json:"elapsed_ns"`
+}
+
+// finishArgs tells a group that the server stopped sending.
+type finishArgs struct {
+	// SentPerRoom is what the server sent per room (one entry for fanout);
+	// nil for echo, churn and connect.
+	SentPerRoom []uint64 `json:"sent_per_room"`
+	// GraceNs bounds the wait for messages still in flight.
+	GraceNs int64 `json:"grace_ns"`
+}
+
+// groupResult is a group's share of the final result.
+type groupResult struct {
+	Connected    int         `json:"connected"`
+	Disconnected int         `json:"disconnected"`
+	Expected     uint64      `json:"expected"`
+	Delivered    uint64      `json:"delivered"`
+	Dupes        uint64      `json:"dupes"`
+	Lost         uint64      `json:"lost"`
+	Sent         uint64      `json:"sent"`
+	Errors       uint64      `json:"errors"`
+	ErrorSamples []string    `json:"error_samples,omitempty"`
+	Hist         [][2]uint64 `json:"hist"`
+	MaxNs        int64       `json:"max_ns"`
+	LastRecvNs   int64       `json:"last_recv_ns"`
+	CPUSeconds   float64     `json:"cpu_seconds"`
+	ChurnSkipped uint64      `json:"churn_skipped"`
+}
+
+// progress is a group's running totals.
+type progress struct {
+	Connected int64       `json:"connected"`
+	Done      uint64      `json:"done"` // messages, round trips or connects
+	Errors    uint64      `json:"errors"`
+	Hist      [][2]uint64 `json:"hist"` // cumulative, sparse (workers only)
+}
+
+// group is a set of clients driven through the phases of a scenario:
+// Connect, Start, Finish, Close, each called once in that order (Close may
+// come early). Progress may be called at any time from another goroutine.
+type group interface {
+	Connect(ctx context.Context) (connectResult, error)
+	Start(ctx context.Context) error
+	Finish(ctx context.Context, args finishArgs) (groupResult, error)
+	// Progress adds the group's totals to p and its cumulative latency
+	// histogram to h.
+	Progress(p *progress, h *counts)
+	Close(ctx context.Context) error
+}
+
+func graceOf(a finishArgs) time.Duration { return time.Duration(a.GraceNs) }

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// TestMain removes the built binary after the tests and then checks for
+// leaked goroutines (what goleak.VerifyTestMain does, plus the cleanup).
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loadtest-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// The binary is built once for all tests; build records the outcome.
+var (
+	binDir    string
+	buildOnce sync.Once
+	binPath   string
+	build     struct {
+		err error
+		out []byte
+	}
+)
+
+// binary builds the loadtest command once per test run (with -race when the
+// tests run with it, so the tool's own concurrency is checked too).
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binPath = filepath.Join(binDir, "loadtest")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
+		build.out, build.err = cmd.CombinedOutput()
+	})
+	require.NoError(t, build.err, "go build: %s", build.out)
+	return binPath
+}
+
+// runTool runs the binary with args under a deadline and returns stdout,
+// stderr and the exit code.
+func runTool(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code = 0
+	if err != nil {
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "run %v: stderr: %s", args, errb.String())
+		code = ee.ExitCode()
+	}
+	return out.String(), errb.String(), code
+}
+
+func parseResult(t *testing.T, stdout string) result {
+	t.Helper()
+	var line string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "RESULT ") {
+			require.Empty(t, line, "more than one RESULT line")
+			line = strings.TrimPrefix(l, "RESULT ")
+		}
+	}
+	require.NotEmpty(t, line, "no RESULT line in:\n%s", stdout)
+	var r result
+	require.NoError(t, json.Unmarshal([]byte(line), &r))
+	return r
+}
+
+func TestScenarios(t *testing.T) {
+	tests := []struct {
+		name  string
+		give  []string
+		check func(t *testing.T, r result)
+	}{
+		{
+			name: "fanout",
+			give: []string{"-scenario", "fanout", "-clients", "20", "-rate", "50", "-duration", "1s", "-linger", "1ms"},
+			check: func(t *testing.T, r result) {
+				assert.Equal(t, uint64(50), r.Sent)
+				assert.EqualValues(t, 50*20, r.Expected)
+				assert.Equal(t, r.Expected, r.Delivered)
+				assert.Positive(t, r.LatencyMs.P99)
+				assert.Positive(t, r.Server.CPUUsPerDelivery)
+			},
+		},
+		{
+			name: "fanout over two worker processes",
+			give: []string{"-scenario", "fanout", "-clients", "20", "-procs", "2", "-rate", "20", "-duration", "1s"},
+			check: func(t *testing.T, r result) {
+				assert.Equal(t, 2, r.Procs)
+				assert.EqualValues(t, 20*20, r.Expected)
+				assert.Equal(t, r.Expected, r.Delivered)
+				assert.Positive(t, r.Generator.CPUSeconds)
+			},
+		},
+		{
+			name: "rooms",
+			give: []string{"-scenario", "rooms", "-clients", "20", "-rooms", "4", "-rate", "40", "-duration", "1s"},
+			check: func(t *testing.T, r result) {
+				// 40 messages over 4 rooms of 5 clients: 10 per room, 5 recipients each.
+				assert.EqualValues(t, 40*5, r.Expected)
+				assert.Equal(t, r.Expected, r.Delivered)
+			},
+		},
+		{
+			name: "echo",
+			give: []string{"-scenario", "echo", "-clients", "20", "-duration", "1s"},
+			check: func(t *testing.T, r result) {
+				assert.Equal(t, r.Expected, r.Delivered, "every message sent got its echo")
+				assert.Positive(t, r.DeliveredPerSec)
+			},
+		},
+		{
+			name: "connect",
+			give: []string{"-scenario", "connect", "-clients", "20", "-hold", "100ms"},
+			check: func(t *testing.T, r result) {
+				assert.Equal(t, 20, r.Connected)
+				assert.Positive(t, r.ConnPerSec)
+				assert.InDelta(t, 1.0, r.Server.GoroutinesPerConn, 0.5, "one reader per idle connection")
+				assert.Positive(t, r.Server.RSSBytesPerConn)
+			},
+		},
+		{
+			name: "churn",
+			give: []string{"-scenario", "churn", "-clients", "10", "-rate", "40", "-duration", "1s"},
+			check: func(t *testing.T, r result) {
+				require.NotNil(t, r.Churn)
+				assert.Positive(t, r.Churn.Connects)
+				assert.Zero(t, r.Churn.ClientsAfter, "every churned client left the server")
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := runTool(t, append(tt.give, "-progress=false", "-grace", "3s")...)
+			require.Zero(t, code, "stderr:\n%s\nstdout:\n%s", stderr, stdout)
+			r := parseResult(t, stdout)
+			assert.Equal(t, tt.give[1], r.Scenario)
+			assert.Positive(t, r.Delivered)
+			assert.Zero(t, r.Lost, "lost messages")
+			assert.Zero(t, r.Dupes)
+			assert.Zero(t, r.Errors, "errors: %v", r.ErrorSamples)
+			assert.True(t, r.Server.Available)
+			tt.check(t, r)
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		name     string
+		give     []string
+		wantCode int
+		wantErr  string
+	}{
+		{
+			name:     "more clients than one generator process may open",
+			give:     []string{"-scenario", "connect", "-clients", "50000"},
+			wantCode: 1,
+			wantErr:  "use -procs 3",
+		},
+		{
+			name:     "more clients than the server may hold",
+			give:     []string{"-scenario", "connect", "-clients", "30000", "-procs", "2"},
+			wantCode: 1,
+			wantErr:  "this machine cannot take 30000 clients on one server",
+		},
+		{
+			name:     "not a loopback target",
+			give:     []string{"-url", "ws://192.0.2.1:80/ws"},
+			wantCode: 2,
+			wantErr:  "not a loopback address",
+		},
+		{
+			name:     "unknown scenario",
+			give:     []string{"-scenario", "flood"},
+			wantCode: 2,
+			wantErr:  "unknown -scenario",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runTool(t, tt.give...)
+			assert.Equal(t, tt.wantCode, code, "stderr: %s", stderr)
+			assert.Contains(t, stderr, tt.wantErr)
+		})
+	}
+}

@@ -1,0 +1,557 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wshub/wshub/internal/loadserver"
+)
+
+// maxErrorSamples bounds the distinct error messages a group keeps.
+const maxErrorSamples = 5
+
+// wsClient is one connection. Its counters are written by its own goroutine
+// and read atomically by progress and Finish.
+type wsClient struct {
+	idx  int // global index: room and histogram shard
+	room int
+	ws   *websocket.Conn
+	nc   net.Conn
+	buf  []byte // reused for every message
+
+	next     uint64 // next expected sequence number (reader only)
+	unique   atomic.Uint64
+	dupes    atomic.Uint64
+	sent     atomic.Uint64
+	lastRecv atomic.Int64
+	dead     atomic.Bool // the connection failed during the run
+}
+
+// localGroup runs a group's clients in this process.
+type localGroup struct {
+	spec   groupSpec
+	dialer *websocket.Dialer
+	hist   sharded
+
+	clients     []*wsClient // set by Connect, read-only afterwards
+	connected   atomic.Int64
+	connects    atomic.Uint64 // churn: successful connects
+	skipped     atomic.Uint64 // churn: pacing tokens no slot was free for
+	errCount    atomic.Uint64
+	closing     atomic.Bool // errors from here on are our own doing
+	connectDone atomic.Bool // Connect has set clients
+	stopping    atomic.Bool // echo loops finish their round trip and stop
+
+	errMu   sync.Mutex
+	samples []string
+
+	cpuStart float64
+	runStop  chan struct{}      // closed by Finish: churn slots and pacer stop
+	runEnd   context.CancelFunc // cancels the churn dials' context
+	wg       sync.WaitGroup     // readers, echo loops, churn slots and pacer
+}
+
+var _ group = (*localGroup)(nil)
+
+func newLocalGroup(spec groupSpec) *localGroup {
+	return &localGroup{
+		spec: spec,
+		dialer: &websocket.Dialer{
+			NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			HandshakeTimeout: 10 * time.Second,
+			// Small buffers keep the generator's memory per client low; the
+			// write buffer is pooled and only used by control frames.
+			ReadBufferSize:  512,
+			WriteBufferSize: 256,
+			WriteBufferPool: &sync.Pool{},
+		},
+		runStop: make(chan struct{}),
+	}
+}
+
+func (g *localGroup) fail(err error) {
+	g.errCount.Add(1)
+	msg := err.Error()
+	g.errMu.Lock()
+	defer g.errMu.Unlock()
+	if len(g.samples) >= maxErrorSamples {
+		return
+	}
+	for _, s := range g.samples {
+		if s == msg {
+			return
+		}
+	}
+	g.samples = append(g.samples, msg)
+}
+
+func (g *localGroup) errorSamples() []string {
+	g.errMu.Lock()
+	defer g.errMu.Unlock()
+	return append([]string(nil), g.samples...)
+}
+
+// dial opens the connection of client i of the group.
+func (g *localGroup) dial(ctx context.Context, i int) (*wsClient, error) {
+	idx := g.spec.Offset + i
+	c := &wsClient{idx: idx}
+	u := g.spec.URL
+	if g.spec.Scenario == scRooms {
+		c.room = idx % g.spec.Rooms
+		u += "?room=r" + strconv.Itoa(c.room)
+	}
+	start := time.Now()
+	ws, resp, err := g.dialer.DialContext(ctx, u, nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if g.spec.Scenario == scConnect || g.spec.Scenario == scChurn {
+		g.hist.record(idx, int64(time.Since(start)))
+	}
+	c.ws = ws
+	c.nc = ws.UnderlyingConn()
+	switch g.spec.Scenario {
+	case scFanout, scRooms, scEcho:
+		c.buf = make([]byte, g.spec.Size)
+	default:
+		c.buf = make([]byte, loadserver.HeaderSize)
+	}
+	return c, nil
+}
+
+// Connect opens the group's clients with DialConcurrency parallel dials and
+// starts a reader for each (fanout, rooms, connect). Churn opens nothing
+// here.
+func (g *localGroup) Connect(ctx context.Context) (connectResult, error) {
+	start := time.Now()
+	if g.spec.Scenario == scChurn {
+		return connectResult{}, nil
+	}
+	n := g.spec.Clients
+	slots := make([]*wsClient, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(g.spec.DialConcurrency, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				c, err := g.dial(ctx, i)
+				if err != nil {
+					g.fail(err)
+					continue
+				}
+				slots[i] = c
+				g.connected.Add(1)
+				if g.spec.Scenario != scEcho {
+					g.wg.Add(1)
+					go g.readLoop(c)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range slots {
+		if c != nil {
+			g.clients = append(g.clients, c)
+		}
+	}
+	g.connectDone.Store(true)
+	res := connectResult{
+		Connected:    len(g.clients),
+		Errors:       g.errCount.Load(),
+		ErrorSamples: g.errorSamples(),
+		ElapsedNs:    int64(time.Since(start)),
+	}
+	return res, ctx.Err()
+}
+
+// readLoop reads messages until the connection ends, recording latency and
+// sequence numbers. It parses the header in place: no allocation per
+// message beyond gorilla's small reader object.
+func (g *localGroup) readLoop(c *wsClient) {
+	defer g.wg.Done()
+	for {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			g.lost(c, err)
+			return
+		}
+		n, err := io.ReadFull(r, c.buf)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			g.lost(c, err)
+			return
+		}
+		seq, sent, ok := loadserver.ParseHeader(c.buf[:n])
+		if !ok {
+			g.fail(errors.New("message shorter than the 16-byte header"))
+			continue
+		}
+		now := time.Now().UnixNano()
+		g.hist.record(c.idx, now-sent)
+		switch {
+		case seq == c.next:
+			c.next++
+			c.unique.Add(1)
+		case seq > c.next: // a gap: the missing ones count as lost
+			c.next = seq + 1
+			c.unique.Add(1)
+		default:
+			c.dupes.Add(1)
+		}
+		c.lastRecv.Store(now)
+	}
+}
+
+// lost records a connection that ended, unless we are closing it.
+func (g *localGroup) lost(c *wsClient, err error) {
+	if g.closing.Load() {
+		return
+	}
+	c.dead.Store(true)
+	g.connected.Add(-1)
+	g.fail(fmt.Errorf("connection lost: %w", err))
+}
+
+// Start begins the active phase: echo loops or churn slots.
+func (g *localGroup) Start(ctx context.Context) error {
+	g.cpuStart = loadserver.ProcessCPUSeconds()
+	// The churn dials' context outlives Start on purpose: Finish or Close
+	// cancels it.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g.runEnd = cancel
+	switch g.spec.Scenario {
+	case scEcho:
+		for _, c := range g.clients {
+			g.wg.Add(1)
+			go g.echoLoop(c)
+		}
+	case scChurn:
+		g.startChurn(runCtx)
+	}
+	return nil
+}
+
+// echoLoop sends a message, waits for its echo, and repeats until Finish.
+// Frames are masked and written straight to the socket from a buffer built
+// once; only the header bytes change per message.
+func (g *localGroup) echoLoop(c *wsClient) {
+	defer g.wg.Done()
+	frame, off, key := newClientFrame(g.spec.Size, uint32(rand.Uint64()))
+	var hdr [loadserver.HeaderSize]byte
+	for seq := uint64(0); !g.stopping.Load(); seq++ {
+		loadserver.PutHeader(hdr[:], seq, time.Now().UnixNano())
+		for i, b := range hdr {
+			frame[off+i] = b ^ key[i&3]
+		}
+		if _, err := c.nc.Write(frame); err != nil {
+			g.lost(c, err)
+			return
+		}
+		c.sent.Add(1)
+		for {
+			_, r, err := c.ws.NextReader()
+			if err != nil {
+				g.lost(c, err)
+				return
+			}
+			n, err := io.ReadFull(r, c.buf)
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				g.lost(c, err)
+				return
+			}
+			got, sent, ok := loadserver.ParseHeader(c.buf[:n])
+			if !ok || got != seq {
+				c.dupes.Add(1) // not the echo we wait for
+				continue
+			}
+			now := time.Now().UnixNano()
+			g.hist.record(c.idx, now-sent)
+			c.unique.Add(1)
+			c.lastRecv.Store(now)
+			break
+		}
+	}
+}
+
+// newClientFrame builds a masked binary frame with a size-byte zero payload
+// and returns it with the payload's offset and the mask key.
+func newClientFrame(size int, mask uint32) (frame []byte, off int, key [4]byte) {
+	key = [4]byte{byte(mask >> 24), byte(mask >> 16), byte(mask >> 8), byte(mask)}
+	frame = append(frame, 0x80|websocket.BinaryMessage)
+	switch {
+	case size <= 125:
+		frame = append(frame, 0x80|byte(size))
+	case size <= 0xFFFF:
+		frame = append(frame, 0x80|126, byte(size>>8), byte(size))
+	default:
+		frame = append(frame, 0x80|127, 0, 0, 0, 0, byte(size>>24), byte(size>>16), byte(size>>8), byte(size))
+	}
+	frame = append(frame, key[:]...)
+	off = len(frame)
+	for i := 0; i < size; i++ {
+		frame = append(frame, key[i&3]) // 0 ^ key
+	}
+	return frame, off, key
+}
+
+// startChurn starts the pacer and one goroutine per slot: each slot waits
+// for a token, connects, holds the connection for its lifetime, closes it
+// and starts over.
+func (g *localGroup) startChurn(ctx context.Context) {
+	rate := g.spec.ChurnRate
+	// Slots hold connections a little shorter than Clients/rate so that, with
+	// dial time added, there is usually a free slot for the next token.
+	lifetime := time.Duration(0.9 * float64(g.spec.Clients) / rate * float64(time.Second))
+	// tokens buffers 100 ms worth of connects, so a slot that comes back a
+	// little late still finds one; a token that finds the buffer full is
+	// counted as skipped.
+	tokens := make(chan struct{}, max(1, int(rate/10)))
+	g.wg.Add(1 + g.spec.Clients)
+	go g.churnPacer(rate, tokens)
+	for i := 0; i < g.spec.Clients; i++ {
+		go g.churnSlot(ctx, i, lifetime, tokens)
+	}
+}
+
+func (g *localGroup) churnPacer(rate float64, tokens chan<- struct{}) {
+	defer g.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	start := time.Now()
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-g.runStop:
+				return
+			}
+		}
+		select {
+		case tokens <- struct{}{}:
+		case <-g.runStop:
+			return
+		default:
+			g.skipped.Add(1)
+		}
+	}
+}
+
+func (g *localGroup) churnSlot(ctx context.Context, i int, lifetime time.Duration, tokens <-chan struct{}) {
+	defer g.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-tokens:
+		case <-g.runStop:
+			return
+		}
+		c, err := g.dial(ctx, i)
+		if err != nil {
+			if ctx.Err() == nil {
+				g.fail(err)
+			}
+			continue
+		}
+		g.connects.Add(1)
+		g.connected.Add(1)
+		timer.Reset(lifetime)
+		select {
+		case <-timer.C:
+		case <-g.runStop:
+		}
+		closeClient(c)
+		g.connected.Add(-1)
+	}
+}
+
+// closeClient sends a close frame and closes the socket without waiting for
+// the server's answer.
+func closeClient(c *wsClient) {
+	_ = c.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = c.ws.Close()
+}
+
+// Finish ends the active phase and computes the group's result. For fanout
+// and rooms it waits, at most the grace period, until every live client has
+// all the messages the server sent to its room.
+func (g *localGroup) Finish(ctx context.Context, args finishArgs) (groupResult, error) {
+	grace := time.NewTimer(graceOf(args))
+	defer grace.Stop()
+	switch g.spec.Scenario {
+	case scFanout, scRooms:
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for !g.allDelivered(args.SentPerRoom) {
+			select {
+			case <-tick.C:
+			case <-grace.C:
+				break wait
+			case <-ctx.Done():
+				break wait
+			}
+		}
+	case scEcho:
+		g.stopping.Store(true)
+		done := make(chan struct{})
+		go func() { // ends when the loops end, which the close below forces
+			g.wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-grace.C:
+		case <-ctx.Done():
+		}
+		g.closing.Store(true)
+		for _, c := range g.clients {
+			_ = c.ws.Close() // unblocks loops still waiting for an echo
+		}
+		<-done
+	case scChurn:
+		g.closing.Store(true)
+	}
+	if g.runStop != nil {
+		select {
+		case <-g.runStop:
+		default:
+			close(g.runStop)
+		}
+	}
+	if g.runEnd != nil {
+		g.runEnd()
+	}
+	if g.spec.Scenario == scChurn {
+		g.wg.Wait()
+	}
+	return g.result(args), ctx.Err()
+}
+
+func (g *localGroup) allDelivered(sent []uint64) bool {
+	for _, c := range g.clients {
+		if c.dead.Load() {
+			continue
+		}
+		if c.room < len(sent) && c.unique.Load() < sent[c.room] {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *localGroup) result(args finishArgs) groupResult {
+	r := groupResult{Errors: g.errCount.Load(), ErrorSamples: g.errorSamples()}
+	for _, c := range g.clients {
+		if c.dead.Load() {
+			r.Disconnected++
+		} else {
+			r.Connected++
+		}
+		u := c.unique.Load()
+		r.Delivered += u
+		r.Dupes += c.dupes.Load()
+		r.LastRecvNs = max(r.LastRecvNs, c.lastRecv.Load())
+		var exp uint64
+		switch g.spec.Scenario {
+		case scFanout, scRooms:
+			if c.room < len(args.SentPerRoom) {
+				exp = args.SentPerRoom[c.room]
+			}
+		case scEcho:
+			exp = c.sent.Load()
+			r.Sent += exp
+		}
+		r.Expected += exp
+		if exp > u {
+			r.Lost += exp - u
+		}
+	}
+	if g.spec.Scenario == scChurn {
+		r.Delivered = g.connects.Load()
+		r.ChurnSkipped = g.skipped.Load()
+	}
+	var h counts
+	r.MaxNs = g.hist.snapshot(&h)
+	r.Hist = h.sparse()
+	r.CPUSeconds = loadserver.ProcessCPUSeconds() - g.cpuStart
+	return r
+}
+
+// Progress adds the group's running totals to p and its histogram to h.
+func (g *localGroup) Progress(p *progress, h *counts) {
+	p.Connected += g.connected.Load()
+	p.Errors += g.errCount.Load()
+	switch g.spec.Scenario {
+	case scChurn:
+		p.Done += g.connects.Load()
+	case scConnect:
+		p.Done += uint64(g.connected.Load())
+	default:
+		for _, c := range g.clientsSnapshot() {
+			p.Done += c.unique.Load()
+		}
+	}
+	var own counts
+	g.hist.snapshot(&own)
+	h.add(&own)
+}
+
+// clientsSnapshot returns the clients once Connect is done (nil before).
+func (g *localGroup) clientsSnapshot() []*wsClient {
+	if g.connectDone.Load() {
+		return g.clients
+	}
+	return nil
+}
+
+// Close closes every connection and waits for the group's goroutines.
+func (g *localGroup) Close(ctx context.Context) error {
+	g.closing.Store(true)
+	if g.runEnd != nil {
+		g.runEnd()
+	}
+	select {
+	case <-g.runStop:
+	default:
+		close(g.runStop)
+	}
+	for _, c := range g.clients {
+		closeClient(c)
+	}
+	done := make(chan struct{})
+	go func() { // ends once every connection is closed, which is done above
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing clients: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"time"
+)
+
+// Scenario names.
+const (
+	scConnect = "connect"
+	scFanout  = "fanout"
+	scRooms   = "rooms"
+	scEcho    = "echo"
+	scChurn   = "churn"
+)
+
+// Bounds that keep a run finite.
+const (
+	maxClients  = 200_000
+	maxDuration = 10 * time.Minute
+	maxProcs    = 32
+)
+
+var errUsage = errors.New("loadtest: invalid flags")
+
+// options holds every flag of the three modes (generator, -serve, -worker).
+type options struct {
+	// generator
+	scenario        string
+	clients         int
+	rate            float64
+	size            int
+	duration        time.Duration
+	rooms           int
+	procs           int
+	url             string
+	grace           time.Duration
+	hold            time.Duration
+	dialConcurrency int
+	timeout         time.Duration
+	progress        bool
+	serverProfile   string
+
+	// server (in -serve mode, and passed to the server the generator starts)
+	serve      bool
+	addr       string
+	linger     time.Duration
+	queue      int
+	readBuf    int
+	compress   bool
+	coalesce   bool
+	cpuProfile string
+	exitOnEOF  bool
+
+	// worker
+	worker     bool
+	workerSpec string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.scenario, "scenario", scFanout, "connect, fanout, rooms, echo or churn")
+	fs.IntVar(&o.clients, "clients", 1000, "number of clients (churn: concurrent connection slots)")
+	fs.Float64Var(&o.rate, "rate", 0, "fanout/rooms: messages per second in total (default 100); churn: connects per second (default 500)")
+	fs.IntVar(&o.size, "size", 128, "message size in bytes (at least 16)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the measured phase (max 10m)")
+	fs.IntVar(&o.rooms, "rooms", 100, "rooms scenario: number of rooms")
+	fs.IntVar(&o.procs, "procs", 1, "generator processes to spread the clients over")
+	fs.StringVar(&o.url, "url", "", "target a running server (ws://127.0.0.1:PORT/ws) instead of starting one")
+	fs.DurationVar(&o.grace, "grace", 2*time.Second, "how long to wait for in-flight messages after the server stopped sending")
+	fs.DurationVar(&o.hold, "hold", 2*time.Second, "connect scenario: how long to hold the clients idle before measuring")
+	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 64, "parallel dials per generator process")
+	fs.DurationVar(&o.timeout, "timeout", 0, "overall deadline of the run (0: derived from -duration and -clients)")
+	fs.BoolVar(&o.progress, "progress", true, "print progress on stderr once per second")
+	fs.StringVar(&o.serverProfile, "server-cpuprofile", "", "write a CPU profile of the started server to this file")
+
+	fs.BoolVar(&o.serve, "serve", false, "run the server side (hub plus control API) instead of the generator")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "-serve: listen address (loopback only)")
+	fs.DurationVar(&o.linger, "linger", 0, "server: core.Config.WriteLinger")
+	fs.IntVar(&o.queue, "queue", 0, "server: core.Config.SendChannelSize (0: core's default)")
+	fs.IntVar(&o.readBuf, "readbuf", 512, "server: core.Config.ReadBufferSize")
+	fs.BoolVar(&o.compress, "compress", false, "server: core.Config.EnableCompression")
+	fs.BoolVar(&o.coalesce, "coalesce", false, "server: core.Config.CoalesceWrites")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "-serve: write a CPU profile to this file")
+	fs.BoolVar(&o.exitOnEOF, "exit-on-eof", false, "-serve: stop when stdin reaches EOF (set by the generator)")
+
+	fs.BoolVar(&o.worker, "worker", false, "internal: run as a client worker of a generator")
+	fs.StringVar(&o.workerSpec, "worker-spec", "", "internal: the worker's group spec (JSON)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if o.serve || o.worker {
+		return o, nil
+	}
+	return o, o.validate()
+}
+
+func (o *options) validate() error {
+	switch o.scenario {
+	case scConnect, scFanout, scRooms, scEcho, scChurn:
+	default:
+		return fmt.Errorf("%w: unknown -scenario %q", errUsage, o.scenario)
+	}
+	if o.rate == 0 {
+		o.rate = 100
+		if o.scenario == scChurn {
+			o.rate = 500
+		}
+	}
+	switch {
+	case o.clients < 1 || o.clients > maxClients:
+		return fmt.Errorf("%w: -clients must be in [1, %d]", errUsage, maxClients)
+	case o.rate <= 0 || o.rate > 1_000_000:
+		return fmt.Errorf("%w: -rate must be in (0, 1e6]", errUsage)
+	case o.size < 16 || o.size > 1<<20:
+		return fmt.Errorf("%w: -size must be in [16, 1MiB]", errUsage)
+	case o.duration <= 0 || o.duration > maxDuration:
+		return fmt.Errorf("%w: -duration must be in (0, %v]", errUsage, maxDuration)
+	case o.hold < 0 || o.hold > maxDuration:
+		return fmt.Errorf("%w: -hold must be in [0, %v]", errUsage, maxDuration)
+	case o.grace < 0 || o.grace > time.Minute:
+		return fmt.Errorf("%w: -grace must be in [0, 1m]", errUsage)
+	case o.rooms < 1 || o.rooms > 100_000:
+		return fmt.Errorf("%w: -rooms must be in [1, 100000]", errUsage)
+	case o.procs < 1 || o.procs > maxProcs:
+		return fmt.Errorf("%w: -procs must be in [1, %d]", errUsage, maxProcs)
+	case o.procs > o.clients:
+		return fmt.Errorf("%w: -procs %d exceeds -clients %d", errUsage, o.procs, o.clients)
+	case o.dialConcurrency < 1 || o.dialConcurrency > 4096:
+		return fmt.Errorf("%w: -dial-concurrency must be in [1, 4096]", errUsage)
+	case o.timeout < 0:
+		return fmt.Errorf("%w: -timeout must not be negative", errUsage)
+	}
+	if o.url != "" {
+		if err := checkLoopbackURL(o.url); err != nil {
+			return err
+		}
+	}
+	if o.timeout == 0 {
+		o.timeout = o.duration + o.hold + o.grace + time.Minute + time.Duration(o.clients)*2*time.Millisecond
+	}
+	return nil
+}
+
+// checkLoopbackURL accepts only ws:// URLs whose host is a loopback IP or
+// "localhost": this tool generates load, and load goes to this machine only.
+func checkLoopbackURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: -url: %w", errUsage, err)
+	}
+	if u.Scheme != "ws" {
+		return fmt.Errorf("%w: -url must start with ws://", errUsage)
+	}
+	return checkLoopbackHost(u.Hostname())
+}
+
+func checkLoopbackHost(host string) error {
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: %q is not a loopback address; loadtest only targets this machine (127.0.0.0/8, ::1)", errUsage, host)
+}

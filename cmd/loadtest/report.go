@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// result is the outcome of a run, printed as a table and as the RESULT
+// JSON line.
+type result struct {
+	Scenario        string         `json:"scenario"`
+	Clients         int            `json:"clients"`
+	Connected       int            `json:"connected"`
+	Procs           int            `json:"procs"`
+	Rate            float64        `json:"rate"`
+	Size            int            `json:"size"`
+	Rooms           int            `json:"rooms,omitempty"`
+	Duration        float64        `json:"duration"`
+	Linger          string         `json:"linger"`
+	Sent            uint64         `json:"sent,omitempty"`
+	Delivered       uint64         `json:"delivered"`
+	DeliveredPerSec float64        `json:"delivered_per_sec"`
+	Expected        uint64         `json:"expected"`
+	Lost            uint64         `json:"lost"`
+	Dupes           uint64         `json:"dupes"`
+	Disconnected    int            `json:"disconnected"`
+	LatencyMs       latency        `json:"latency_ms"`
+	ConnPerSec      float64        `json:"conn_per_sec"`
+	PacerMaxLagMs   float64        `json:"pacer_max_lag_ms,omitempty"`
+	Server          serverResult   `json:"server"`
+	Generator       generatorStats `json:"generator"`
+	Errors          uint64         `json:"errors"`
+	ErrorSamples    []string       `json:"error_samples,omitempty"`
+	Churn           *churnResult   `json:"churn,omitempty"`
+
+	lastRecvNs   int64
+	churnSkipped uint64
+}
+
+type latency struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+type serverResult struct {
+	Available         bool    `json:"available"`
+	RSSBytesPerConn   float64 `json:"rss_bytes_per_conn"`
+	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
+	CPUUsPerDelivery  float64 `json:"cpu_us_per_delivery"`
+	RSSBytes          int64   `json:"rss_bytes"`
+	Goroutines        int     `json:"goroutines"`
+	Dropped           uint64  `json:"dropped"`
+	Errors            uint64  `json:"errors"`
+}
+
+type generatorStats struct {
+	CPUUsPerMsg float64 `json:"cpu_us_per_msg"`
+	CPUSeconds  float64 `json:"cpu_seconds"`
+}
+
+type churnResult struct {
+	Connects         uint64  `json:"connects"`
+	ConnectsPerSec   float64 `json:"connects_per_sec"`
+	Skipped          uint64  `json:"skipped"`
+	GoroutinesBefore int     `json:"goroutines_before"`
+	GoroutinesAfter  int     `json:"goroutines_after"`
+	RSSBefore        int64   `json:"rss_bytes_before"`
+	RSSAfter         int64   `json:"rss_bytes_after"`
+	ClientsAfter     int     `json:"clients_after"`
+}
+
+// merge adds the groups' results.
+func (res *result) merge(results []groupResult, conn connectResult) {
+	var h counts
+	var maxNs int64
+	res.ErrorSamples = conn.ErrorSamples
+	for _, g := range results {
+		res.Delivered += g.Delivered
+		res.Expected += g.Expected
+		res.Lost += g.Lost
+		res.Dupes += g.Dupes
+		res.Disconnected += g.Disconnected
+		res.Errors += g.Errors
+		res.ErrorSamples = appendSamples(res.ErrorSamples, g.ErrorSamples)
+		res.lastRecvNs = max(res.lastRecvNs, g.LastRecvNs)
+		res.churnSkipped += g.ChurnSkipped
+		h.addSparse(g.Hist)
+		maxNs = max(maxNs, g.MaxNs)
+	}
+	maxMs := float64(maxNs) / 1e6
+	// A quantile is its bucket's upper bound, which may lie above the
+	// largest value actually seen.
+	q := func(f float64) float64 { return min(float64(h.quantile(f))/1000, maxMs) }
+	res.LatencyMs = latency{P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: maxMs}
+}
+
+func printTable(out io.Writer, r *result) error {
+	w := &strings.Builder{}
+	row := func(k, f string, a ...any) { fmt.Fprintf(w, "  %-28s "+f+"\n", append([]any{k}, a...)...) }
+	fmt.Fprintf(w, "\n%s\n", strings.Repeat("=", 60))
+	fmt.Fprintf(w, "  scenario %s: %d clients (%d connected) in %d process(es)\n", r.Scenario, r.Clients, r.Connected, r.Procs)
+	switch r.Scenario {
+	case scFanout, scRooms:
+		row("rate, size", "%.0f msg/s, %d bytes, %.0fs", r.Rate, r.Size, r.Duration)
+		if r.Rooms > 0 {
+			row("rooms", "%d", r.Rooms)
+		}
+		row("server linger", "%s", r.Linger)
+		row("broadcasts sent", "%d", r.Sent)
+		row("delivered / expected", "%d / %d", r.Delivered, r.Expected)
+		row("delivered per second", "%.0f", r.DeliveredPerSec)
+		row("lost, dupes", "%d, %d", r.Lost, r.Dupes)
+		row("pacer max lag", "%.1f ms", r.PacerMaxLagMs)
+	case scEcho:
+		row("size, duration", "%d bytes, %.0fs", r.Size, r.Duration)
+		row("round trips", "%d of %d sent", r.Delivered, r.Expected)
+		row("round trips per second", "%.0f", r.DeliveredPerSec)
+		row("lost, unexpected", "%d, %d", r.Lost, r.Dupes)
+	case scConnect:
+		row("connections per second", "%.0f", r.ConnPerSec)
+	case scChurn:
+		if c := r.Churn; c != nil {
+			row("connects (per second)", "%d (%.0f/s), %d pacing tokens skipped", c.Connects, c.ConnectsPerSec, c.Skipped)
+			row("server goroutines", "%d before, %d after", c.GoroutinesBefore, c.GoroutinesAfter)
+			row("server RSS", "%.1f MB before, %.1f MB after", float64(c.RSSBefore)/1e6, float64(c.RSSAfter)/1e6)
+			row("server clients after", "%d", c.ClientsAfter)
+		}
+	}
+	what := "latency"
+	if r.Scenario == scConnect || r.Scenario == scChurn {
+		what = "connect latency"
+	}
+	row(what+" p50/p95/p99", "%.2f / %.2f / %.2f ms", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
+	row(what+" max", "%.2f ms", r.LatencyMs.Max)
+	if r.Server.Available {
+		if r.Scenario != scChurn {
+			row("server RSS per idle conn", "%.0f bytes (%.1f KB)", r.Server.RSSBytesPerConn, r.Server.RSSBytesPerConn/1024)
+			row("server goroutines per conn", "%.2f", r.Server.GoroutinesPerConn)
+		}
+		unit := "delivery"
+		switch r.Scenario {
+		case scEcho:
+			unit = "round trip"
+		case scConnect, scChurn:
+			unit = "connect"
+		}
+		row("server CPU per "+unit, "%.2f us", r.Server.CPUUsPerDelivery)
+		row("server dropped, errors", "%d, %d", r.Server.Dropped, r.Server.Errors)
+	} else {
+		row("server figures", "unavailable (no /ctl/stats)")
+	}
+	if r.Scenario != scConnect {
+		row("generator CPU per message", "%.2f us (%.1f s)", r.Generator.CPUUsPerMsg, r.Generator.CPUSeconds)
+	}
+	row("errors, disconnected", "%d, %d", r.Errors, r.Disconnected)
+	for _, s := range r.ErrorSamples {
+		row("  error", "%s", s)
+	}
+	fmt.Fprintf(w, "%s\n", strings.Repeat("=", 60))
+	_, err := io.WriteString(out, w.String())
+	return err
+}
+
+func printJSON(w io.Writer, r *result) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "RESULT %s\n", b)
+	return err
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/pprof"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/loadserver"
+)
+
+// runServe runs the server side until ctx ends (or stdin reaches EOF with
+// -exit-on-eof). It prints "LISTEN host:port" on stdout once it accepts
+// connections; the generator reads that line.
+func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Writer) error {
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
+	}
+	if err := checkLoopbackHost(host); err != nil {
+		return err
+	}
+	limit, err := raiseNofile()
+	if err != nil {
+		return err
+	}
+	capacity := serverCapacity(limit)
+	cfg := core.DefaultConfig()
+	cfg.WriteLinger = o.linger
+	if o.queue > 0 {
+		cfg.SendChannelSize = o.queue
+	}
+	cfg.ReadBufferSize = o.readBuf
+	cfg.EnableCompression = o.compress
+	cfg.CoalesceWrites = o.coalesce
+	srv := loadserver.New(loadserver.Config{Hub: cfg, MaxClients: capacity})
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = ln.Close()
+			_ = f.Close()
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				sayln(stderr, "loadtest: cpuprofile:", err)
+			}
+		}()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if o.exitOnEOF {
+		// This goroutine ends when the parent closes our stdin (or dies);
+		// if it is still blocked when Serve returns, process exit ends it.
+		go func() {
+			_, _ = io.Copy(io.Discard, stdin)
+			cancel()
+		}()
+	}
+	sayf(stderr, "loadtest server: listening on %s, at most %d clients (open-file limit %d), linger=%v queue=%d readbuf=%d compress=%v coalesce=%v\n",
+		ln.Addr(), capacity, limit, cfg.WriteLinger, cfg.SendChannelSize, cfg.ReadBufferSize, cfg.EnableCompression, cfg.CoalesceWrites)
+	if _, err := fmt.Fprintf(stdout, "LISTEN %s\n", ln.Addr()); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	return srv.Serve(ctx, ln)
+}
