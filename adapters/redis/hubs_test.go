@@ -1,0 +1,30 @@
+package redis
+
+import (
+	"testing"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
+)
+
+func TestPresenceOverRedis(t *testing.T) {
+	prefix := uniquePrefix(t)
+	adaptertest.RunPresence(t, func(t *testing.T) core.Adapter {
+		return newAdapter(t, sharedAddr, prefix)
+	})
+}
+
+// redisBroker adapts redisServer to adaptertest.Broker.
+type redisBroker struct{ s *redisServer }
+
+func (b redisBroker) Kill(*testing.T)  { b.s.stop() }
+func (b redisBroker) Start(*testing.T) { b.s.start() }
+
+func TestHubsSurviveBrokerRestart(t *testing.T) {
+	srv := newRedisServer(t)
+	srv.start()
+	prefix := uniquePrefix(t)
+	adaptertest.RunHubFault(t, redisBroker{srv}, func(t *testing.T) core.Adapter {
+		return newAdapter(t, srv.addr(), prefix)
+	})
+}
