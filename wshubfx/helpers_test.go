@@ -72,21 +72,6 @@ func readText(t *testing.T, conn *websocket.Conn) string {
 	return string(data)
 }
 
-// readClose reads until the close frame and returns its code.
-func readClose(t *testing.T, conn *websocket.Conn) int {
-	t.Helper()
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
-	for {
-		_, _, err := conn.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		require.ErrorAs(t, err, &ce)
-		return ce.Code
-	}
-}
-
 // get fetches url and returns the status code and body.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()

@@ -336,8 +336,8 @@ func TestDrainTimeoutIsAWarningNotAnError(t *testing.T) {
 }
 
 func TestValidateApp(t *testing.T) {
-	require.NoError(t, fx.ValidateApp(wshubfx.Module, fx.Invoke(func(*core.Hub) {})))
-	err := fx.ValidateApp(fx.Invoke(func(*core.Hub) {}))
+	require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.Module, fx.Invoke(func(*core.Hub) {})))
+	err := fx.ValidateApp(fx.NopLogger, fx.Invoke(func(*core.Hub) {}))
 	require.Error(t, err, "without Module there is no hub")
 }
 

@@ -1,0 +1,249 @@
+package wshubfx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/health"
+	"github.com/wshub/wshub/metrics"
+)
+
+// HTTPModule serves the hub over HTTP and provides the *Server. On
+// Config.HTTP.Addr (default ":8080") it serves WebSocket upgrades at
+// WSPath ("/ws") and the endpoints of HTTPHandlersGroup; liveness at
+// LivePath ("/healthz"), readiness at ReadyPath ("/readyz") and, when a
+// prometheus.Gatherer is available (see MetricsModule), metrics at
+// MetricsPath ("/metrics") are served there too, or on Config.HTTP.AdminAddr
+// when that is set. The probes come from the HealthModule's
+// *health.Checker when present, else from the hub itself.
+//
+// The listeners are opened in OnStart, so an address in use fails start-up.
+// The main server starts after the hub runs and, on stop, closes its
+// listener first, before the hub drains (http.Server.Shutdown leaves the
+// hijacked WebSocket connections to the hub). The admin server starts
+// before the hub and stops after it, so probes see the drain.
+var HTTPModule = fx.Module("wshub.http",
+	fx.Provide(newAdminServer, newServer),
+	fx.Invoke(func(*Server) {}),
+)
+
+// Server is the HTTPModule's HTTP front end. Its methods are safe for
+// concurrent use.
+type Server struct {
+	main  *listener
+	admin *listener
+}
+
+// Addr returns the address the main server listens on, with the port
+// bound (useful with port 0), or "" before start and after stop.
+func (s *Server) Addr() string { return s.main.addr() }
+
+// AdminAddr returns the address the admin server listens on, or "" when
+// there is none (Config.HTTP.AdminAddr unset), before start and after stop.
+func (s *Server) AdminAddr() string { return s.admin.addr() }
+
+// listener runs one http.Server on one address: it listens in start, serves
+// in a goroutine it owns, and stops it and waits for it in stop.
+type listener struct {
+	name     string
+	address  string
+	srv      *http.Server
+	logger   core.Logger
+	shutdown fx.Shutdowner
+
+	mu    sync.Mutex
+	bound string
+	done  chan struct{} // closed when Serve returned
+}
+
+func newListener(name, address string, cfg HTTPConfig, handler http.Handler, logger core.Logger, sd fx.Shutdowner) *listener {
+	return &listener{
+		name:     name,
+		address:  address,
+		logger:   logger,
+		shutdown: sd,
+		srv: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			ErrorLog:          log.New(logWriter{logger: logger, server: name}, "", 0),
+		},
+	}
+}
+
+func (l *listener) addr() string {
+	if l == nil {
+		return ""
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bound
+}
+
+func (l *listener) start(context.Context) error {
+	ln, err := net.Listen("tcp", l.address)
+	if err != nil {
+		return fmt.Errorf("wshubfx: %s server: %w", l.name, err)
+	}
+	l.mu.Lock()
+	l.bound = ln.Addr().String()
+	l.done = make(chan struct{})
+	l.mu.Unlock()
+	l.logger.Info("wshubfx: listening", "server", l.name, "addr", ln.Addr().String())
+	go l.serve(ln)
+	return nil
+}
+
+func (l *listener) serve(ln net.Listener) {
+	defer close(l.done)
+	err := l.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return
+	}
+	// The listener broke on its own: the app can no longer serve, so stop it.
+	l.logger.Error("wshubfx: server stopped serving", "server", l.name, "error", err)
+	_ = l.shutdown.Shutdown(fx.ExitCode(1))
+}
+
+// stop closes the listener and idle connections and waits for running
+// requests (hijacked WebSockets excluded) until ctx ends.
+func (l *listener) stop(ctx context.Context) error {
+	err := l.srv.Shutdown(ctx)
+	if err != nil {
+		_ = l.srv.Close()
+		err = fmt.Errorf("wshubfx: %s server shutdown: %w", l.name, err)
+	}
+	<-l.done
+	l.mu.Lock()
+	l.bound = ""
+	l.mu.Unlock()
+	l.logger.Info("wshubfx: stopped listening", "server", l.name)
+	return err
+}
+
+// logWriter turns http.Server's error log lines into warnings.
+type logWriter struct {
+	logger core.Logger
+	server string
+}
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.logger.Warn("wshubfx: http server", "server", w.server, "error", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// adminServer is the admin listener, or nil fields when there is none. Its
+// mux is filled by newServer before the app starts.
+type adminServer struct {
+	l   *listener
+	mux *http.ServeMux
+}
+
+type adminParams struct {
+	fx.In
+
+	Lifecycle  fx.Lifecycle
+	Shutdowner fx.Shutdowner
+	Config     Config `optional:"true"`
+	Logger     core.Logger
+}
+
+type adminResult struct {
+	fx.Out
+
+	Admin *adminServer
+	// Token makes the hub's constructor wait for this one, so the admin
+	// hook starts before the hub's and stops after it.
+	Token stopAfterHub `group:"wshub.internal.stop_after_hub"`
+}
+
+func newAdminServer(p adminParams) adminResult {
+	cfg := p.Config.withDefaults().HTTP
+	if cfg.AdminAddr == "" {
+		return adminResult{Admin: &adminServer{}}
+	}
+	mux := http.NewServeMux()
+	l := newListener("admin", cfg.AdminAddr, cfg, mux, p.Logger, p.Shutdowner)
+	p.Lifecycle.Append(fx.Hook{OnStart: l.start, OnStop: l.stop})
+	return adminResult{Admin: &adminServer{l: l, mux: mux}}
+}
+
+type serverParams struct {
+	fx.In
+
+	Lifecycle      fx.Lifecycle
+	Shutdowner     fx.Shutdowner
+	Config         Config `optional:"true"`
+	Hub            *core.Hub
+	Logger         core.Logger
+	Admin          *adminServer
+	Checker        *health.Checker     `optional:"true"`
+	Gatherer       prometheus.Gatherer `optional:"true"`
+	ModuleGatherer prometheus.Gatherer `name:"wshub.module.metrics" optional:"true"`
+	Endpoints      []Endpoint          `group:"wshub.http_handlers"`
+}
+
+func newServer(p serverParams) (*Server, error) {
+	cfg := p.Config.withDefaults().HTTP
+	endpoints, err := sortEndpoints(p.Endpoints)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	if err := handle(mux, cfg.WSPath, p.Hub.HandleHTTP()); err != nil {
+		return nil, err
+	}
+	probes := mux
+	if p.Admin.mux != nil {
+		probes = p.Admin.mux
+	}
+	var live, ready http.Handler = p.Hub.HealthHandler(), p.Hub.ReadyHandler()
+	if p.Checker != nil {
+		live, ready = p.Checker.LiveHandler(), p.Checker.ReadyHandler()
+	}
+	if err := handle(probes, cfg.LivePath, live); err != nil {
+		return nil, err
+	}
+	if err := handle(probes, cfg.ReadyPath, ready); err != nil {
+		return nil, err
+	}
+	g := p.Gatherer
+	if isNil(g) {
+		g = p.ModuleGatherer
+	}
+	if !isNil(g) {
+		if err := handle(probes, cfg.MetricsPath, metrics.Handler(g)); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range endpoints {
+		if err := handle(mux, e.Pattern, e.Handler); err != nil {
+			return nil, err
+		}
+	}
+	l := newListener("main", cfg.Addr, cfg, mux, p.Logger, p.Shutdowner)
+	p.Lifecycle.Append(fx.Hook{OnStart: l.start, OnStop: l.stop})
+	return &Server{main: l, admin: p.Admin.l}, nil
+}
+
+// handle registers h at pattern, turning ServeMux's panic on a bad or
+// conflicting pattern into an error.
+func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: pattern %q: %v", ErrInvalidContribution, pattern, r)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}

@@ -1,0 +1,223 @@
+package wshubfx_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/health"
+	"github.com/wshub/wshub/wshubfx"
+)
+
+// localConfig listens on free loopback ports.
+func localConfig() wshubfx.Config {
+	return wshubfx.Config{StopTimeout: time.Second, HTTP: wshubfx.HTTPConfig{Addr: "127.0.0.1:0"}}
+}
+
+func TestHTTPModuleServesEverything(t *testing.T) {
+	var srv *wshubfx.Server
+	var hub *core.Hub
+	startApp(t,
+		wshubfx.Module, wshubfx.LoggingModule, wshubfx.MetricsModule, wshubfx.HealthModule, wshubfx.HTTPModule,
+		fx.Supply(localConfig()),
+		wshubfx.AsRoute("echo", func(c *core.Client, m *core.Message) error { return c.Send(m.Data) }),
+		wshubfx.AsEndpoint("/hello", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("hello"))
+		})),
+		wshubfx.AsHealthCheck(health.Check{Name: "db", Func: func(context.Context) error { return nil }}),
+		fx.Populate(&srv, &hub))
+
+	base := "http://" + srv.Addr()
+	require.NotEmpty(t, srv.Addr())
+	assert.Empty(t, srv.AdminAddr())
+
+	conn := dialHub(t, hub, "ws://"+srv.Addr()+"/ws")
+	require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"echo"}`)))
+	assert.JSONEq(t, `{"type":"echo"}`, readText(t, conn))
+
+	code, body := get(t, base+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"alive":true`)
+
+	code, body = get(t, base+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+	var ready health.Report
+	require.NoError(t, json.Unmarshal([]byte(body), &ready))
+	assert.Equal(t, 1, ready.Clients)
+	assert.True(t, ready.Checks["db"].OK, "group checks are registered: %s", body)
+
+	code, body = get(t, base+"/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "wshub_connections 1")
+	assert.Contains(t, body, "go_goroutines", "the module's own registry has runtime metrics")
+
+	code, body = get(t, base+"/hello")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "hello", body)
+}
+
+func TestHTTPModuleAlone(t *testing.T) {
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()), fx.Populate(&srv))
+	base := "http://" + srv.Addr()
+	code, body := get(t, base+"/readyz")
+	assert.Equal(t, http.StatusOK, code, "the hub's own readiness handler")
+	assert.Contains(t, body, `"state":"running"`)
+	code, _ = get(t, base+"/metrics")
+	assert.Equal(t, http.StatusNotFound, code, "no Gatherer, no /metrics")
+}
+
+func TestHTTPModuleUsesTheAppsGatherer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var srv *wshubfx.Server
+	app := startApp(t, wshubfx.Module, wshubfx.MetricsModule, wshubfx.HTTPModule,
+		fx.Supply(localConfig()),
+		fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer)))),
+		fx.Populate(&srv))
+	code, body := get(t, "http://"+srv.Addr()+"/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "wshub_connections 0")
+	assert.NotContains(t, body, "go_goroutines", "the app's registry is served as is")
+
+	app.RequireStop()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		assert.NotContains(t, f.GetName(), "wshub_", "unregistered on stop")
+	}
+}
+
+func TestAdminServerServesProbes(t *testing.T) {
+	cfg := localConfig()
+	cfg.HTTP.AdminAddr = "127.0.0.1:0"
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.MetricsModule, wshubfx.HTTPModule, fx.Supply(cfg), fx.Populate(&srv))
+	require.NotEmpty(t, srv.AdminAddr())
+	require.NotEqual(t, srv.Addr(), srv.AdminAddr())
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		code, _ := get(t, "http://"+srv.AdminAddr()+path)
+		assert.Equal(t, http.StatusOK, code, "admin %s", path)
+		code, _ = get(t, "http://"+srv.Addr()+path)
+		assert.Equal(t, http.StatusNotFound, code, "main %s", path)
+	}
+}
+
+func TestListenErrorFailsStart(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer func() { _ = taken.Close() }()
+	cfg := localConfig()
+	cfg.HTTP.Addr = taken.Addr().String()
+
+	var hub *core.Hub
+	app := fxtest.New(t, fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(cfg), fx.Populate(&hub))
+	err = app.Start(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "address already in use")
+	assert.Equal(t, core.StateStopped, hub.State(), "the started hub was rolled back")
+}
+
+func TestInvalidEndpointsFailConstruction(t *testing.T) {
+	h := http.NotFoundHandler()
+	tests := []struct {
+		name string
+		give fx.Option
+	}{
+		{name: "duplicate", give: fx.Options(wshubfx.AsEndpoint("/x", h), wshubfx.AsEndpoint("/x", h))},
+		{name: "module path", give: wshubfx.AsEndpoint("/ws", h)},
+		{name: "no handler", give: wshubfx.AsEndpoint("/x", nil)},
+		{name: "bad pattern", give: wshubfx.AsEndpoint("/x/{bad", h)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()), tt.give)
+			require.ErrorIs(t, app.Err(), wshubfx.ErrInvalidContribution)
+		})
+	}
+}
+
+func TestDuplicateHealthChecksFailConstruction(t *testing.T) {
+	ok := func(context.Context) error { return nil }
+	app := fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HealthModule,
+		wshubfx.AsHealthCheck(health.Check{Name: "db", Func: ok}),
+		wshubfx.AsHealthCheck(health.Check{Name: "db", Func: ok}),
+		fx.Invoke(func(*health.Checker) {}))
+	require.ErrorIs(t, app.Err(), wshubfx.ErrInvalidContribution)
+}
+
+func TestHealthChecksAreSortedByName(t *testing.T) {
+	ok := func(context.Context) error { return nil }
+	var checker *health.Checker
+	startApp(t, wshubfx.Module, wshubfx.HealthModule,
+		wshubfx.AsHealthCheck(health.Check{Name: "cache", Func: ok}),
+		wshubfx.AsHealthCheck(health.Check{Name: "auth", Func: ok}),
+		wshubfx.ProvideHealthCheck(func() health.Check { return health.Check{Name: "broker", Func: ok} }),
+		fx.Populate(&checker))
+	assert.Equal(t, []string{"auth", "broker", "cache"}, checker.CheckNames())
+}
+
+// A client that sends headers too slowly is cut off by ReadHeaderTimeout.
+func TestReadHeaderTimeout(t *testing.T) {
+	cfg := localConfig()
+	cfg.HTTP.ReadHeaderTimeout = 100 * time.Millisecond
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(cfg), fx.Populate(&srv))
+	conn, err := net.Dial("tcp", srv.Addr())
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	_, err = conn.Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\n")) // headers never end
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
+	start := time.Now()
+	buf := make([]byte, 512)
+	for {
+		if _, err = conn.Read(buf); err != nil {
+			break
+		}
+	}
+	// EOF or a reset: the server hung up, not our read deadline.
+	var ne net.Error
+	if errors.As(err, &ne) {
+		assert.False(t, ne.Timeout(), "the server closed the connection before our deadline")
+	}
+	assert.Less(t, time.Since(start), waitFor/2)
+}
+
+func TestValidateModuleCombinations(t *testing.T) {
+	mods := map[string]fx.Option{
+		"logging": wshubfx.LoggingModule,
+		"metrics": wshubfx.MetricsModule,
+		"health":  wshubfx.HealthModule,
+		"http":    wshubfx.HTTPModule,
+	}
+	names := []string{"logging", "metrics", "health", "http"}
+	for mask := range 1 << len(names) {
+		var label []string
+		opts := []fx.Option{wshubfx.Module, fx.Invoke(func(*core.Hub) {})}
+		for i, n := range names {
+			if mask&(1<<i) != 0 {
+				label = append(label, n)
+				opts = append(opts, mods[n])
+			}
+		}
+		t.Run("module+"+strings.Join(label, "+"), func(t *testing.T) {
+			require.NoError(t, fx.ValidateApp(append([]fx.Option{fx.NopLogger}, opts...)...))
+		})
+	}
+	t.Run("fx logger", func(t *testing.T) {
+		require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.FxLogger, wshubfx.LoggingModule, wshubfx.Module))
+	})
+}
