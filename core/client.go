@@ -242,10 +242,15 @@ func (c *Client) Close() error {
 
 // CloseWithCode closes the connection with code and reason: messages queued
 // before the call are written first, then the close frame; the connection
-// ends when the peer answers or after WriteWait. Sends after the call return
+// ends when the peer answers, or a second later. Sends after the call return
 // ErrConnectionClosed. Closing an already closing client returns
-// ErrConnectionClosed.
+// ErrConnectionClosed. A code that may not be sent on the wire (below 1000,
+// 1004-1006, 1015, reserved ranges) is replaced by an empty close frame
+// (no status); reason is cut to fit a control frame.
 func (c *Client) CloseWithCode(code int, reason string) error {
+	if !sendableCloseCode(code) {
+		code = websocket.CloseNoStatusReceived
+	}
 	if !c.startClose(code, reason) {
 		return ErrConnectionClosed
 	}

@@ -85,6 +85,14 @@ func (c *Client) readPump() {
 			}
 			return
 		}
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			// Our close frame is out (or going): only the peer's close
+			// matters now, within the deadline the write pump set.
+			continue
+		}
 		now := time.Now()
 		_ = c.ws.SetReadDeadline(now.Add(h.cfg.PongWait))
 		if c.limiter != nil && !c.limiter.allow(now) {

@@ -205,3 +205,16 @@ func TestCompressedBatchRoundTrip(t *testing.T) {
 	_, got := read(t, conn)
 	assert.Equal(t, "last", got)
 }
+
+func TestCloseWithUnsendableCodeSendsNoStatus(t *testing.T) {
+	h, srv := startHub(t)
+	conn, c := dialWait(t, h, srv)
+	require.NoError(t, c.CloseWithCode(1006, "abnormal is not for the wire"))
+	assert.Equal(t, websocket.CloseNoStatusReceived, readClose(t, conn).Code)
+
+	conn2, c2 := dialWait(t, h, srv)
+	require.NoError(t, c2.CloseWithCode(4000, strings.Repeat("é", 100)))
+	ce := readClose(t, conn2)
+	assert.Equal(t, 4000, ce.Code)
+	assert.LessOrEqual(t, len(ce.Text), 123)
+}

@@ -406,6 +406,18 @@ func appendControl(b []byte, opcode byte, payload []byte) []byte {
 	return append(b, payload...)
 }
 
+// sendableCloseCode reports whether code may appear in a close frame
+// (RFC 6455 section 7.4).
+func sendableCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
 // appendClose appends a close frame with code and reason (reason cut to fit,
 // on a UTF-8 boundary).
 func appendClose(b []byte, code int, reason string) []byte {
