@@ -1,0 +1,19 @@
+// Package natsfx is an fx module that connects wshubfx.Module's hub to
+// other nodes over NATS (package adapters/nats). It lives in its own
+// package so applications that do not use it never link nats.go.
+//
+// With a *nats.Conn in the graph, Module builds the adapter on it and
+// leaves the connection to the application. Without one, it connects to
+// Config.URL in OnStart (a failed connection fails start-up) and flushes
+// and closes that connection in OnStop. Either way the adapter becomes
+// wshubfx.Module's default core.Adapter; a top-level fx.Decorate of
+// core.Adapter still wins.
+//
+// # Lifecycle and goroutines
+//
+// Module's constructor runs before the hub's, so its hook starts before
+// the hub runs and stops after the hub's Shutdown has closed the adapter:
+// the connection outlives every publish. The adapter's goroutines belong
+// to the hub (started by Run's Subscribe, stopped by Shutdown's Close);
+// the connection's belong to nats.go and end when it is closed.
+package natsfx

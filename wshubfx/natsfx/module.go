@@ -1,0 +1,101 @@
+package natsfx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	natsgo "github.com/nats-io/nats.go"
+	"go.uber.org/fx"
+
+	natsadapter "github.com/wshub/wshub/adapters/nats"
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/wshubfx"
+)
+
+// Config configures Module. Its zero value connects to natsgo.DefaultURL.
+// Supply it like wshubfx.Config (fx.Supply, fx.Replace or fx.Decorate at
+// the top level); it is optional.
+type Config struct {
+	// URL is the server list Module connects to when the graph has no
+	// *nats.Conn (default natsgo.DefaultURL, nats://127.0.0.1:4222).
+	URL string
+	// ConnectOptions are passed to natsgo.Connect, after Module's own
+	// natsgo.Name("wshub"). Add natsgo.RetryOnFailedConnect(true) to start
+	// while the broker is down; readiness then reports the adapter down
+	// until it connects.
+	ConnectOptions []natsgo.Option
+	// AdapterOptions configure the adapter (subject prefix, health timeout,
+	// error handler).
+	AdapterOptions []natsadapter.Option
+}
+
+// ErrNotConnected is returned by the adapter of a connection Module dials
+// itself while that connection is not yet made (before OnStart).
+var ErrNotConnected = errors.New("natsfx: not connected yet")
+
+// Module provides the NATS adapter as wshubfx.Module's default
+// core.Adapter.
+var Module = fx.Module("wshub.nats", fx.Provide(newAdapter))
+
+type params struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Conn      *natsgo.Conn `optional:"true"`
+	Config    Config       `optional:"true"`
+	Logger    core.Logger
+}
+
+func newAdapter(p params) (wshubfx.AdapterResult, error) {
+	if p.Conn != nil {
+		a, err := natsadapter.New(p.Conn, p.Config.AdapterOptions...)
+		if err != nil {
+			return wshubfx.AdapterResult{}, fmt.Errorf("natsfx: %w", err)
+		}
+		return wshubfx.AdapterResult{Adapter: a}, nil
+	}
+	d := &dialer{cfg: p.Config, logger: p.Logger, lazy: &lazyAdapter{}}
+	p.Lifecycle.Append(fx.Hook{OnStart: d.start, OnStop: d.stop})
+	return wshubfx.AdapterResult{Adapter: d.lazy}, nil
+}
+
+// dialer owns the connection Module made.
+type dialer struct {
+	cfg    Config
+	logger core.Logger
+	lazy   *lazyAdapter
+	nc     *natsgo.Conn
+}
+
+func (d *dialer) start(context.Context) error {
+	url := d.cfg.URL
+	if url == "" {
+		url = natsgo.DefaultURL
+	}
+	opts := append([]natsgo.Option{natsgo.Name("wshub")}, d.cfg.ConnectOptions...)
+	nc, err := natsgo.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("natsfx: connect %s: %w", url, err)
+	}
+	a, err := natsadapter.New(nc, d.cfg.AdapterOptions...)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("natsfx: %w", err)
+	}
+	d.nc = nc
+	d.lazy.set(a)
+	d.logger.Info("natsfx: connected", "url", nc.ConnectedUrlRedacted())
+	return nil
+}
+
+// stop runs after the hub's Shutdown closed the adapter: it flushes what
+// the connection still buffers and closes it.
+func (d *dialer) stop(ctx context.Context) error {
+	err := d.nc.FlushWithContext(ctx)
+	d.nc.Close()
+	if err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
+		d.logger.Warn("natsfx: flush before close failed", "error", err)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package redisfx_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nuid"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	redisadapter "github.com/wshub/wshub/adapters/redis"
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/wshubfx"
+	"github.com/wshub/wshub/wshubfx/redisfx"
+)
+
+// sharedURL is the Redis server the development and CI machines run.
+const sharedURL = "redis://127.0.0.1:6379/0"
+
+const waitFor = 10 * time.Second
+
+const tick = 5 * time.Millisecond
+
+func prefix() []redisadapter.Option {
+	return []redisadapter.Option{redisadapter.WithChannelPrefix("wshubfxtest:" + nuid.Next())}
+}
+
+// node starts an fx app with the hub on Redis; cleanup stops it.
+func node(t *testing.T, opts ...fx.Option) (*fxtest.App, *core.Hub) {
+	t.Helper()
+	var hub *core.Hub
+	app := fxtest.New(t, append([]fx.Option{fx.NopLogger, wshubfx.Module, redisfx.Module, fx.Populate(&hub)}, opts...)...)
+	app.RequireStart()
+	t.Cleanup(func() { app.RequireStop() })
+	return app, hub
+}
+
+// healthOf returns hub's adapter as a core.HealthCheckAdapter.
+func healthOf(t *testing.T, hub *core.Hub) core.HealthCheckAdapter {
+	t.Helper()
+	hc, ok := hub.Adapter().(core.HealthCheckAdapter)
+	require.True(t, ok, "%T", hub.Adapter())
+	return hc
+}
+
+// waitSubscribed waits until hub's adapter reports its link up.
+func waitSubscribed(t *testing.T, hub *core.Hub) {
+	t.Helper()
+	hc := healthOf(t, hub)
+	require.Eventually(t, func() bool { return hc.CheckHealth(context.Background()) == nil }, waitFor, tick)
+}
+
+func client(t *testing.T, hub *core.Hub) *websocket.Conn {
+	t.Helper()
+	srv := httptest.NewServer(hub.HandleHTTP())
+	t.Cleanup(srv.Close)
+	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	require.Eventually(t, func() bool { return hub.ClientCount() == 1 }, waitFor, tick)
+	return conn
+}
+
+func TestValidate(t *testing.T) {
+	require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.Module, redisfx.Module, fx.Invoke(func(*core.Hub) {})))
+	rc := goredis.NewClient(&goredis.Options{})
+	defer func() { _ = rc.Close() }()
+	require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.Module, redisfx.Module,
+		fx.Supply(fx.Annotate(rc, fx.As(new(goredis.UniversalClient)))),
+		fx.Invoke(func(*core.Hub) {})))
+}
+
+// Two nodes with their own clients see each other's broadcasts.
+func TestTwoNodesWithTheirOwnClients(t *testing.T) {
+	cfg := redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}
+	_, a := node(t, fx.Supply(cfg))
+	_, b := node(t, fx.Supply(cfg))
+	require.IsType(t, &redisadapter.Adapter{}, a.Adapter())
+	waitSubscribed(t, b)
+
+	conn := client(t, b)
+	a.BroadcastText("from node A")
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
+	_, data, err := conn.ReadMessage()
+	require.NoError(t, err)
+	assert.Equal(t, "from node A", string(data))
+}
+
+func TestOwnClientIsClosedOnStop(t *testing.T) {
+	app, hub := node(t, fx.Supply(redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}))
+	waitSubscribed(t, hub)
+	app.RequireStop()
+	// goleak (TestMain) fails the package if the client's pool lingers.
+	require.ErrorIs(t, healthOf(t, hub).CheckHealth(context.Background()), core.ErrAdapterClosed)
+}
+
+func TestTheAppsClientStaysOpen(t *testing.T) {
+	opts, err := goredis.ParseURL(sharedURL)
+	require.NoError(t, err)
+	rc := goredis.NewClient(opts)
+	defer func() { _ = rc.Close() }()
+	app, hub := node(t,
+		fx.Supply(fx.Annotate(rc, fx.As(new(goredis.UniversalClient)))),
+		fx.Supply(redisfx.Config{AdapterOptions: prefix()}))
+	waitSubscribed(t, hub)
+	app.RequireStop()
+	require.NoError(t, rc.Ping(context.Background()).Err(), "the app's client is still usable")
+}
+
+func TestBadURLFailsConstruction(t *testing.T) {
+	app := fx.New(fx.NopLogger, wshubfx.Module, redisfx.Module, fx.Supply(redisfx.Config{URL: "http://nope"}),
+		fx.Invoke(func(*core.Hub) {}))
+	require.Error(t, app.Err())
+	assert.Contains(t, app.Err().Error(), "redisfx")
+}
