@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wshub/wshub/core"
+)
+
+// startNode runs a hub with the chat behind an httptest server serving the
+// page and /ws, as the browser test does; cleanup stops both.
+func startNode(t *testing.T, opts ...core.Option) (*core.Hub, *httptest.Server) {
+	t.Helper()
+	chat := NewChat()
+	hub := core.NewHub(append([]core.Option{core.WithMessageHandler(chat.Router().Handle)}, opts...)...)
+	chat.Bind(hub)
+	go hub.Run()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, hub.WaitRunning(ctx))
+
+	mux := http.NewServeMux()
+	mux.Handle("/", pageHandler())
+	mux.Handle("/ws", hub.HandleHTTP())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, hub.Shutdown(ctx))
+		srv.Close()
+	})
+	return hub, srv
+}
+
+// dialChat connects to /ws of the server at base (http://host:port).
+func dialChat(t *testing.T, base string) *websocket.Conn {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func sendEvent(t *testing.T, conn *websocket.Conn, e event) {
+	t.Helper()
+	require.NoError(t, conn.SetWriteDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, conn.WriteJSON(e))
+}
+
+// next reads events until one of type typ arrives, skipping the others.
+func next(t *testing.T, conn *websocket.Conn, typ string) event {
+	t.Helper()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	for {
+		_, data, err := conn.ReadMessage()
+		require.NoError(t, err, "waiting for a %q event", typ)
+		var e event
+		require.NoError(t, json.Unmarshal(data, &e), "not JSON: %s", data)
+		if e.Type == typ {
+			return e
+		}
+	}
+}
+
+func TestChatJoinSayReceive(t *testing.T) {
+	hub, srv := startNode(t)
+	ann, bob := dialChat(t, srv.URL), dialChat(t, srv.URL)
+
+	sendEvent(t, ann, event{Type: "join", Room: "go", Nick: "ann"})
+	assert.Equal(t, event{Type: "joined", Room: "go", Nick: "ann", Node: hub.NodeID()}, next(t, ann, "joined"))
+	sendEvent(t, bob, event{Type: "join", Room: "go", Nick: "bob"})
+	assert.Equal(t, event{Type: "joined", Room: "go", Nick: "bob", Node: hub.NodeID()}, next(t, ann, "joined"),
+		"members see who joins after them")
+	assert.Equal(t, "bob", next(t, bob, "joined").Nick)
+
+	sendEvent(t, ann, event{Type: "say", Text: "  hi bob  "})
+	want := event{Type: "said", Room: "go", Nick: "ann", Text: "hi bob", Node: hub.NodeID()}
+	assert.Equal(t, want, next(t, bob, "said"))
+	assert.Equal(t, want, next(t, ann, "said"), "the author sees its own message")
+
+	sendEvent(t, bob, event{Type: "say", Text: "hi ann"})
+	assert.Equal(t, "hi ann", next(t, ann, "said").Text)
+	assert.Equal(t, "bob", next(t, bob, "said").Nick)
+}
+
+func TestChatRoomsAreSeparate(t *testing.T) {
+	_, srv := startNode(t)
+	ann, bob := dialChat(t, srv.URL), dialChat(t, srv.URL)
+	sendEvent(t, ann, event{Type: "join", Room: "a", Nick: "ann"})
+	next(t, ann, "joined")
+	sendEvent(t, bob, event{Type: "join", Room: "b", Nick: "bob"})
+	next(t, bob, "joined")
+
+	sendEvent(t, ann, event{Type: "say", Text: "only room a"})
+	sendEvent(t, bob, event{Type: "say", Text: "only room b"})
+	assert.Equal(t, "only room a", next(t, ann, "said").Text, "ann must not see room b")
+	assert.Equal(t, "only room b", next(t, bob, "said").Text, "bob must not see room a")
+
+	// Bob moves to room a: he leaves b (and is told) and joins a.
+	sendEvent(t, bob, event{Type: "join", Room: "a", Nick: "bob"})
+	left := next(t, bob, "left")
+	assert.Equal(t, "b", left.Room)
+	assert.Equal(t, "bob", next(t, ann, "joined").Nick)
+	sendEvent(t, bob, event{Type: "say", Text: "moved"})
+	got := next(t, ann, "said")
+	assert.Equal(t, "moved", got.Text)
+	assert.Equal(t, "a", got.Room)
+}
+
+func TestChatLeaveAndDisconnectAreAnnounced(t *testing.T) {
+	hub, srv := startNode(t)
+	ann, bob := dialChat(t, srv.URL), dialChat(t, srv.URL)
+	sendEvent(t, ann, event{Type: "join", Nick: "ann"}) // room defaults to lobby
+	assert.Equal(t, defaultRoom, next(t, ann, "joined").Room)
+	sendEvent(t, bob, event{Type: "join", Nick: "bob"})
+	next(t, ann, "joined")
+
+	sendEvent(t, bob, event{Type: "leave"})
+	assert.Equal(t, event{Type: "left", Room: defaultRoom, Nick: "bob", Node: hub.NodeID()}, next(t, ann, "left"))
+	next(t, bob, "left")
+	sendEvent(t, bob, event{Type: "say", Text: "anyone?"})
+	assert.Equal(t, "join a room first", next(t, bob, "error").Text)
+
+	sendEvent(t, bob, event{Type: "join", Nick: "bob"})
+	next(t, ann, "joined")
+	require.NoError(t, bob.Close()) // abrupt: no leave message
+	assert.Equal(t, event{Type: "left", Room: defaultRoom, Nick: "bob", Node: hub.NodeID()}, next(t, ann, "left"))
+}
+
+func TestChatRejectsBadInput(t *testing.T) {
+	_, srv := startNode(t)
+	conn := dialChat(t, srv.URL)
+	for _, tt := range []struct {
+		name string
+		give string
+		want string
+	}{
+		{"not JSON", `hello`, `unknown "type"; use join, say or leave`},
+		{"unknown type", `{"type":"dance"}`, `unknown "type"; use join, say or leave`},
+		{"empty nick", `{"type":"join","nick":"  "}`, "nick is empty"},
+		{"long nick", `{"type":"join","nick":"` + strings.Repeat("n", maxNickLen+1) + `"}`, "nick is longer than 24 characters"},
+		{"control char", `{"type":"join","nick":"a\u0007b"}`, "nick contains control characters"},
+		{"long room", `{"type":"join","nick":"ann","room":"` + strings.Repeat("r", maxRoomLen+1) + `"}`, "room is longer than 32 characters"},
+		{"say before join", `{"type":"say","text":"hi"}`, "join a room first"},
+		{"leave before join", `{"type":"leave"}`, "not in a room"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(tt.give)))
+			assert.Equal(t, tt.want, next(t, conn, "error").Text)
+		})
+	}
+	sendEvent(t, conn, event{Type: "join", Nick: "ann"})
+	next(t, conn, "joined")
+	sendEvent(t, conn, event{Type: "say", Text: strings.Repeat("x", maxTextLen+1)})
+	assert.Equal(t, "text is longer than 500 characters", next(t, conn, "error").Text)
+}
+
+func TestPageIsServed(t *testing.T) {
+	_, srv := startNode(t)
+	for _, tt := range []struct {
+		give     string
+		want     int
+		wantBody string
+	}{
+		{give: "/", want: http.StatusOK, wantBody: "<title>wshub chat</title>"},
+		{give: "/nothing-here", want: http.StatusNotFound},
+	} {
+		t.Run(tt.give, func(t *testing.T) {
+			resp, err := srv.Client().Get(srv.URL + tt.give)
+			require.NoError(t, err)
+			defer func() { _ = resp.Body.Close() }()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, resp.StatusCode)
+			assert.Contains(t, string(body), tt.wantBody)
+		})
+	}
+}

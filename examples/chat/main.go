@@ -1,0 +1,149 @@
+// Command chat is wshub's main example: a chat with rooms and nicknames,
+// built as an fx application, serving its own web page.
+//
+//	go run ./examples/chat               # or: make run
+//	open http://localhost:8080
+//	curl localhost:8080/readyz
+//
+// One node by default. Several nodes share their rooms through a broker:
+//
+//	go run ./examples/chat -addr :8081 -node a -nats nats://127.0.0.1:4222
+//	go run ./examples/chat -addr :8082 -node b -nats nats://127.0.0.1:4222
+//
+// (or -redis redis://127.0.0.1:6379). Each page shows, next to every
+// message, the node its author is connected to.
+//
+// The server serves the page at /, WebSocket upgrades at /ws, liveness at
+// /healthz, readiness at /readyz and Prometheus metrics at /metrics.
+// SIGINT or SIGTERM drains the clients and exits 0.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	wsnats "github.com/wshub/wshub/adapters/nats"
+	wsredis "github.com/wshub/wshub/adapters/redis"
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/wshubfx"
+	"github.com/wshub/wshub/wshubfx/natsfx"
+	"github.com/wshub/wshub/wshubfx/redisfx"
+)
+
+// settings are the command line's choices.
+type settings struct {
+	addr     string
+	nodeID   string
+	natsURL  string
+	redisURL string
+}
+
+func main() {
+	var s settings
+	flag.StringVar(&s.addr, "addr", ":8080", "listen address")
+	flag.StringVar(&s.nodeID, "node", "", "node ID shown next to messages (default: random)")
+	flag.StringVar(&s.natsURL, "nats", "", "NATS URL for a multi-node chat, e.g. nats://127.0.0.1:4222")
+	flag.StringVar(&s.redisURL, "redis", "", "Redis URL for a multi-node chat, e.g. redis://127.0.0.1:6379")
+	verbose := flag.Bool("v", false, "debug logs, fx's own events included")
+	flag.Parse()
+
+	level := zapcore.InfoLevel
+	if *verbose {
+		level = zapcore.DebugLevel
+	}
+	zcfg := zap.NewDevelopmentConfig()
+	zcfg.Level = zap.NewAtomicLevelAt(level)
+	logger, err := zcfg.Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chat: logger:", err)
+		os.Exit(1)
+	}
+	opts, err := appOptions(s, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(2)
+	}
+	fxLog := fx.NopLogger
+	if *verbose {
+		fxLog = wshubfx.FxLogger
+	}
+	// Run starts the app, blocks until SIGINT or SIGTERM, stops it (the hub
+	// drains its clients) and exits non-zero only if start or stop failed.
+	fx.New(opts, fxLog).Run()
+}
+
+// appOptions assembles the application: the wshubfx modules, the chat's
+// routes and page, and a broker module when s asks for one.
+func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
+	cfg := wshubfx.Config{
+		NodeID: s.nodeID,
+		Hub:    core.DefaultConfig().WithMaxMessageSize(4 << 10),
+		// One room at a time (join leaves the previous one) and a
+		// friendly rate limit per client.
+		Limits:      core.DefaultLimits().WithMaxRoomsPerClient(1).WithMaxMessageRate(20),
+		StopTimeout: 10 * time.Second,
+		HTTP:        wshubfx.HTTPConfig{Addr: s.addr},
+	}
+	broker := fx.Options()
+	switch {
+	case s.natsURL != "" && s.redisURL != "":
+		return nil, errors.New("use -nats or -redis, not both")
+	case s.natsURL != "":
+		cfg.Presence = 5 * time.Second
+		broker = fx.Options(natsfx.Module, fx.Supply(natsfx.Config{
+			URL:            s.natsURL,
+			ConnectOptions: []natsgo.Option{natsgo.Name("wshub-chat"), natsgo.MaxReconnects(-1)},
+			AdapterOptions: []wsnats.Option{wsnats.WithSubjectPrefix("wshub.chat")},
+		}))
+	case s.redisURL != "":
+		cfg.Presence = 5 * time.Second
+		broker = fx.Options(redisfx.Module, fx.Supply(redisfx.Config{
+			URL:            s.redisURL,
+			AdapterOptions: []wsredis.Option{wsredis.WithChannelPrefix("wshub:chat")},
+		}))
+	}
+
+	return fx.Options(
+		wshubfx.Module,
+		wshubfx.HTTPModule,
+		wshubfx.LoggingModule,
+		wshubfx.MetricsModule,
+		wshubfx.HealthModule,
+		broker,
+		fx.Supply(cfg, logger),
+
+		// The Module's router names events by the JSON "type" field; the
+		// chat adds an answer for unknown types by decorating it.
+		fx.Decorate(func(r *core.Router) *core.Router { return r.OnNotFound(unknownEvent) }),
+		fx.Provide(newBoundChat),
+		chatRoutes(),
+		wshubfx.AsEndpoint("/", pageHandler()),
+	), nil
+}
+
+// newBoundChat builds the Chat on the Module's hub. Routes are registered
+// after the hub is built, so their constructors may depend on it.
+func newBoundChat(hub *core.Hub) *Chat {
+	ch := NewChat()
+	ch.Bind(hub)
+	return ch
+}
+
+// chatRoutes contributes one wshubfx.Route per chat event.
+func chatRoutes() fx.Option {
+	var opts []fx.Option
+	for _, event := range []string{"join", "leave", "say"} {
+		opts = append(opts, wshubfx.ProvideRoute(func(ch *Chat) wshubfx.Route {
+			return wshubfx.Route{Event: event, Handler: ch.Handlers()[event]}
+		}))
+	}
+	return fx.Options(opts...)
+}
