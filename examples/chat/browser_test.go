@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	wsnats "github.com/wshub/wshub/adapters/nats"
+	"github.com/wshub/wshub/core"
+)
+
+// natsURL is the shared development and CI broker.
+const natsURL = "nats://127.0.0.1:4222"
+
+// browserNode is one chat node of the browser test: a hub on its own NATS
+// connection, served by its own HTTP server.
+type browserNode struct {
+	hub   *core.Hub
+	srv   *httptest.Server
+	stats *core.DebugMetrics
+}
+
+// TestBrowserChatAcrossNodes drives the real page in headless Chromium: two
+// pages, each on its own node, the nodes linked through NATS. Both pages
+// join one room, each sends a message, and each must show both.
+//
+// Set SCREENSHOT_DIR to keep the screenshots (SCREENSHOT_DIR=testdata
+// writes examples/chat/testdata/screenshot.png); otherwise they go to a
+// temporary directory that the test removes.
+func TestBrowserChatAcrossNodes(t *testing.T) {
+	chromium := findChromium(t)
+	requireNATS(t)
+
+	// A prefix of our own keeps this run apart from anything else on the
+	// shared broker, other runs of this test included.
+	prefix := "wshubtest.chat." + randomHex(t)
+	nodeA := startBrowserNode(t, "node-a", prefix)
+	nodeB := startBrowserNode(t, "node-b", prefix)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(760, 620),
+	)
+	defer cancelAlloc() // waits for the browser process to exit
+	// The first context starts the browser on its first use and owns the
+	// first tab; a child made after that opens another tab in the same
+	// browser (made before, it would start a browser of its own).
+	pageA, cancelA := chromedp.NewContext(allocCtx)
+	defer cancelA()
+	openPage(pageA, t, nodeA.srv.URL)
+	pageB, cancelB := chromedp.NewContext(pageA)
+	defer cancelB()
+	openPage(pageB, t, nodeB.srv.URL)
+	join(pageA, t, "ann", "lobby")
+	join(pageB, t, "bob", "lobby")
+	// Each page sees the other join, whichever node it is on.
+	waitJS(pageA, t, `logText().includes("bob joined #lobby")`)
+
+	// Room interest reaches the broker asynchronously: make sure each node
+	// receives the room's traffic from the other before the real messages.
+	awaitRoute(t, nodeA, nodeB, "lobby")
+	awaitRoute(t, nodeB, nodeA, "lobby")
+
+	say(pageA, t, "hello from ann on node A")
+	say(pageB, t, "hi from bob on node B")
+	for _, page := range []context.Context{pageA, pageB} {
+		waitJS(page, t, `saidText().includes("hello from ann on node A") && saidText().includes("hi from bob on node B")`)
+	}
+	// The node shown next to each message is the author's.
+	waitJS(pageB, t, `[...document.querySelectorAll("#log li.said")].some(li => li.textContent.includes("hello from ann") && li.textContent.includes("node-a"))`)
+
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for name, page := range map[string]context.Context{"screenshot.png": pageA, "screenshot-node-b.png": pageB} {
+		png, err := chromedp.Run(page, chromedp.CaptureScreenshot())
+		require.NoError(t, err)
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+	}
+
+	// Close the tabs and the browser before the nodes stop (cleanups run
+	// after the deferred calls), so no page sees its node go away.
+	require.NoError(t, chromedp.Cancel(pageB))
+	require.NoError(t, chromedp.Cancel(pageA))
+}
+
+// findChromium returns the Chromium binary or skips the test.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("browser test skipped: no Chromium at /usr/bin/chromium or in PATH (install Debian's chromium; .ci/run does)")
+	return ""
+}
+
+// requireNATS skips the test when no NATS server answers at natsURL.
+func requireNATS(t *testing.T) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:4222", time.Second)
+	if err != nil {
+		t.Skipf("browser test skipped: no NATS at %s (%v); start nats-server or run .ci/run", natsURL, err)
+	}
+	_ = conn.Close()
+}
+
+func randomHex(t *testing.T) string {
+	t.Helper()
+	var b [6]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+	return hex.EncodeToString(b[:])
+}
+
+// startBrowserNode runs a chat node whose hub talks to the other nodes
+// through its own NATS connection. Cleanup shuts the hub down (which
+// closes the adapter), then closes the connection.
+func startBrowserNode(t *testing.T, id, prefix string) *browserNode {
+	t.Helper()
+	nc, err := natsgo.Connect(natsURL, natsgo.Name("wshub-chat-browser-test-"+id), natsgo.Timeout(2*time.Second))
+	if err != nil {
+		t.Skipf("browser test skipped: cannot connect to NATS at %s: %v", natsURL, err)
+	}
+	t.Cleanup(nc.Close) // registered first, so it runs after the hub's cleanup
+	adapter, err := wsnats.New(nc, wsnats.WithSubjectPrefix(prefix))
+	require.NoError(t, err)
+	stats := core.NewDebugMetrics()
+	hub, srv := startNode(t, core.WithAdapter(adapter), core.WithNodeID(id), core.WithMetrics(stats))
+	return &browserNode{hub: hub, srv: srv, stats: stats}
+}
+
+// awaitRoute waits until a room message published by from reaches the
+// room's members on to: from sends a probe, which the page ignores, to the
+// room (skipping its own clients) until to has written one more message to
+// a socket than before. Nothing else is in flight to to's clients then.
+func awaitRoute(t *testing.T, from, to *browserNode, room string) {
+	t.Helper()
+	before := to.stats.Stats().TotalMessagesSent
+	probe := []byte(`{"type":"probe"}`)
+	require.Eventually(t, func() bool {
+		_ = from.hub.BroadcastToRoomExcept(room, probe, from.hub.Clients()...) // nil with an adapter
+		return to.stats.Stats().TotalMessagesSent > before
+	}, 10*time.Second, 50*time.Millisecond, "room %q traffic from %s never reached %s", room, from.hub.NodeID(), to.hub.NodeID())
+}
+
+// helpers defines the page-side functions the waits below use.
+const helpers = `
+window.logText = () => document.getElementById("log").textContent;
+window.saidText = () => [...document.querySelectorAll("#log li.said")].map(li => li.textContent).join("\n");
+`
+
+func openPage(page context.Context, t *testing.T, url string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(page,
+		chromedp.EmulateViewport(720, 480), // the same size for every tab
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("nick")),
+		chromedp.Evaluate[chromedp.Void](helpers),
+	))
+	waitJS(page, t, `document.getElementById("status").textContent === "connected"`)
+}
+
+func join(page context.Context, t *testing.T, nick, room string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(page,
+		chromedp.SendKeys(chromedp.ID("nick"), nick),
+		chromedp.Clear(chromedp.ID("room")),
+		chromedp.SendKeys(chromedp.ID("room"), room),
+		chromedp.Click(chromedp.ID("join-btn")),
+		chromedp.WaitEnabled(chromedp.ID("text")),
+	))
+	waitJS(page, t, fmt.Sprintf(`document.getElementById("status").textContent === %q`, "in #"+room+" as "+nick))
+}
+
+func say(page context.Context, t *testing.T, text string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(page,
+		chromedp.SendKeys(chromedp.ID("text"), text),
+		chromedp.Click(chromedp.ID("send-btn")),
+	))
+}
+
+// waitJS waits until expr is truthy in page, or fails after 10s.
+func waitJS(page context.Context, t *testing.T, expr string) {
+	t.Helper()
+	_, err := chromedp.Run(page, chromedp.Poll[chromedp.Void](expr,
+		// An interval, not requestAnimationFrame: a background tab may not
+		// paint, but its timers still run.
+		chromedp.WithPollingInterval(20*time.Millisecond),
+		chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "waiting for %s", expr)
+}
