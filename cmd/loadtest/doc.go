@@ -28,6 +28,14 @@
 // Output: progress on stderr once per second, a table on stdout, then one
 // line "RESULT {json}".
 //
+// Costs to know when reading the figures: on this kind of machine a read
+// or write syscall on loopback costs several microseconds, and the
+// generator reads with one syscall whatever frames have arrived, up to
+// -client-readbuf bytes (default 4096, so about 30 frames of 128 bytes).
+// The generator's own CPU per message is reported next to the server's;
+// -cpuprofile profiles the generator, -server-cpuprofile the server it
+// starts.
+//
 // Goroutines: a client costs one goroutine (its reader, or its echo loop),
 // plus one per dial worker while connecting; each child process has one
 // goroutine reading its stdout. All are stopped and waited for before the

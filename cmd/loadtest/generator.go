@@ -33,6 +33,11 @@ func runGenerator(ctx context.Context, o *options, stdout, stderr io.Writer) err
 	if err := checkGeneratorCapacity(o.clients, o.procs, limit); err != nil {
 		return err
 	}
+	stopProfile, err := startProfile(o.cpuProfile, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	kids := &children{}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -257,7 +262,7 @@ func (r *runner) startGroups(wsURL string, kids *children) error {
 		}
 		spec := groupSpec{
 			Scenario: o.scenario, URL: wsURL, Clients: n, Offset: offset, Rooms: o.rooms,
-			Size: o.size, DialConcurrency: o.dialConcurrency,
+			Size: o.size, DialConcurrency: o.dialConcurrency, ReadBufferSize: o.clientReadBuf,
 			ChurnRate: o.rate * float64(n) / float64(o.clients),
 		}
 		offset += n

@@ -17,6 +17,7 @@ type groupSpec struct {
 	Rooms           int     `json:"rooms"`
 	Size            int     `json:"size"`
 	DialConcurrency int     `json:"dial_concurrency"`
+	ReadBufferSize  int     `json:"read_buffer_size"`
 	ChurnRate       float64 `json:"churn_rate"`
 }
 

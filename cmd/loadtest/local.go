@@ -69,9 +69,10 @@ func newLocalGroup(spec groupSpec) *localGroup {
 		dialer: &websocket.Dialer{
 			NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 			HandshakeTimeout: 10 * time.Second,
-			// Small buffers keep the generator's memory per client low; the
-			// write buffer is pooled and only used by control frames.
-			ReadBufferSize:  512,
+			// The read buffer decides how many frames one read syscall can
+			// take (the dominant cost of the generator); the write buffer is
+			// pooled and only used for control frames.
+			ReadBufferSize:  spec.ReadBufferSize,
 			WriteBufferSize: 256,
 			WriteBufferPool: &sync.Pool{},
 		},

@@ -42,6 +42,7 @@ type options struct {
 	grace           time.Duration
 	hold            time.Duration
 	dialConcurrency int
+	clientReadBuf   int
 	timeout         time.Duration
 	progress        bool
 	serverProfile   string
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.grace, "grace", 2*time.Second, "how long to wait for in-flight messages after the server stopped sending")
 	fs.DurationVar(&o.hold, "hold", 2*time.Second, "connect scenario: how long to hold the clients idle before measuring")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 64, "parallel dials per generator process")
+	fs.IntVar(&o.clientReadBuf, "client-readbuf", 4096, "read buffer per client connection in bytes; frames that arrive together are read with one syscall only if they fit")
 	fs.DurationVar(&o.timeout, "timeout", 0, "overall deadline of the run (0: derived from -duration and -clients)")
 	fs.BoolVar(&o.progress, "progress", true, "print progress on stderr once per second")
 	fs.StringVar(&o.serverProfile, "server-cpuprofile", "", "write a CPU profile of the started server to this file")
@@ -88,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.readBuf, "readbuf", 512, "server: core.Config.ReadBufferSize")
 	fs.BoolVar(&o.compress, "compress", false, "server: core.Config.EnableCompression")
 	fs.BoolVar(&o.coalesce, "coalesce", false, "server: core.Config.CoalesceWrites")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "-serve: write a CPU profile to this file")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator or -serve) to this file")
 	fs.BoolVar(&o.exitOnEOF, "exit-on-eof", false, "-serve: stop when stdin reaches EOF (set by the generator)")
 
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as a client worker of a generator")
@@ -136,6 +138,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: -procs must be in [1, %d]", errUsage, maxProcs)
 	case o.procs > o.clients:
 		return fmt.Errorf("%w: -procs %d exceeds -clients %d", errUsage, o.procs, o.clients)
+	case o.clientReadBuf < 128 || o.clientReadBuf > 1<<20:
+		return fmt.Errorf("%w: -client-readbuf must be in [128, 1MiB]", errUsage)
 	case o.dialConcurrency < 1 || o.dialConcurrency > 4096:
 		return fmt.Errorf("%w: -dial-concurrency must be in [1, 4096]", errUsage)
 	case o.timeout < 0:

@@ -42,24 +42,12 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("cpuprofile: %w", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			_ = ln.Close()
-			_ = f.Close()
-			return fmt.Errorf("cpuprofile: %w", err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			if err := f.Close(); err != nil {
-				sayln(stderr, "loadtest: cpuprofile:", err)
-			}
-		}()
+	stopProfile, err := startProfile(o.cpuProfile, stderr)
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
+	defer stopProfile()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if o.exitOnEOF {
@@ -77,4 +65,26 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 		return err
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// startProfile starts a CPU profile into path (nothing when path is empty)
+// and returns the function that stops it.
+func startProfile(path string, stderr io.Writer) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			sayln(stderr, "loadtest: cpuprofile:", err)
+		}
+	}, nil
 }
