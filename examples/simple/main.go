@@ -51,7 +51,7 @@ func run(addr string, drainTimeout time.Duration) error {
 	// One value: the result of ListenAndServe, read once below.
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ListenAndServe() }()
-	log.Printf("echo server on %s (ws://localhost%s/ws)", addr, addr)
+	log.Printf("echo server listening on %s, WebSocket at /ws", addr)
 
 	var err error
 	select {
