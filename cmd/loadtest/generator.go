@@ -109,6 +109,12 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 	if o.scenario == scRooms {
 		res.Rooms = o.rooms
 	}
+	if o.scenario == scEcho || o.scenario == scConnect {
+		res.Rate = 0 // not a parameter of these scenarios
+	}
+	if o.url != "" {
+		res.Linger = "" // the server's own configuration is not known
+	}
 
 	// Connect.
 	r.phase.Store("connect")

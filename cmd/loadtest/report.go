@@ -18,7 +18,7 @@ type result struct {
 	Size            int            `json:"size"`
 	Rooms           int            `json:"rooms,omitempty"`
 	Duration        float64        `json:"duration"`
-	Linger          string         `json:"linger"`
+	Linger          string         `json:"linger,omitempty"`
 	Sent            uint64         `json:"sent,omitempty"`
 	Delivered       uint64         `json:"delivered"`
 	DeliveredPerSec float64        `json:"delivered_per_sec"`
@@ -109,7 +109,9 @@ func printTable(out io.Writer, r *result) error {
 		if r.Rooms > 0 {
 			row("rooms", "%d", r.Rooms)
 		}
-		row("server linger", "%s", r.Linger)
+		if r.Linger != "" {
+			row("server linger", "%s", r.Linger)
+		}
 		row("broadcasts sent", "%d", r.Sent)
 		row("delivered / expected", "%d / %d", r.Delivered, r.Expected)
 		row("delivered per second", "%.0f", r.DeliveredPerSec)
