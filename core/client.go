@@ -62,6 +62,8 @@ type Client struct {
 	// registry bookkeeping, guarded by the shard's lock.
 	shardPos int
 
+	writeDeadline time.Time // last write deadline set; only the write pump uses it
+
 	limiter   *tokenBucket
 	pingTimer *time.Timer
 }

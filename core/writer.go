@@ -354,9 +354,17 @@ func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
 }
 
 // flush writes b (and extra, with writev) in one call under the write deadline.
+//
+// Moving a deadline costs a timer update, so it is moved only once at
+// least a quarter of WriteWait went by: a write always has at least three
+// quarters of WriteWait.
 func (c *Client) flush(b, extra []byte) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteWait)); err != nil {
-		return err
+	ww := c.hub.cfg.WriteWait
+	if now := time.Now(); c.writeDeadline.Sub(now) < ww-ww/4 {
+		c.writeDeadline = now.Add(ww)
+		if err := c.conn.SetWriteDeadline(c.writeDeadline); err != nil {
+			return err
+		}
 	}
 	if extra == nil {
 		_, err := c.conn.Write(b)
