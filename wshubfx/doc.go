@@ -94,8 +94,8 @@
 //     closed with 1001. The drain lasts at most Config.StopTimeout.
 //  3. The hub shuts down: each remaining client gets what was queued for
 //     it, then a 1001 close frame; the adapter is flushed and closed.
-//  4. An adapter module closes the connection it made; the admin server
-//     stops; the logger syncs.
+//  4. The admin server stops and an adapter module closes the connection
+//     it made (these two in either order); the logger syncs last.
 //
 // A drain that runs out of time is logged as a warning and is not an
 // error, so an fx.New(...).Run() application that receives SIGTERM exits 0.
