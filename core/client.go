@@ -74,6 +74,11 @@ func newClientID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Hub returns the hub the client is registered with, so hooks and callbacks
+// that receive only the client can reach it (for example an AfterConnect
+// hook that joins a room).
+func (c *Client) Hub() *Hub { return c.hub }
+
 // Request returns the HTTP request that opened the connection.
 func (c *Client) Request() *http.Request { return c.req }
 

@@ -110,6 +110,7 @@ func TestRoomHooks(t *testing.T) {
 		AfterRoomLeave: func(_ *Client, room string) { left <- room },
 	}))
 	_, a := dialWait(t, h, srv)
+	require.Same(t, h, a.Hub())
 	require.ErrorIs(t, h.JoinRoom(a, "secret"), deny)
 	assert.False(t, h.RoomExists("secret"))
 	require.NoError(t, h.JoinRoom(a, "open"))
