@@ -34,7 +34,7 @@ type Client struct {
 
 	// mu guards the send queue and the close state below.
 	mu          sync.Mutex
-	q           []*frame // pending frames from qHead on; nil while empty
+	q           *frameQueue // pending frames from qHead on; nil while empty
 	qHead       int
 	writing     bool   // a write pump is running
 	closing     bool   // no new data accepted; a close frame is pending or sent

@@ -74,7 +74,7 @@ func (h *Hub) reap() {
 			idleBefore := now.Add(-h.drainTimeout).UnixNano()
 			for _, c := range h.clients.all() {
 				c.mu.Lock()
-				idle := !c.writing && len(c.q) == c.qHead && c.idleSince <= idleBefore
+				idle := !c.writing && c.queuedLocked() == 0 && c.idleSince <= idleBefore
 				c.mu.Unlock()
 				if idle {
 					c.CloseWithCode(websocket.CloseGoingAway, "server draining") //nolint:errcheck // already closing is fine

@@ -34,7 +34,7 @@ func TestDropNewest(t *testing.T) {
 	require.NoError(t, c.Send([]byte("2")))
 	require.ErrorIs(t, c.Send([]byte("3")), ErrSendBufferFull)
 	assert.Equal(t, [][]byte{[]byte("3")}, dropped)
-	assert.Equal(t, "1", string(c.q[c.qHead].data))
+	assert.Equal(t, "1", string(c.q.s[c.qHead].data))
 }
 
 func TestDropOldest(t *testing.T) {
@@ -48,7 +48,7 @@ func TestDropOldest(t *testing.T) {
 	}
 	assert.Equal(t, []string{"1", "2"}, dropped)
 	var queued []string
-	for _, f := range c.q[c.qHead:] {
+	for _, f := range c.q.s[c.qHead:] {
 		queued = append(queued, string(f.data))
 	}
 	assert.Equal(t, []string{"3", "4"}, queued)

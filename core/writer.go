@@ -31,18 +31,47 @@ func (f *frame) prepared() (*websocket.PreparedMessage, error) {
 	return f.pm, f.pmErr
 }
 
-// queuePool recycles send-queue backing arrays so an idle client holds none
-// and a busy one allocates none per message.
-var queuePool = sync.Pool{New: func() any { s := make([]*frame, 0, 16); return &s }}
+// frameQueue is a client's pending frames; pooled so that an idle client
+// holds none and a busy one allocates none per message.
+type frameQueue struct{ s []*frame }
+
+var queuePool = sync.Pool{New: func() any { return &frameQueue{s: make([]*frame, 0, 16)} }}
+
+// maxPooledQueue bounds the capacity of a queue returned to the pool, so one
+// burst does not pin a large array.
+const maxPooledQueue = 1024
+
+func putQueue(q *frameQueue) {
+	clear(q.s)
+	q.s = q.s[:0]
+	if cap(q.s) <= maxPooledQueue {
+		queuePool.Put(q)
+	}
+}
+
+// queuedLocked returns the number of frames waiting; c.mu must be held.
+func (c *Client) queuedLocked() int {
+	if c.q == nil {
+		return 0
+	}
+	return len(c.q.s) - c.qHead
+}
 
 // bufPool recycles the write pump's batch buffers.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-func getQueue() []*frame {
-	if q, ok := queuePool.Get().(*[]*frame); ok {
-		return *q
+func getQueue() *frameQueue {
+	if q, ok := queuePool.Get().(*frameQueue); ok {
+		return q
 	}
-	return make([]*frame, 0, 16)
+	return &frameQueue{s: make([]*frame, 0, 16)}
+}
+
+func putBuf(bp *[]byte) {
+	*bp = (*bp)[:0]
+	if cap(*bp) <= 4*maxBatchBytes {
+		bufPool.Put(bp)
+	}
 }
 
 func getBuf() *[]byte {
@@ -74,17 +103,17 @@ func (c *Client) enqueue(f *frame) error {
 	if c.q == nil {
 		c.q = getQueue()
 	}
-	if len(c.q)-c.qHead >= c.hub.sendQueueSize {
+	if len(c.q.s)-c.qHead >= c.hub.sendQueueSize {
 		if c.hub.dropPolicy != DropOldest {
 			c.mu.Unlock()
 			c.hub.dropped(c, f.data)
 			return ErrSendBufferFull
 		}
-		evicted = c.q[c.qHead]
-		c.q[c.qHead] = nil
+		evicted = c.q.s[c.qHead]
+		c.q.s[c.qHead] = nil
 		c.qHead++
 	}
-	c.q = append(c.q, f)
+	c.q.s = append(c.q.s, f)
 	start := !c.writing
 	if start {
 		c.writing = true
@@ -113,8 +142,8 @@ func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 		if c.q == nil {
 			c.q = getQueue()
 		}
-		if len(c.q)-c.qHead < c.hub.sendQueueSize {
-			c.q = append(c.q, f)
+		if len(c.q.s)-c.qHead < c.hub.sendQueueSize {
+			c.q.s = append(c.q.s, f)
 			start := !c.writing
 			c.writing = true
 			c.mu.Unlock()
@@ -177,11 +206,7 @@ func (c *Client) startClose(code int, reason string) bool {
 // data to the socket.
 func (c *Client) writePump() {
 	bp := getBuf()
-	buf := (*bp)[:0]
-	defer func() {
-		*bp = buf[:0]
-		bufPool.Put(bp)
-	}()
+	defer putBuf(bp)
 	h := c.hub
 	for {
 		c.mu.Lock()
@@ -192,19 +217,22 @@ func (c *Client) writePump() {
 			return
 		}
 		batch := c.q
-		head := c.qHead
+		var frames []*frame
+		if batch != nil {
+			frames = batch.s[c.qHead:]
+		}
 		c.q, c.qHead = nil, 0
 		ctl := c.pendingCtl
 		c.pendingCtl = nil
 		var closeFrame []byte
-		if len(batch) == head && c.closeFrame != nil {
+		if len(frames) == 0 && c.closeFrame != nil {
 			closeFrame = c.closeFrame
 			c.closeFrame = nil
 			c.closeSent = true
 		}
-		if len(batch) == head && len(ctl) == 0 && closeFrame == nil {
+		if len(frames) == 0 && len(ctl) == 0 && closeFrame == nil {
 			if batch != nil {
-				queuePool.Put(&batch)
+				putQueue(batch)
 			}
 			c.stopWritingLocked()
 			c.mu.Unlock()
@@ -216,19 +244,17 @@ func (c *Client) writePump() {
 		}
 		c.mu.Unlock()
 
-		buf = append(buf[:0], ctl...)
-		n, err := c.writeFrames(batch[head:], &buf)
+		*bp = append((*bp)[:0], ctl...)
+		n, err := c.writeFrames(frames, bp)
 		if err == nil && closeFrame != nil {
-			buf = append(buf, closeFrame...)
+			*bp = append(*bp, closeFrame...)
 		}
-		if err == nil && len(buf) > 0 {
-			err = c.flush(buf, nil)
-			buf = buf[:0]
+		if err == nil && len(*bp) > 0 {
+			err = c.flush(*bp, nil)
+			*bp = (*bp)[:0]
 		}
 		if batch != nil {
-			clear(batch)
-			batch = batch[:0]
-			queuePool.Put(&batch)
+			putQueue(batch)
 		}
 		if n > 0 {
 			h.metrics.IncrementMessagesSent(n)
@@ -266,10 +292,7 @@ func (c *Client) stopWritingLocked() {
 
 func (c *Client) releaseQueueLocked() {
 	if c.q != nil {
-		q := c.q
-		clear(q)
-		q = q[:0]
-		queuePool.Put(&q)
+		putQueue(c.q)
 		c.q, c.qHead = nil, 0
 	}
 	c.pendingCtl = nil
