@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/wshub/wshub/core"
@@ -8,11 +9,16 @@ import (
 )
 
 // BenchmarkCrossNode: hub A broadcasts, 1,000 WebSocket clients on hub B
-// receive through the shared NATS server. Run with -benchtime=Nx (N
-// messages).
+// receive through the shared NATS server. inflight=1 measures latency
+// without queueing, inflight=64 the sustained rate. Run with
+// -benchtime=Nx (N messages).
 func BenchmarkCrossNode(b *testing.B) {
-	prefix := testPrefix()
-	adaptertest.BenchCrossNode(b, func(tb testing.TB) core.Adapter {
-		return newAdapter(tb, connect(tb, sharedURL), prefix)
-	}, 1000)
+	for _, window := range []int{1, 64} {
+		b.Run(fmt.Sprintf("clients=1000/inflight=%d", window), func(b *testing.B) {
+			prefix := testPrefix()
+			adaptertest.BenchCrossNode(b, func(tb testing.TB) core.Adapter {
+				return newAdapter(tb, connect(tb, sharedURL), prefix)
+			}, 1000, window)
+		})
+	}
 }
