@@ -2,7 +2,6 @@ package core_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,37 +13,30 @@ import (
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
 )
 
 type node struct {
+	*adaptertest.HubNode
 	hub *core.Hub
-	srv *httptest.Server
 	ad  *memory.Adapter
 }
 
 func startNode(t *testing.T, bus *memory.Bus, id string, opts ...core.Option) *node {
 	t.Helper()
 	ad := bus.NewAdapter()
-	h := core.NewHub(append([]core.Option{core.WithAdapter(ad), core.WithNodeID(id)}, opts...)...)
-	go h.Run()
-	require.NoError(t, h.WaitRunning(context.Background()))
-	srv := httptest.NewServer(h.HandleHTTP())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-		srv.Close()
-	})
-	return &node{hub: h, srv: srv, ad: ad}
+	n := adaptertest.StartHubNode(t, id, ad, opts...)
+	return &node{HubNode: n, hub: n.Hub, ad: ad}
 }
 
+// dial connects a client that the test reads itself.
 func (n *node) dial(t *testing.T) (*websocket.Conn, *core.Client) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, c := range n.hub.Clients() {
 		seen[c.ID] = true
 	}
-	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.srv.URL, "http"), nil)
+	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Srv.URL, "http"), nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	t.Cleanup(func() { _ = conn.Close() })
@@ -96,37 +88,9 @@ func TestCrossNodeDelivery(t *testing.T) {
 	assert.Equal(t, "five", readText(t, cb))
 }
 
-func TestPresenceConvergesAndEvicts(t *testing.T) {
+func TestPresenceOverMemoryBus(t *testing.T) {
 	bus := memory.NewBus()
-	const every = 200 * time.Millisecond
-	nodes := []*node{
-		startNode(t, bus, "n1", core.WithPresence(every)),
-		startNode(t, bus, "n2", core.WithPresence(every)),
-		startNode(t, bus, "n3", core.WithPresence(every)),
-	}
-	for i, n := range nodes {
-		for j := 0; j <= i; j++ { // 1, 2 and 3 clients
-			_, c := n.dial(t)
-			require.NoError(t, n.hub.JoinRoom(c, "lobby"))
-		}
-	}
-	for _, n := range nodes {
-		require.Eventually(t, func() bool {
-			return n.hub.GlobalClientCount() == 6 && n.hub.GlobalRoomCount("lobby") == 6
-		}, 5*time.Second, 5*time.Millisecond)
-	}
-
-	// Killing n3's bus link (no goodbye) evicts it after three intervals.
-	require.NoError(t, nodes[2].ad.Close())
-	start := time.Now()
-	require.Eventually(t, func() bool { return nodes[0].hub.GlobalClientCount() == 3 }, 5*time.Second, 5*time.Millisecond)
-	assert.GreaterOrEqual(t, time.Since(start), 2*every, "evicted too early")
-
-	// A graceful shutdown removes n2 at once (well before three intervals).
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, nodes[1].hub.Shutdown(ctx))
-	require.Eventually(t, func() bool { return nodes[0].hub.GlobalClientCount() == 1 }, 2*every, time.Millisecond)
+	adaptertest.RunPresence(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
 
 type recordLogger struct {
