@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -143,4 +144,87 @@ func TestMalformedBusMessageCounted(t *testing.T) {
 		s := m.Stats()
 		return s.Errors["adapter_version"] == 1 && s.Errors["adapter_decode"] == 2
 	}, 5*time.Second, time.Millisecond)
+}
+
+// blockingAdapter's Publish blocks until release is closed, like a broker
+// that stopped reading.
+type blockingAdapter struct {
+	release chan struct{}
+}
+
+func (b *blockingAdapter) Publish(ctx context.Context, _ core.AdapterMessage) error {
+	select {
+	case <-b.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (b *blockingAdapter) Subscribe(context.Context, func(core.AdapterMessage)) error { return nil }
+func (b *blockingAdapter) Close() error                                               { return nil }
+
+// A broker that does not take messages never blocks a sender: the publish
+// queue fills, the overflow is counted as dropped, local delivery goes on.
+func TestSlowBrokerNeverBlocksSenders(t *testing.T) {
+	m := core.NewDebugMetrics()
+	ad := &blockingAdapter{release: make(chan struct{})}
+	n := adaptertest.StartHubNode(t, "slow", ad, core.WithMetrics(m))
+	s := n.Dial(t)
+	for i := 0; i < 20_000; i++ {
+		n.Hub.BroadcastText("x")
+	}
+	require.Eventually(t, func() bool { return m.Stats().Errors["adapter_dropped"] > 0 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, n.Hub.SendToClient(s.Client.ID, []byte("local still works")))
+	require.Eventually(t, func() bool { return s.Has("local still works") }, 5*time.Second, time.Millisecond)
+	close(ad.release)
+}
+
+// spyAdapter records which operations reach its hub from the bus.
+type spyAdapter struct {
+	*memory.Adapter
+	mu    sync.Mutex
+	rooms map[string]int
+}
+
+func (s *spyAdapter) Subscribe(ctx context.Context, handler func(core.AdapterMessage)) error {
+	return s.Adapter.Subscribe(ctx, func(m core.AdapterMessage) {
+		if m.Room != "" {
+			s.mu.Lock()
+			s.rooms[m.Room]++
+			s.mu.Unlock()
+		}
+		handler(m)
+	})
+}
+
+func (s *spyAdapter) roomMessages(room string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[room]
+}
+
+// A node without members in a room receives none of that room's bus
+// traffic; one with members receives it, in order.
+func TestRoomTrafficOnlyWhereMembersAre(t *testing.T) {
+	bus := memory.NewBus()
+	spyB := &spyAdapter{Adapter: bus.NewAdapter(), rooms: map[string]int{}}
+	spyC := &spyAdapter{Adapter: bus.NewAdapter(), rooms: map[string]int{}}
+	a := adaptertest.StartHubNode(t, "a", bus.NewAdapter())
+	b := adaptertest.StartHubNode(t, "b", spyB)
+	adaptertest.StartHubNode(t, "c", spyC)
+	member := b.Dial(t)
+	require.NoError(t, b.Hub.JoinRoom(member.Client, "r"))
+
+	const count = 200
+	for i := 0; i < count; i++ {
+		require.NoError(t, a.Hub.BroadcastToRoom("r", []byte(fmt.Sprintf("m%03d", i))))
+	}
+	require.Eventually(t, func() bool { return member.Has(fmt.Sprintf("m%03d", count-1)) }, 5*time.Second, time.Millisecond)
+	got := member.Messages()
+	require.Len(t, got, count)
+	for i, msg := range got {
+		require.Equal(t, fmt.Sprintf("m%03d", i), msg, "order")
+	}
+	assert.Equal(t, count, spyB.roomMessages("r"))
+	assert.Zero(t, spyC.roomMessages("r"), "node c has no member of r")
 }

@@ -103,6 +103,13 @@ func (s *Socket) Has(msg string) bool {
 	return false
 }
 
+// Messages returns what the socket received so far, in order.
+func (s *Socket) Messages() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.msgs...)
+}
+
 // HasPrefix reports whether the socket received a message starting with p.
 func (s *Socket) HasPrefix(p string) bool {
 	s.mu.Lock()
