@@ -20,10 +20,12 @@ type Config struct {
 	// URL is the server list Module connects to when the graph has no
 	// *nats.Conn (default natsgo.DefaultURL, nats://127.0.0.1:4222).
 	URL string
-	// ConnectOptions are passed to natsgo.Connect, after Module's own
-	// natsgo.Name("wshub"). Add natsgo.RetryOnFailedConnect(true) to start
-	// while the broker is down; readiness then reports the adapter down
-	// until it connects.
+	// ConnectOptions are passed to natsgo.Connect, after Module's own:
+	// natsgo.Name("wshub"), natsgo.RetryOnFailedConnect(true) and
+	// natsgo.MaxReconnects(-1). So by default the application starts while
+	// the broker is down, serves its local clients, reports the adapter
+	// down in readiness and links up when the broker comes; add
+	// natsgo.RetryOnFailedConnect(false) to fail start-up instead.
 	ConnectOptions []natsgo.Option
 	// AdapterOptions configure the adapter (subject prefix, health timeout,
 	// error handler).
@@ -73,7 +75,11 @@ func (d *dialer) start(context.Context) error {
 	if url == "" {
 		url = natsgo.DefaultURL
 	}
-	opts := append([]natsgo.Option{natsgo.Name("wshub")}, d.cfg.ConnectOptions...)
+	opts := append([]natsgo.Option{
+		natsgo.Name("wshub"),
+		natsgo.RetryOnFailedConnect(true),
+		natsgo.MaxReconnects(-1),
+	}, d.cfg.ConnectOptions...)
 	nc, err := natsgo.Connect(url, opts...)
 	if err != nil {
 		return fmt.Errorf("natsfx: connect %s: %w", url, err)
@@ -85,14 +91,21 @@ func (d *dialer) start(context.Context) error {
 	}
 	d.nc = nc
 	d.lazy.set(a)
-	d.logger.Info("natsfx: connected", "url", nc.ConnectedUrlRedacted())
+	if nc.IsConnected() {
+		d.logger.Info("natsfx: connected", "url", nc.ConnectedUrlRedacted())
+	} else {
+		d.logger.Warn("natsfx: broker unreachable; serving local clients and retrying", "url", url)
+	}
 	return nil
 }
 
 // stop runs after the hub's Shutdown closed the adapter: it flushes what
 // the connection still buffers and closes it.
 func (d *dialer) stop(ctx context.Context) error {
-	err := d.nc.FlushWithContext(ctx)
+	var err error
+	if d.nc.IsConnected() {
+		err = d.nc.FlushWithContext(ctx)
+	}
 	d.nc.Close()
 	if err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
 		d.logger.Warn("natsfx: flush before close failed", "error", err)

@@ -120,10 +120,26 @@ func TestTheAppsConnectionStaysOpen(t *testing.T) {
 	require.ErrorIs(t, healthOf(t, hub).CheckHealth(context.Background()), core.ErrAdapterClosed)
 }
 
-func TestConnectFailureFailsStart(t *testing.T) {
+// By default the application starts without its broker: it serves local
+// clients and reports the adapter down until the broker comes.
+func TestStartsWhileBrokerIsDown(t *testing.T) {
+	_, hub := node(t, fx.Supply(natsfx.Config{URL: "nats://127.0.0.1:1",
+		ConnectOptions: []natsgo.Option{natsgo.ReconnectWait(time.Hour)}}))
+	require.True(t, hub.Ready())
+	require.Error(t, healthOf(t, hub).CheckHealth(context.Background()))
+	conn := client(t, hub)
+	hub.Broadcast([]byte("local"))
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
+	_, got, err := conn.ReadMessage()
+	require.NoError(t, err)
+	assert.Equal(t, "local", string(got))
+}
+
+func TestConnectFailureFailsStartWhenAsked(t *testing.T) {
 	var hub *core.Hub
 	app := fxtest.New(t, fx.NopLogger, wshubfx.Module, natsfx.Module, fx.Populate(&hub),
-		fx.Supply(natsfx.Config{URL: "nats://127.0.0.1:1", ConnectOptions: []natsgo.Option{natsgo.Timeout(time.Second)}}))
+		fx.Supply(natsfx.Config{URL: "nats://127.0.0.1:1", ConnectOptions: []natsgo.Option{
+			natsgo.Timeout(time.Second), natsgo.RetryOnFailedConnect(false)}}))
 	err := app.Start(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "natsfx: connect")
