@@ -78,7 +78,8 @@ type Hub struct {
 	state     atomic.Int32
 	alive     atomic.Bool
 	startedAt atomic.Int64
-	count     atomic.Int64
+	admitted  atomic.Int64 // slots taken under MaxConnections, from admission on
+	count     atomic.Int64 // clients in the registry: what broadcasts reach
 
 	clients registry
 	users   userIndex
@@ -361,14 +362,14 @@ func (h *Hub) register(c *Client) error {
 	if err := h.acceptErr(); err != nil {
 		return err
 	}
-	n := h.count.Add(1)
+	n := h.admitted.Add(1)
 	if m := h.limits.MaxConnections; m > 0 && n > int64(m) {
-		h.count.Add(-1)
+		h.admitted.Add(-1)
 		h.metrics.IncrementErrors("max_connections")
 		return ErrMaxConnectionsReached
 	}
 	if err := h.users.add(c, c.userID, h.limits.MaxConnectionsPerUser); err != nil {
-		h.count.Add(-1)
+		h.admitted.Add(-1)
 		h.metrics.IncrementErrors("max_user_connections")
 		return err
 	}
@@ -379,6 +380,7 @@ func (h *Hub) register(c *Client) error {
 		c.limiter = newTokenBucket(h.limits.MaxMessageRate)
 	}
 	h.clients.add(c)
+	h.count.Add(1) // after the add: ClientCount never counts a client a broadcast would miss
 	h.metrics.IncrementConnections()
 	c.mu.Lock()
 	c.pingTimer = time.AfterFunc(h.cfg.PingPeriod, c.ping)
@@ -442,6 +444,7 @@ func (c *Client) teardown() {
 	c.state.Unlock()
 	if h.clients.remove(c) {
 		h.metrics.DecrementConnections()
+		h.admitted.Add(-1)
 		if h.count.Add(-1) == 0 {
 			select {
 			case h.emptySig <- struct{}{}:
