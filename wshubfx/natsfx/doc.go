@@ -4,8 +4,13 @@
 //
 // With a *nats.Conn in the graph, Module builds the adapter on it and
 // leaves the connection to the application. Without one, it connects to
-// Config.URL in OnStart (a failed connection fails start-up) and flushes
-// and closes that connection in OnStop. Either way the adapter becomes
+// Config.URL in OnStart and flushes and closes that connection in OnStop.
+// By default it dials with natsgo.RetryOnFailedConnect(true) and unlimited
+// reconnects, so the application starts while the broker is unreachable:
+// the hub serves its local clients, readiness reports the "adapter" check
+// failing, and the link comes up when the broker does (add
+// natsgo.RetryOnFailedConnect(false) to Config.ConnectOptions to make a
+// failed first connect fail start-up). Either way the adapter becomes
 // wshubfx.Module's default core.Adapter; a top-level fx.Decorate of
 // core.Adapter still wins.
 //

@@ -33,7 +33,8 @@ type Config struct {
 }
 
 // ErrNotConnected is returned by the adapter of a connection Module dials
-// itself while that connection is not yet made (before OnStart).
+// itself before OnStart has created that connection. From OnStart on the
+// NATS adapter answers, also while the broker is still unreachable.
 var ErrNotConnected = errors.New("natsfx: not connected yet")
 
 // Module provides the NATS adapter as wshubfx.Module's default
