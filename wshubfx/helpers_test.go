@@ -1,6 +1,7 @@
 package wshubfx_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,6 +71,27 @@ func readText(t *testing.T, conn *websocket.Conn) string {
 	require.NoError(t, err)
 	require.Equal(t, websocket.TextMessage, typ)
 	return string(data)
+}
+
+// closeCode reads conn in a goroutine until the connection ends and
+// delivers the close code the client received, or 0 when it ended without
+// a close frame (or did not end within waitFor).
+func closeCode(conn *websocket.Conn) <-chan int {
+	codes := make(chan int, 1) // one code, then closed
+	go func() {
+		defer close(codes)
+		_ = conn.SetReadDeadline(time.Now().Add(waitFor))
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					codes <- ce.Code
+				}
+				return
+			}
+		}
+	}()
+	return codes
 }
 
 // get fetches url and returns the status code and body.

@@ -2,7 +2,6 @@ package wshubfx_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -284,21 +283,7 @@ func TestStopClosesIdleClientsWithGoingAway(t *testing.T) {
 		fx.Decorate(func() core.Logger { return logging.NewZap(zap.New(obs)) }),
 		fx.Populate(&hub))
 	conn := dialHub(t, hub, serveHub(t, hub))
-
-	codes := make(chan int, 1) // the client's close code
-	go func() {
-		defer close(codes)
-		_ = conn.SetReadDeadline(time.Now().Add(waitFor))
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				var ce *websocket.CloseError
-				if errors.As(err, &ce) {
-					codes <- ce.Code
-				}
-				return
-			}
-		}
-	}()
+	codes := closeCode(conn)
 	app.RequireStop()
 	assert.Equal(t, websocket.CloseGoingAway, <-codes)
 	assert.Zero(t, logs.FilterMessageSnippet("drain did not finish").Len(), "the reaper emptied the hub in time")
@@ -313,21 +298,7 @@ func TestDrainTimeoutIsAWarningNotAnError(t *testing.T) {
 		fx.Decorate(func() core.Logger { return logging.NewZap(zap.New(obs)) }),
 		fx.Populate(&hub))
 	conn := dialHub(t, hub, serveHub(t, hub))
-
-	codes := make(chan int, 1) // the client's close code
-	go func() {
-		defer close(codes)
-		_ = conn.SetReadDeadline(time.Now().Add(waitFor))
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				var ce *websocket.CloseError
-				if errors.As(err, &ce) {
-					codes <- ce.Code
-				}
-				return
-			}
-		}
-	}()
+	codes := closeCode(conn)
 	require.NoError(t, app.Stop(context.Background()), "a drain that ran out of time is not an error")
 	assert.Equal(t, websocket.CloseGoingAway, <-codes, "Shutdown closes the rest with 1001")
 	warn := logs.FilterMessageSnippet("drain did not finish").All()
