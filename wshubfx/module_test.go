@@ -328,13 +328,16 @@ func TestConcurrentMessagesThroughMiddleware(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 20 {
-				if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"echo"}`)); err != nil {
+				err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"echo"}`))
+				if !assert.NoError(t, err) {
 					return
 				}
 				_ = conn.SetReadDeadline(time.Now().Add(waitFor))
-				if _, _, err := conn.ReadMessage(); err != nil {
+				_, data, err := conn.ReadMessage()
+				if !assert.NoError(t, err) {
 					return
 				}
+				assert.JSONEq(t, `{"type":"echo"}`, string(data), "the route's echo")
 			}
 		}()
 	}
