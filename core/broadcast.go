@@ -47,25 +47,13 @@ func (h *Hub) BroadcastBinaryExcept(data []byte, except ...*Client) {
 // remaining local clients are skipped and ctx's error is returned; the
 // message is published to the other nodes either way.
 func (h *Hub) BroadcastWithContext(ctx context.Context, data []byte) error {
-	f := newFrame(TextMessage, data)
+	err := h.deliverAll(ctx, true, newFrame(TextMessage, data), nil, nil)
 	h.publish(AdapterMessage{Type: AdapterBroadcast, MsgType: int(TextMessage), Data: data})
-	start := time.Now()
-	defer func() { h.metrics.RecordBroadcastDuration(time.Since(start)) }()
-	bp := getClientBuf()
-	defer putClientBuf(bp)
-	for i := 0; i < registryShards; i++ {
-		*bp = h.clients.snapshotShard(i, (*bp)[:0])
-		for _, c := range *bp {
-			if err := c.enqueueWait(ctx, f); err != nil && ctx.Err() != nil {
-				return ctx.Err()
-			}
-		}
-	}
-	return nil
+	return err
 }
 
 func (h *Hub) broadcast(typ MessageType, data []byte, except []*Client) {
-	h.deliverAll(newFrame(typ, data), except, nil)
+	_ = h.deliverAll(context.Background(), false, newFrame(typ, data), except, nil)
 	if h.adapter == nil {
 		return
 	}
@@ -80,24 +68,36 @@ func (h *Hub) broadcast(typ MessageType, data []byte, except []*Client) {
 // deliverAll queues f for every local client except the listed ones. It
 // copies one registry shard at a time into a pooled buffer and enqueues
 // outside the shard's lock: no allocation per recipient, no hub-wide lock.
-func (h *Hub) deliverAll(f *frame, except []*Client, exceptIDs []string) int {
+// Unless wait is set it never blocks (the DropPolicy applies); with wait it
+// waits for queue space and stops with ctx's error when ctx ends.
+func (h *Hub) deliverAll(ctx context.Context, wait bool, f *frame, except []*Client, exceptIDs []string) error {
 	start := time.Now()
+	defer func() { h.metrics.RecordBroadcastDuration(time.Since(start)) }()
 	bp := getClientBuf()
-	n := 0
+	defer putClientBuf(bp)
 	for i := 0; i < registryShards; i++ {
 		*bp = h.clients.snapshotShard(i, (*bp)[:0])
-		for _, c := range *bp {
-			if excluded(c, except, exceptIDs) {
-				continue
-			}
-			if c.enqueue(f) == nil {
-				n++
-			}
+		if err := deliverTo(ctx, wait, *bp, f, except, exceptIDs); err != nil {
+			return err
 		}
 	}
-	putClientBuf(bp)
-	h.metrics.RecordBroadcastDuration(time.Since(start))
-	return n
+	return nil
+}
+
+// deliverTo queues f for each of clients not excluded, as deliverAll does.
+// Failures of single clients (full queue, closed) do not stop it.
+func deliverTo(ctx context.Context, wait bool, clients []*Client, f *frame, except []*Client, exceptIDs []string) error {
+	for _, c := range clients {
+		if excluded(c, except, exceptIDs) {
+			continue
+		}
+		if !wait {
+			_ = c.enqueue(f)
+		} else if err := c.enqueueWait(ctx, f); err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 func putClientBuf(bp *[]*Client) {
@@ -157,42 +157,23 @@ func (h *Hub) BroadcastBinaryToRoomExcept(name string, data []byte, except ...*C
 // BroadcastToRoomWithContext is BroadcastToRoom waiting for queue space
 // instead of dropping; it returns ctx's error if ctx ends midway.
 func (h *Hub) BroadcastToRoomWithContext(ctx context.Context, name string, data []byte) error {
-	if name == "" {
-		return ErrEmptyRoomName
-	}
-	r := h.room(name)
-	if h.adapter != nil {
-		h.publish(AdapterMessage{Type: AdapterRoom, Room: name, MsgType: int(TextMessage), Data: data})
-	} else if r == nil {
-		return ErrRoomNotFound
-	}
-	if r == nil {
-		return nil
-	}
-	f := newFrame(TextMessage, data)
-	bp := getClientBuf()
-	defer putClientBuf(bp)
-	r.mu.RLock()
-	*bp = append((*bp)[:0], r.members...)
-	r.mu.RUnlock()
-	for _, c := range *bp {
-		if err := c.enqueueWait(ctx, f); err != nil && ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return nil
+	return h.roomBroadcastCtx(ctx, true, name, TextMessage, data, nil)
 }
 
 func (h *Hub) roomBroadcast(name string, typ MessageType, data []byte, except []*Client) error {
+	return h.roomBroadcastCtx(context.Background(), false, name, typ, data, except)
+}
+
+func (h *Hub) roomBroadcastCtx(ctx context.Context, wait bool, name string, typ MessageType, data []byte, except []*Client) error {
 	if name == "" {
 		return ErrEmptyRoomName
 	}
-	found := h.deliverRoom(name, newFrame(typ, data), except, nil)
+	found, err := h.deliverRoom(ctx, wait, name, newFrame(typ, data), except, nil)
 	if h.adapter == nil {
 		if !found {
 			return ErrRoomNotFound
 		}
-		return nil
+		return err
 	}
 	m := AdapterMessage{Type: AdapterRoom, Room: name, MsgType: int(typ), Data: data}
 	if len(except) > 0 {
@@ -200,27 +181,23 @@ func (h *Hub) roomBroadcast(name string, typ MessageType, data []byte, except []
 		m.ExceptClientIDs = clientIDs(except)
 	}
 	h.publish(m)
-	return nil
+	return err
 }
 
-// deliverRoom queues f for the local members of a room; it reports whether
-// the room exists here.
-func (h *Hub) deliverRoom(name string, f *frame, except []*Client, exceptIDs []string) bool {
+// deliverRoom queues f for the local members of a room, as deliverAll does
+// for all clients; it reports whether the room exists here.
+func (h *Hub) deliverRoom(ctx context.Context, wait bool, name string, f *frame, except []*Client, exceptIDs []string) (bool, error) {
 	r := h.room(name)
 	if r == nil {
-		return false
+		return false, nil
 	}
 	start := time.Now()
+	defer func() { h.metrics.RecordBroadcastDuration(time.Since(start)) }()
 	bp := getClientBuf()
+	defer putClientBuf(bp)
 	r.mu.RLock()
 	*bp = append((*bp)[:0], r.members...)
 	r.mu.RUnlock()
-	for _, c := range *bp {
-		if !excluded(c, except, exceptIDs) {
-			_ = c.enqueue(f)
-		}
-	}
-	putClientBuf(bp)
-	h.metrics.RecordBroadcastDuration(time.Since(start))
-	return true
+	err := deliverTo(ctx, wait, *bp, f, except, exceptIDs)
+	return true, err
 }

@@ -30,28 +30,7 @@ func (h *Hub) Drain(ctx context.Context) error {
 			go h.reap()
 		})
 	}
-	return h.waitEmpty(ctx)
-}
-
-// waitEmpty waits until no client is registered, the hub stops, or ctx ends.
-func (h *Hub) waitEmpty(ctx context.Context) error {
-	// The signal only wakes us; the count decides. The ticker covers the
-	// case where another waiter consumed the signal.
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if h.ClientCount() == 0 {
-			return nil
-		}
-		select {
-		case <-h.emptySig:
-		case <-t.C:
-		case <-h.stopCh:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return h.waitGone(ctx, h.stopCh)
 }
 
 // reap closes idle clients while the hub drains.
@@ -74,7 +53,7 @@ func (h *Hub) reap() {
 			idleBefore := now.Add(-h.drainTimeout).UnixNano()
 			for _, c := range h.clients.all() {
 				c.mu.Lock()
-				idle := !c.writing && c.queuedLocked() == 0 && c.idleSince <= idleBefore
+				idle := !c.writing && c.idleSince <= idleBefore // a queue is never non-empty without a pump
 				c.mu.Unlock()
 				if idle {
 					c.CloseWithCode(websocket.CloseGoingAway, "server draining") //nolint:errcheck // already closing is fine
@@ -121,7 +100,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, c := range h.clients.all() {
 		c.CloseWithCode(websocket.CloseGoingAway, "server shutdown") //nolint:errcheck // already closing is fine
 	}
-	err := h.waitGone(ctx)
+	err := h.waitGone(ctx, nil)
 	if err != nil {
 		for _, c := range h.clients.all() {
 			_ = c.conn.Close()
@@ -145,14 +124,19 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// waitGone waits until every client has been torn down or ctx ends.
-func (h *Hub) waitGone(ctx context.Context) error {
+// waitGone waits until every client has been torn down (nil), stop is
+// closed (nil) or ctx ends (its error). A nil stop never closes.
+func (h *Hub) waitGone(ctx context.Context, stop <-chan struct{}) error {
+	// The signal only wakes us; the count decides. The ticker covers the
+	// case where another waiter consumed the signal.
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for h.ClientCount() > 0 {
 		select {
 		case <-h.emptySig:
 		case <-t.C:
+		case <-stop:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}

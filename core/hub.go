@@ -67,8 +67,6 @@ type Hub struct {
 	hookTimeout      time.Duration
 	dropPolicy       DropPolicy
 	skipLatency      bool
-	compress         bool
-	sendQueueSize    int
 
 	upgrader websocket.Upgrader
 
@@ -128,8 +126,6 @@ func NewHub(opts ...Option) *Hub {
 		}
 	}
 	h.cfg = h.cfg.withDefaults()
-	h.compress = h.cfg.EnableCompression
-	h.sendQueueSize = h.cfg.SendChannelSize
 	h.adapterMetrics, _ = h.metrics.(AdapterMetricsCollector)
 	h.closeMetrics, _ = h.metrics.(CloseMetricsCollector)
 	h.state.Store(int32(StateCreated))
@@ -292,25 +288,15 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 			return nil, fmt.Errorf("wshub: connection refused by BeforeConnect: %w", err)
 		}
 	}
-	var ws *websocket.Conn
-	var err error
-	if h.compress {
-		hw := &hijackWriter{ResponseWriter: w}
-		ws, err = h.upgrader.Upgrade(hw, r, nil)
-		if err == nil {
-			c.cc = hw.cc
-			c.conn = hw.cc.Conn
-		}
-	} else {
-		ws, err = h.upgrader.Upgrade(w, r, nil)
-		if err == nil {
-			c.conn = ws.UnderlyingConn()
-		}
-	}
+	hw := &hijackWriter{ResponseWriter: w}
+	ws, err := h.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		return nil, fmt.Errorf("wshub: upgrade: %w", err)
 	}
-	c.ws = ws
+	c.ws, c.conn = ws, hw.cc.Conn
+	if h.cfg.EnableCompression {
+		c.cc = hw.cc // the write pump batches gorilla's compressed frames through it
+	}
 	if h.testHookAfterUpgrade != nil {
 		h.testHookAfterUpgrade(c)
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -148,16 +149,12 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 	}
 	f := newFrame(typ, m.Data)
 	switch m.Type {
-	case AdapterBroadcast:
-		h.deliverAll(f, nil, nil)
-	case AdapterBroadcastExcept:
-		h.deliverAll(f, nil, m.ExceptClientIDs)
-	case AdapterRoom:
-		h.deliverRoom(m.Room, f, nil, nil)
-	case AdapterRoomExcept:
-		h.deliverRoom(m.Room, f, nil, m.ExceptClientIDs)
+	case AdapterBroadcast, AdapterBroadcastExcept:
+		_ = h.deliverAll(context.Background(), false, f, nil, m.ExceptClientIDs)
+	case AdapterRoom, AdapterRoomExcept:
+		_, _ = h.deliverRoom(context.Background(), false, m.Room, f, nil, m.ExceptClientIDs)
 	case AdapterUser:
-		h.deliverUser(m.UserID, f)
+		_ = h.deliverUser(context.Background(), false, m.UserID, f)
 	case AdapterClient:
 		if c, ok := h.clients.get(m.ClientID); ok {
 			_ = c.enqueue(f)
@@ -167,13 +164,9 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 	}
 }
 
-type coreError string
-
-func (e coreError) Error() string { return string(e) }
-
-const (
-	errBadMsgType  = coreError("wshub: bus message has an invalid WebSocket message type")
-	errUnknownType = coreError("wshub: bus message has an unknown operation type")
+var (
+	errBadMsgType  = errors.New("wshub: bus message has an invalid WebSocket message type")
+	errUnknownType = errors.New("wshub: bus message has an unknown operation type")
 )
 
 // stopBackground stops the publisher and presence goroutines after a last

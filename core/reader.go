@@ -49,7 +49,7 @@ func (c *Client) readPump() {
 	defer c.teardown()
 
 	limit := h.cfg.MaxMessageSize
-	if h.compress {
+	if h.cfg.EnableCompression {
 		// gorilla's limit counts compressed bytes; leave room for data that
 		// does not compress and bound the inflated size below.
 		c.ws.SetReadLimit(limit + limit/64 + 64)
@@ -111,11 +111,7 @@ func (c *Client) readPump() {
 // readLimited reads a whole message, failing with errMessageTooBig past max
 // bytes without allocating more than that.
 func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	bp, ok := readBufPool.Get().(*[]byte)
-	if !ok {
-		b := make([]byte, 0, 4096)
-		bp = &b
-	}
+	bp, _ := readBufPool.Get().(*[]byte) // New always succeeds
 	buf := (*bp)[:0]
 	defer func() {
 		if cap(buf) <= 64<<10 {
@@ -224,8 +220,7 @@ func (c *Client) peerClosed(code int) {
 		reply = websocket.CloseNoStatusReceived
 	}
 	c.closeFrame = appendClose(nil, reply, "")
-	if !c.writing {
-		c.writing = true
+	if c.wakeLocked() {
 		go c.writePump()
 	}
 }

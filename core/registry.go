@@ -89,11 +89,8 @@ func (r *registry) all() []*Client {
 var clientBufPool = sync.Pool{New: func() any { s := make([]*Client, 0, 256); return &s }}
 
 func getClientBuf() *[]*Client {
-	if b, ok := clientBufPool.Get().(*[]*Client); ok {
-		return b
-	}
-	b := make([]*Client, 0, 256)
-	return &b
+	b, _ := clientBufPool.Get().(*[]*Client) // New always succeeds
+	return b
 }
 
 // userIndex maps user IDs to their clients.

@@ -47,30 +47,20 @@ func (h *Hub) SendToUser(userID string, data []byte) { h.sendToUser(userID, Text
 func (h *Hub) SendBinaryToUser(userID string, data []byte) { h.sendToUser(userID, BinaryMessage, data) }
 
 func (h *Hub) sendToUser(userID string, typ MessageType, data []byte) {
-	h.deliverUser(userID, newFrame(typ, data))
-	if h.adapter != nil {
-		h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(typ), Data: data})
-	}
+	_ = h.deliverUser(context.Background(), false, userID, newFrame(typ, data))
+	h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(typ), Data: data})
 }
 
-func (h *Hub) deliverUser(userID string, f *frame) {
-	for _, c := range h.users.get(userID) {
-		_ = c.enqueue(f)
-	}
+// deliverUser queues f for the local clients of userID, as deliverAll does.
+func (h *Hub) deliverUser(ctx context.Context, wait bool, userID string, f *frame) error {
+	return deliverTo(ctx, wait, h.users.get(userID), f, nil, nil)
 }
 
 // SendToUserWithContext is SendToUser waiting for queue space instead of
 // dropping; it returns ctx's error if ctx ends first. The message is
 // published to the other nodes either way.
 func (h *Hub) SendToUserWithContext(ctx context.Context, userID string, data []byte) error {
-	if h.adapter != nil {
-		h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(TextMessage), Data: data})
-	}
-	f := newFrame(TextMessage, data)
-	for _, c := range h.users.get(userID) {
-		if err := c.enqueueWait(ctx, f); err != nil && ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return nil
+	err := h.deliverUser(ctx, true, userID, newFrame(TextMessage, data))
+	h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(TextMessage), Data: data})
+	return err
 }

@@ -60,11 +60,10 @@ func (c *Client) queuedLocked() int {
 // bufPool recycles the write pump's batch buffers.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
+// getQueue and getBuf take from pools whose New always succeeds.
 func getQueue() *frameQueue {
-	if q, ok := queuePool.Get().(*frameQueue); ok {
-		return q
-	}
-	return &frameQueue{s: make([]*frame, 0, 16)}
+	q, _ := queuePool.Get().(*frameQueue)
+	return q
 }
 
 func putBuf(bp *[]byte) {
@@ -75,11 +74,8 @@ func putBuf(bp *[]byte) {
 }
 
 func getBuf() *[]byte {
-	if b, ok := bufPool.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, 16<<10)
-	return &b
+	b, _ := bufPool.Get().(*[]byte)
+	return b
 }
 
 const (
@@ -92,6 +88,24 @@ const (
 	closeGrace = time.Second
 )
 
+// pushLocked appends f to the queue and reports whether the caller must
+// start a write pump; c.mu must be held.
+func (c *Client) pushLocked(f *frame) bool {
+	if c.q == nil {
+		c.q = getQueue()
+	}
+	c.q.s = append(c.q.s, f)
+	return c.wakeLocked()
+}
+
+// wakeLocked marks the write pump running and reports whether it was not,
+// in which case the caller starts it after unlocking; c.mu must be held.
+func (c *Client) wakeLocked() bool {
+	start := !c.writing
+	c.writing = true
+	return start
+}
+
 // enqueue queues f without blocking, applying the drop policy when full.
 func (c *Client) enqueue(f *frame) error {
 	var evicted *frame
@@ -100,10 +114,7 @@ func (c *Client) enqueue(f *frame) error {
 		c.mu.Unlock()
 		return ErrConnectionClosed
 	}
-	if c.q == nil {
-		c.q = getQueue()
-	}
-	if len(c.q.s)-c.qHead >= c.hub.sendQueueSize {
+	if c.queuedLocked() >= c.hub.cfg.SendChannelSize {
 		if c.hub.dropPolicy != DropOldest {
 			c.mu.Unlock()
 			c.hub.dropped(c, f.data)
@@ -113,11 +124,7 @@ func (c *Client) enqueue(f *frame) error {
 		c.q.s[c.qHead] = nil
 		c.qHead++
 	}
-	c.q.s = append(c.q.s, f)
-	start := !c.writing
-	if start {
-		c.writing = true
-	}
+	start := c.pushLocked(f)
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
@@ -139,13 +146,8 @@ func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 			c.mu.Unlock()
 			return ErrConnectionClosed
 		}
-		if c.q == nil {
-			c.q = getQueue()
-		}
-		if len(c.q.s)-c.qHead < c.hub.sendQueueSize {
-			c.q.s = append(c.q.s, f)
-			start := !c.writing
-			c.writing = true
+		if c.queuedLocked() < c.hub.cfg.SendChannelSize {
+			start := c.pushLocked(f)
 			c.mu.Unlock()
 			if start {
 				go c.writePump()
@@ -173,8 +175,7 @@ func (c *Client) queueControl(b []byte) {
 		return
 	}
 	c.pendingCtl = append(c.pendingCtl, b...)
-	start := !c.writing
-	c.writing = true
+	start := c.wakeLocked()
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
@@ -190,10 +191,9 @@ func (c *Client) startClose(code int, reason string) bool {
 		return false
 	}
 	c.closing = true
-	c.closeCode, c.closeReason = code, reason
+	c.closeCode = code
 	c.closeFrame = appendClose(nil, code, reason)
-	start := !c.writing
-	c.writing = true
+	start := c.wakeLocked()
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
