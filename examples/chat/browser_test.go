@@ -111,7 +111,8 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 	require.NoError(t, chromedp.Cancel(pageA))
 }
 
-// findChromium returns the Chromium binary or skips the test.
+// findChromium returns the Chromium binary, or skips the test without one
+// (fails it in CI; see missing).
 func findChromium(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
@@ -122,18 +123,30 @@ func findChromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("browser test skipped: no Chromium at /usr/bin/chromium or in PATH (install Debian's chromium; .ci/run does)")
+	missing(t, "no Chromium at /usr/bin/chromium or in PATH (install Debian's chromium; .ci/run does)")
 	return ""
 }
 
-// requireNATS skips the test when no NATS server answers at natsURL.
+// requireNATS skips the test when no NATS server answers at natsURL (fails
+// it in CI; see missing).
 func requireNATS(t *testing.T) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", "127.0.0.1:4222", time.Second)
 	if err != nil {
-		t.Skipf("browser test skipped: no NATS at %s (%v); start nats-server or run .ci/run", natsURL, err)
+		missing(t, "no NATS at %s (%v); start nats-server or run .ci/run", natsURL, err)
 	}
 	_ = conn.Close()
+}
+
+// missing ends a test that lacks Chromium or NATS: a skip on a developer
+// machine, a failure in CI (CI set), where .ci/run installs Chromium and
+// starts NATS, so their absence is a broken run that a skip would hide.
+func missing(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("browser test cannot run in CI: "+format, args...)
+	}
+	t.Skipf("browser test skipped: "+format, args...)
 }
 
 func randomHex(t *testing.T) string {
@@ -151,7 +164,7 @@ func startBrowserNode(t *testing.T, id, prefix string) *browserNode {
 	t.Helper()
 	nc, err := natsgo.Connect(natsURL, natsgo.Name("wshub-chat-browser-test-"+id), natsgo.Timeout(2*time.Second))
 	if err != nil {
-		t.Skipf("browser test skipped: cannot connect to NATS at %s: %v", natsURL, err)
+		missing(t, "cannot connect to NATS at %s: %v", natsURL, err)
 	}
 	t.Cleanup(nc.Close) // registered first, so it runs after the hub's cleanup
 	adapter, err := wsnats.New(nc, wsnats.WithSubjectPrefix(prefix))
