@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/wshubfx"
 )
 
 // Limits of the chat protocol, checked on every inbound message.
@@ -63,9 +64,10 @@ func NewChat() *Chat { return &Chat{} }
 func (ch *Chat) Bind(hub *core.Hub) { ch.hub = hub }
 
 // Router returns a Router that dispatches the protocol's "type" field to
-// the chat handlers. Unknown types get an error reply.
+// the chat handlers, the same way as the fx Module's router (which the app
+// uses). Unknown types get an error reply.
 func (ch *Chat) Router() *core.Router {
-	r := core.NewRouter(eventType)
+	r := wshubfx.NewJSONRouter()
 	for name, h := range ch.Handlers() {
 		r.On(name, h)
 	}
@@ -84,17 +86,6 @@ func (ch *Chat) Handlers() map[string]core.HandlerFunc {
 		"say":   ch.say,
 		"leave": ch.leave,
 	}
-}
-
-// eventType reads the "type" field of a JSON message.
-func eventType(m *core.Message) string {
-	var e struct {
-		Type string `json:"type"`
-	}
-	if json.Unmarshal(m.Data, &e) != nil {
-		return ""
-	}
-	return e.Type
 }
 
 func (ch *Chat) join(c *core.Client, m *core.Message) error {
