@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -411,16 +412,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// appendSamples appends the error messages of src that dst lacks, keeping
+// at most maxErrorSamples.
 func appendSamples(dst, src []string) []string {
 	for _, s := range src {
 		if len(dst) >= maxErrorSamples {
 			return dst
 		}
-		dup := false
-		for _, d := range dst {
-			dup = dup || d == s
-		}
-		if !dup {
+		if !slices.Contains(dst, s) {
 			dst = append(dst, s)
 		}
 	}

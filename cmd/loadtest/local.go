@@ -85,15 +85,7 @@ func (g *localGroup) fail(err error) {
 	msg := err.Error()
 	g.errMu.Lock()
 	defer g.errMu.Unlock()
-	if len(g.samples) >= maxErrorSamples {
-		return
-	}
-	for _, s := range g.samples {
-		if s == msg {
-			return
-		}
-	}
-	g.samples = append(g.samples, msg)
+	g.samples = appendSamples(g.samples, []string{msg})
 }
 
 func (g *localGroup) errorSamples() []string {
@@ -193,17 +185,11 @@ func (g *localGroup) Connect(ctx context.Context) (connectResult, error) {
 func (g *localGroup) readLoop(c *wsClient) {
 	defer g.wg.Done()
 	for {
-		_, r, err := c.ws.NextReader()
+		seq, sent, ok, err := c.readHeader()
 		if err != nil {
 			g.lost(c, err)
 			return
 		}
-		n, err := io.ReadFull(r, c.buf)
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			g.lost(c, err)
-			return
-		}
-		seq, sent, ok := loadserver.ParseHeader(c.buf[:n])
 		if !ok {
 			g.fail(errors.New("message shorter than the 16-byte header"))
 			continue
@@ -222,6 +208,23 @@ func (g *localGroup) readLoop(c *wsClient) {
 		}
 		c.lastRecv.Store(now)
 	}
+}
+
+// readHeader reads the next message into c.buf, as much of it as fits (the
+// rest is discarded by the next read), and parses its header. ok is false
+// for a message shorter than the header; err is set when the connection
+// failed.
+func (c *wsClient) readHeader() (seq uint64, sent int64, ok bool, err error) {
+	_, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	n, err := io.ReadFull(r, c.buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return 0, 0, false, err
+	}
+	seq, sent, ok = loadserver.ParseHeader(c.buf[:n])
+	return seq, sent, ok, nil
 }
 
 // lost records a connection that ended, unless we are closing it.
@@ -271,17 +274,11 @@ func (g *localGroup) echoLoop(c *wsClient) {
 		}
 		c.sent.Add(1)
 		for {
-			_, r, err := c.ws.NextReader()
+			got, sent, ok, err := c.readHeader()
 			if err != nil {
 				g.lost(c, err)
 				return
 			}
-			n, err := io.ReadFull(r, c.buf)
-			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-				g.lost(c, err)
-				return
-			}
-			got, sent, ok := loadserver.ParseHeader(c.buf[:n])
 			if !ok || got != seq {
 				c.dupes.Add(1) // not the echo we wait for
 				continue
@@ -437,20 +434,25 @@ func (g *localGroup) Finish(ctx context.Context, args finishArgs) (groupResult, 
 	case scChurn:
 		g.closing.Store(true)
 	}
-	if g.runStop != nil {
-		select {
-		case <-g.runStop:
-		default:
-			close(g.runStop)
-		}
-	}
-	if g.runEnd != nil {
-		g.runEnd()
-	}
+	g.stopRun()
 	if g.spec.Scenario == scChurn {
 		g.wg.Wait()
 	}
 	return g.result(args), ctx.Err()
+}
+
+// stopRun stops the churn slots and pacer and cancels the churn dials.
+// Finish and Close both call it; only the group's driver does, one call at
+// a time, so the check before close cannot race.
+func (g *localGroup) stopRun() {
+	select {
+	case <-g.runStop:
+	default:
+		close(g.runStop)
+	}
+	if g.runEnd != nil { // nil when Close comes before Start
+		g.runEnd()
+	}
 }
 
 func (g *localGroup) allDelivered(sent []uint64) bool {
@@ -533,14 +535,7 @@ func (g *localGroup) clientsSnapshot() []*wsClient {
 // Close closes every connection and waits for the group's goroutines.
 func (g *localGroup) Close(ctx context.Context) error {
 	g.closing.Store(true)
-	if g.runEnd != nil {
-		g.runEnd()
-	}
-	select {
-	case <-g.runStop:
-	default:
-		close(g.runStop)
-	}
+	g.stopRun()
 	for _, c := range g.clients {
 		closeClient(c)
 	}
