@@ -67,12 +67,14 @@ wait_for() {
 }
 
 ensure_redis() {
+	# The fault tests start their own redis-server, so the binary must be
+	# here even when a server already answers.
+	if ! command -v redis-server >/dev/null 2>&1; then
+		apt_install redis-server || die "could not install redis-server"
+	fi
 	if redis_up; then
 		log "redis already answers on 127.0.0.1:$REDIS_PORT"
 		return 0
-	fi
-	if ! command -v redis-server >/dev/null 2>&1; then
-		apt_install redis-server || die "could not install redis-server"
 	fi
 	log "starting redis-server on 127.0.0.1:$REDIS_PORT"
 	redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" \
@@ -84,16 +86,18 @@ ensure_redis() {
 }
 
 ensure_nats() {
+	# The fault tests start their own /usr/sbin/nats-server, so the binary
+	# must be here even when a server already answers.
+	local bin
+	bin=$(command -v nats-server || true)
+	[[ -z $bin && -x /usr/sbin/nats-server ]] && bin=/usr/sbin/nats-server
+	if [[ -z $bin ]]; then
+		apt_install nats-server || die "could not install nats-server"
+		bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+	fi
 	if nats_up; then
 		log "nats already answers on 127.0.0.1:$NATS_PORT"
 	else
-		local bin
-		bin=$(command -v nats-server || true)
-		[[ -z $bin && -x /usr/sbin/nats-server ]] && bin=/usr/sbin/nats-server
-		if [[ -z $bin ]]; then
-			apt_install nats-server || die "could not install nats-server"
-			bin=$(command -v nats-server || echo /usr/sbin/nats-server)
-		fi
 		log "starting $bin on 127.0.0.1:$NATS_PORT with JetStream"
 		# Runs on after this script exits, like the daemonized Redis above.
 		nohup "$bin" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$CI_TMP/wshub-ci-nats-$NATS_PORT" \
@@ -115,7 +119,7 @@ ensure_chromium() {
 	if apt_install chromium && command -v chromium >/dev/null 2>&1; then
 		log "chromium installed: $(chromium --version 2>/dev/null || echo 'version unknown')"
 	else
-		warn "chromium could not be installed; the browser test will skip itself"
+		warn "chromium could not be installed; the browser test fails under CI without it"
 	fi
 }
 
