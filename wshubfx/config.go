@@ -134,14 +134,10 @@ func (c Config) hubOptions() []core.Option {
 		core.WithLimits(c.Limits),
 		core.WithNodeID(c.NodeID),
 		core.WithDropPolicy(c.DropPolicy),
-	}
-	if c.DrainTimeout > 0 {
-		opts = append(opts, core.WithDrainTimeout(c.DrainTimeout))
-	} else {
-		opts = append(opts, core.WithDrainTimeout(0))
-	}
-	if c.HookTimeout > 0 {
-		opts = append(opts, core.WithHookTimeout(c.HookTimeout))
+		// withDefaults left DrainTimeout non-zero; negative means no idle
+		// reaper, which core spells 0.
+		core.WithDrainTimeout(max(c.DrainTimeout, 0)),
+		core.WithHookTimeout(c.HookTimeout), // zero: core keeps its default
 	}
 	if c.Presence > 0 {
 		opts = append(opts, core.WithPresence(c.Presence))

@@ -122,8 +122,8 @@ func provideInto(group string, constructor any) fx.Option {
 	return fx.Provide(fx.Annotate(constructor, fx.ResultTags(fmt.Sprintf("group:%q", group))))
 }
 
-// sortRoutes returns routes sorted by event, or an error for an empty
-// event, a nil handler or a duplicate.
+// sortRoutes returns routes sorted by event, or an error for a nil handler
+// or a duplicate event. The empty event is a valid one (see JSONTypeEvent).
 func sortRoutes(routes []Route) ([]Route, error) {
 	s := slices.Clone(routes)
 	slices.SortStableFunc(s, func(a, b Route) int { return cmp.Compare(a.Event, b.Event) })
