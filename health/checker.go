@@ -82,9 +82,8 @@ func WithoutAdapterCheck() Option {
 
 // Checker evaluates a hub's liveness and readiness. Build it with New.
 type Checker struct {
-	hub     *core.Hub
-	timeout time.Duration
-	checks  []Check // unique names, sorted by name
+	hub    *core.Hub
+	checks []Check // unique names, sorted by name; each has its timeout
 }
 
 // New returns a Checker for hub. It starts nothing and calls no check.
@@ -127,7 +126,7 @@ func New(hub *core.Hub, opts ...Option) *Checker {
 		checks = append(checks, c)
 	}
 	sort.Slice(checks, func(i, j int) bool { return checks[i].Name < checks[j].Name })
-	return &Checker{hub: hub, timeout: o.timeout, checks: checks}
+	return &Checker{hub: hub, checks: checks}
 }
 
 // CheckNames returns the names of the registered checks, sorted.
