@@ -31,6 +31,30 @@ func (k *children) start(cmd *exec.Cmd) error {
 	return nil
 }
 
+// startSelf re-executes this binary with args as the child named what
+// ("server", "worker"), its stderr going to ours, and returns the pipes to
+// its stdin and stdout.
+func (k *children) startSelf(what string, args ...string) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := k.start(cmd); err != nil {
+		return nil, nil, nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	return cmd, stdin, stdout, nil
+}
+
 // killAll kills every child still running.
 func (k *children) killAll() {
 	k.mu.Lock()
@@ -54,10 +78,6 @@ type serverProc struct {
 // startServer re-executes this binary with -serve and waits (at most 15 s
 // or until ctx ends) for the address it prints.
 func startServer(ctx context.Context, o *options, kids *children) (*serverProc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	args := []string{
 		"-serve", "-exit-on-eof", "-addr", "127.0.0.1:0",
 		"-linger", o.linger.String(),
@@ -69,18 +89,9 @@ func startServer(ctx context.Context, o *options, kids *children) (*serverProc, 
 	if o.serverProfile != "" {
 		args = append(args, "-cpuprofile", o.serverProfile)
 	}
-	cmd := exec.Command(exe, args...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, stdout, err := kids.startSelf("server", args...)
 	if err != nil {
 		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := kids.start(cmd); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
 	}
 	s := &serverProc{cmd: cmd, stdin: stdin, done: make(chan struct{})}
 	// addrCh holds the one address line so the reader never blocks on it.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -147,26 +146,13 @@ var _ group = (*remoteGroup)(nil)
 
 // startWorker starts a worker process for spec; its stderr goes to ours.
 func startWorker(spec groupSpec, kids *children) (*remoteGroup, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-worker", "-worker-spec", string(b))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, stdout, err := kids.startSelf("worker", "-worker", "-worker-spec", string(b))
 	if err != nil {
 		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := kids.start(cmd); err != nil {
-		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	r := &remoteGroup{
 		cmd:   cmd,
