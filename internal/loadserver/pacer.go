@@ -68,19 +68,17 @@ func (s *Server) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 	case s.closed:
 		s.mu.Unlock()
 		return RunResult{}, ErrClosed
-	case s.running:
+	case s.cancelRun != nil:
 		s.mu.Unlock()
 		return RunResult{}, ErrRunActive
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.running = true
 	s.cancelRun = cancel
 	s.runs.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.running = false
 		s.cancelRun = nil
 		s.mu.Unlock()
 		s.runs.Done()

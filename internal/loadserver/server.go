@@ -63,8 +63,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	closed    bool
-	running   bool
-	cancelRun context.CancelFunc // ends the active paced run, if any
+	cancelRun context.CancelFunc // ends the active paced run; nil when none runs
 	runs      sync.WaitGroup     // paced runs in progress
 }
 

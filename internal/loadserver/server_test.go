@@ -224,7 +224,7 @@ func TestServeStopsAnActiveRun(t *testing.T) {
 	require.Eventually(t, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.running
+		return s.cancelRun != nil
 	}, 10*time.Second, time.Millisecond)
 	cancel()
 	select {
