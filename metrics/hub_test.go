@@ -20,11 +20,13 @@ import (
 
 const waitFor = 10 * time.Second
 
-// eventually waits until the collector m reaches want.
+// eventually waits until the collector m reaches want; on failure it
+// reports the last value seen.
 func eventually(t *testing.T, m prometheus.Collector, want float64, name string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return testutil.ToFloat64(m) == want },
-		waitFor, 5*time.Millisecond, "%s never reached %v (last %v)", name, want, testutil.ToFloat64(m))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.InDelta(c, want, testutil.ToFloat64(m), 0, "%s", name)
+	}, waitFor, 5*time.Millisecond, "%s never reached %v", name, want)
 }
 
 func dialHub(t *testing.T, srv *httptest.Server) *websocket.Conn {
