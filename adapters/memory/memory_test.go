@@ -30,6 +30,13 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestHubsOverMemoryBus runs three hubs on one bus with real WebSocket
+// clients (see adaptertest.RunHubs).
+func TestHubsOverMemoryBus(t *testing.T) {
+	bus := NewBus()
+	adaptertest.RunHubs(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
+}
+
 // reports collects what an adapter hands its error reporter.
 type reports struct {
 	mu   sync.Mutex

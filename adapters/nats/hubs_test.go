@@ -7,6 +7,15 @@ import (
 	"github.com/wshub/wshub/internal/adaptertest"
 )
 
+// TestHubsOverNATS runs three hubs, each on its own NATS connection, with
+// real WebSocket clients (see adaptertest.RunHubs).
+func TestHubsOverNATS(t *testing.T) {
+	prefix := testPrefix()
+	adaptertest.RunHubs(t, func(t *testing.T) core.Adapter {
+		return newAdapter(t, connect(t, sharedURL), prefix) // Shutdown closes it too
+	})
+}
+
 func TestPresenceOverNATS(t *testing.T) {
 	prefix := testPrefix()
 	adaptertest.RunPresence(t, func(t *testing.T) core.Adapter {

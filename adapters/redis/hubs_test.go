@@ -7,6 +7,15 @@ import (
 	"github.com/wshub/wshub/internal/adaptertest"
 )
 
+// TestHubsAcrossRedis runs three hubs, each with its own Redis client, with
+// real WebSocket clients (see adaptertest.RunHubs).
+func TestHubsAcrossRedis(t *testing.T) {
+	prefix := uniquePrefix(t)
+	adaptertest.RunHubs(t, func(t *testing.T) core.Adapter {
+		return newAdapter(t, sharedAddr, prefix) // Shutdown closes it too
+	})
+}
+
 func TestPresenceOverRedis(t *testing.T) {
 	prefix := uniquePrefix(t)
 	adaptertest.RunPresence(t, func(t *testing.T) core.Adapter {

@@ -5,6 +5,9 @@
 // adapters implement them, the optional core.BatchPublisher,
 // core.HealthCheckAdapter and core.RoomInterestAdapter extensions.
 //
+// RunHubs, RunPresence and RunHubFault check hubs on top of an adapter, with
+// real WebSocket clients; HubNode and Socket are their building blocks.
+//
 // Every wait in the suite is on a condition with a deadline, so it tolerates
 // brokers that deliver asynchronously and subscriptions that take a moment
 // to become active.

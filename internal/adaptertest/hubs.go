@@ -3,7 +3,10 @@ package adaptertest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +27,9 @@ type HubNode struct {
 }
 
 // StartHubNode runs a hub on adapter ad behind an httptest server; the test's
-// cleanup shuts it down.
+// cleanup shuts it down. The server upgrades every path through
+// hub.HandleHTTP, except /user?id=U, which makes a client of user U (see
+// DialUser).
 func StartHubNode(t *testing.T, id string, ad core.Adapter, opts ...core.Option) *HubNode {
 	t.Helper()
 	h := core.NewHub(append([]core.Option{core.WithAdapter(ad), core.WithNodeID(id)}, opts...)...)
@@ -32,7 +37,13 @@ func StartHubNode(t *testing.T, id string, ad core.Adapter, opts ...core.Option)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, h.WaitRunning(ctx))
-	srv := httptest.NewServer(h.HandleHTTP())
+	mux := http.NewServeMux()
+	mux.Handle("/", h.HandleHTTP())
+	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) {
+		// UpgradeConnection answers refusals itself.
+		_, _ = h.UpgradeConnection(w, r, core.WithUserID(r.URL.Query().Get("id")))
+	})
+	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -55,11 +66,22 @@ type Socket struct {
 // Dial connects a client to n and starts recording what it receives.
 func (n *HubNode) Dial(t *testing.T) *Socket {
 	t.Helper()
+	return n.dial(t, "/")
+}
+
+// DialUser connects a client of user to n, like Dial.
+func (n *HubNode) DialUser(t *testing.T, user string) *Socket {
+	t.Helper()
+	return n.dial(t, "/user?id="+url.QueryEscape(user))
+}
+
+func (n *HubNode) dial(t *testing.T, pathQuery string) *Socket {
+	t.Helper()
 	seen := map[string]bool{}
 	for _, c := range n.Hub.Clients() {
 		seen[c.ID] = true
 	}
-	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Srv.URL, "http"), nil)
+	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Srv.URL, "http")+pathQuery, nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	s := &Socket{Conn: conn, done: make(chan struct{})}
@@ -120,6 +142,219 @@ func (s *Socket) HasPrefix(p string) bool {
 		}
 	}
 	return false
+}
+
+// RunHubs checks, with three hubs on the bus under test and real WebSocket
+// clients, that every kind of send reaches exactly the right sockets of
+// every node, once, and no others: broadcasts (excluding a local and a
+// remote client), rooms (from a member node, from a node without members,
+// to a room on one remote node, excluding a local and a remote member),
+// users with sockets on one or two other nodes, and single clients, local
+// and remote. The room name holds dots, wildcards and a space, which mean
+// something to NATS subjects. newAdapter returns a fresh, unsubscribed
+// adapter on the bus under test, isolated from other tests.
+func RunHubs(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
+	const room, solo = "lobby.* >", "solo"
+	var nodes []*HubNode
+	for i := range 3 {
+		n := StartHubNode(t, fmt.Sprintf("node%d", i), newAdapter(t))
+		waitHealthy(t, n.Ad)
+		nodes = append(nodes, n)
+	}
+
+	// Per node i: plain sockets p{i}a and p{i}b, and one socket of a user:
+	// alice on nodes 0 and 2, bob on node 1. room holds p0a, alice0 and p1a
+	// (no member on node 2); solo holds p1b only.
+	sockets := map[string]*Socket{}
+	nodeOf := map[string]*HubNode{}
+	var all []string
+	for i, n := range nodes {
+		for _, suffix := range []string{"a", "b"} {
+			label := fmt.Sprintf("p%d%s", i, suffix)
+			sockets[label], nodeOf[label] = n.Dial(t), n
+			all = append(all, label)
+		}
+		user := "alice"
+		if i == 1 {
+			user = "bob"
+		}
+		label := fmt.Sprintf("%s%d", user, i)
+		sockets[label], nodeOf[label] = n.DialUser(t, user), n
+		all = append(all, label)
+	}
+	client := func(label string) *core.Client { return sockets[label].Client }
+	require.Equal(t, "alice", client("alice0").GetUserID())
+	for _, label := range []string{"p0a", "alice0", "p1a"} {
+		require.NoError(t, nodeOf[label].Hub.JoinRoom(client(label), room))
+	}
+	require.NoError(t, nodes[1].Hub.JoinRoom(client("p1b"), solo))
+
+	// Room interest may reach the bus in the background: probe from node 2,
+	// which has no members, until the member nodes get both rooms' traffic.
+	k := 0
+	require.Eventually(t, func() bool {
+		k++
+		probe := fmt.Sprint("probe", k)
+		assert.NoError(t, nodes[2].Hub.BroadcastToRoom(room, []byte(probe)))
+		assert.NoError(t, nodes[2].Hub.BroadcastToRoom(solo, []byte(probe)))
+		return sockets["p0a"].HasPrefix("probe") && sockets["p1a"].HasPrefix("probe") && sockets["p1b"].HasPrefix("probe")
+	}, waitTimeout, probeInterval, "room subscriptions never became active")
+
+	// next[label] indexes the first message of sockets[label] not yet
+	// examined. readUntil returns what arrived from there up to marker and
+	// moves past it.
+	next := map[string]int{}
+	readUntil := func(t *testing.T, label, marker string) []string {
+		t.Helper()
+		s, from := sockets[label], next[label]
+		find := func() int { return slices.Index(s.Messages()[from:], marker) }
+		require.Eventually(t, func() bool { return find() >= 0 }, waitTimeout, time.Millisecond,
+			"%s: %q not received", label, marker)
+		i := from + find()
+		next[label] = i + 1
+		return s.Messages()[from:i]
+	}
+	// Flush the probes everywhere: all of them precede this broadcast.
+	nodes[2].Hub.Broadcast([]byte("probes-done"))
+	for _, label := range all {
+		readUntil(t, label, "probes-done")
+	}
+
+	except := func(drop ...string) []string {
+		return slices.DeleteFunc(slices.Clone(all), func(l string) bool { return slices.Contains(drop, l) })
+	}
+	tests := []struct {
+		name string
+		from int
+		send func(h *core.Hub, data []byte) error
+		want []string // labels that must receive the message, once
+	}{
+		{
+			name: "Broadcast", from: 0,
+			send: func(h *core.Hub, d []byte) error { h.Broadcast(d); return nil },
+			want: all,
+		},
+		{
+			name: "BroadcastExcept", from: 1,
+			send: func(h *core.Hub, d []byte) error { h.BroadcastExcept(d, client("p1a"), client("p2b")); return nil },
+			want: except("p1a", "p2b"),
+		},
+		{
+			name: "BroadcastToRoomFromNodeWithoutMembers", from: 2,
+			send: func(h *core.Hub, d []byte) error { return h.BroadcastToRoom(room, d) },
+			want: []string{"p0a", "alice0", "p1a"},
+		},
+		{
+			name: "BroadcastToRoomFromMember", from: 1,
+			send: func(h *core.Hub, d []byte) error { return h.BroadcastToRoom(room, d) },
+			want: []string{"p0a", "alice0", "p1a"},
+		},
+		{
+			name: "BroadcastToRoomOnOneRemoteNode", from: 0,
+			send: func(h *core.Hub, d []byte) error { return h.BroadcastToRoom(solo, d) },
+			want: []string{"p1b"},
+		},
+		{
+			name: "BroadcastToRoomExcept", from: 0,
+			send: func(h *core.Hub, d []byte) error {
+				return h.BroadcastToRoomExcept(room, d, client("alice0"), client("p1a"))
+			},
+			want: []string{"p0a"},
+		},
+		{
+			name: "SendToUserOnTwoNodes", from: 1,
+			send: func(h *core.Hub, d []byte) error { h.SendToUser("alice", d); return nil },
+			want: []string{"alice0", "alice2"},
+		},
+		{
+			name: "SendToUserOnOneNode", from: 0,
+			send: func(h *core.Hub, d []byte) error { h.SendToUser("bob", d); return nil },
+			want: []string{"bob1"},
+		},
+		{
+			name: "SendToClientRemote", from: 2,
+			send: func(h *core.Hub, d []byte) error { return h.SendToClient(client("p0b").ID, d) },
+			want: []string{"p0b"},
+		},
+		{
+			name: "SendToClientLocal", from: 1,
+			send: func(h *core.Hub, d []byte) error { return h.SendToClient(client("p1b").ID, d) },
+			want: []string{"p1b"},
+		},
+	}
+	for i, tt := range tests {
+		// Subtests share the cluster, so they run in order.
+		t.Run(tt.name, func(t *testing.T) {
+			data := fmt.Sprintf("msg-%d-%s", i, tt.name)
+			marker := fmt.Sprintf("marker-%d", i)
+			h := nodes[tt.from].Hub
+			require.NoError(t, tt.send(h, []byte(data)))
+			// A broadcast from the same node travels behind the message on
+			// every path (local queue, the node's one publisher), so
+			// whatever the message delivers anywhere arrives before it.
+			h.Broadcast([]byte(marker))
+			for _, label := range all {
+				n := 0
+				for _, m := range readUntil(t, label, marker) {
+					if m == data {
+						n++
+					} else {
+						t.Errorf("%s: unexpected message %q", label, m)
+					}
+				}
+				if slices.Contains(tt.want, label) {
+					assert.Equal(t, 1, n, "%s: times received", label)
+				} else {
+					assert.Equal(t, 0, n, "%s must not receive it", label)
+				}
+			}
+		})
+	}
+
+	// A fence from every node: each reaches every socket once, and nothing
+	// else arrives after the last marker.
+	fences := make([]string, len(nodes))
+	for i, n := range nodes {
+		fences[i] = fmt.Sprintf("fence%d", i)
+		n.Hub.Broadcast([]byte(fences[i]))
+	}
+	for _, label := range all {
+		s := sockets[label]
+		rest := func() []string { return s.Messages()[next[label]:] }
+		require.Eventually(t, func() bool {
+			got := rest()
+			for _, f := range fences {
+				if !slices.Contains(got, f) {
+					return false
+				}
+			}
+			return true
+		}, waitTimeout, time.Millisecond, "%s never got every fence", label)
+		counts := map[string]int{}
+		for _, m := range rest() {
+			counts[m]++
+		}
+		for _, f := range fences {
+			assert.Equal(t, 1, counts[f], "%s: fence %s", label, f)
+			delete(counts, f)
+		}
+		assert.Empty(t, counts, "%s received unexpected messages", label)
+	}
+}
+
+// waitHealthy waits until ad, if it reports its health, is healthy: its
+// subscriptions are then in place on the bus.
+func waitHealthy(t *testing.T, ad core.Adapter) {
+	t.Helper()
+	hc, ok := ad.(core.HealthCheckAdapter)
+	if !ok {
+		return
+	}
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return hc.CheckHealth(ctx) == nil
+	}, waitTimeout, 10*time.Millisecond, "adapter never became healthy")
 }
 
 // RunPresence checks WithPresence over a real bus: three nodes converge on
