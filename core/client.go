@@ -175,11 +175,17 @@ func (c *Client) OnMessage(fn func(*Client, *Message)) {
 }
 
 // OnClose adds a callback run once when the connection ends (also on
-// Shutdown).
+// Shutdown). Added to a client that is already gone, it runs at once, in the
+// caller's goroutine, so no callback is ever lost to a race with the close.
 func (c *Client) OnClose(fn func(*Client)) {
 	c.state.Lock()
-	c.onClose = append(c.onClose, fn)
+	if !c.gone {
+		c.onClose = append(c.onClose, fn)
+		c.state.Unlock()
+		return
+	}
 	c.state.Unlock()
+	c.hub.safeCall("OnClose", func() { fn(c) })
 }
 
 // OnError adds a callback run when a handler fails for this client.

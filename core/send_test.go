@@ -78,6 +78,16 @@ func TestContextSendWaitsInsteadOfDropping(t *testing.T) {
 	require.NoError(t, <-errc)
 }
 
+func TestOnCloseAfterCloseRunsAtOnce(t *testing.T) {
+	h, srv := startHub(t)
+	_, c := dialWait(t, h, srv)
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
+	ran := false
+	c.OnClose(func(*Client) { ran = true })
+	assert.True(t, ran)
+}
+
 func TestSendAfterCloseFails(t *testing.T) {
 	h, srv := startHub(t)
 	conn, c := dialWait(t, h, srv)
