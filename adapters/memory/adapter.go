@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -124,11 +123,7 @@ func (a *Adapter) run(ctx context.Context, handler func(core.AdapterMessage)) {
 		case enc := <-a.inbox:
 			m, err := wire.Decode(enc)
 			if err != nil {
-				op := "decode"
-				if errors.Is(err, wire.ErrVersion) {
-					op = "version"
-				}
-				a.reportError(&core.AdapterError{Op: op, Err: err})
+				a.reportError(&core.AdapterError{Op: wire.ErrorOp(err), Err: err})
 				continue
 			}
 			handler(m)

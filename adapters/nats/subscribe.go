@@ -100,11 +100,7 @@ func (a *Adapter) dispatch(ctx context.Context, inbox <-chan *natsgo.Msg, handle
 		case m := <-inbox:
 			msg, err := wire.Decode(m.Data)
 			if err != nil {
-				op := "decode"
-				if errors.Is(err, wire.ErrVersion) {
-					op = "version"
-				}
-				a.report(op, fmt.Errorf("message on %q: %w", m.Subject, err))
+				a.report(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Subject, err))
 				continue
 			}
 			handler(msg)

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -306,11 +305,7 @@ func (a *Adapter) receive(ctx context.Context) {
 func (a *Adapter) deliver(m *goredis.Message) {
 	msg, err := wire.Decode([]byte(m.Payload))
 	if err != nil {
-		op := "decode"
-		if errors.Is(err, wire.ErrVersion) {
-			op = "version"
-		}
-		a.fail(op, fmt.Errorf("message on %q: %w", m.Channel, err))
+		a.fail(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Channel, err))
 		return
 	}
 	defer func() {

@@ -24,6 +24,16 @@ var (
 	ErrVersion = errors.New("wshub: wire: unsupported version")
 )
 
+// ErrorOp returns the core.AdapterError Op under which an adapter reports
+// an error of Decode: "version" for ErrVersion (a sender on a newer format),
+// "decode" for anything else.
+func ErrorOp(err error) string {
+	if errors.Is(err, ErrVersion) {
+		return "version"
+	}
+	return "decode"
+}
+
 // Type codes (see the table in the package documentation).
 const (
 	codeOther byte = iota

@@ -152,6 +152,7 @@ func TestDecodeMalformed(t *testing.T) {
 			got, err := Decode(tt.give)
 			require.ErrorIs(t, err, ErrMalformed)
 			require.NotErrorIs(t, err, ErrVersion)
+			assert.Equal(t, "decode", ErrorOp(err))
 			assert.Zero(t, got)
 			assert.True(t, strings.HasPrefix(err.Error(), "wshub: wire: "), err.Error())
 		})
@@ -196,6 +197,7 @@ func TestDecodeVersion(t *testing.T) {
 		_, err := Decode(b)
 		require.ErrorIs(t, err, ErrVersion, "version %d", v)
 		require.NotErrorIs(t, err, ErrMalformed)
+		assert.Equal(t, "version", ErrorOp(err))
 		assert.True(t, strings.HasPrefix(err.Error(), "wshub: wire: "), err.Error())
 	}
 	// A newer version is reported even when the rest means nothing to us.
