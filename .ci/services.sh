@@ -2,7 +2,8 @@
 # Makes sure the services the test suite talks to are there:
 #   - Redis on 127.0.0.1:6379
 #   - NATS (with JetStream) on 127.0.0.1:4222
-#   - chromium for the browser test (best effort: that test skips without it)
+#   - chromium for the browser test (without it that test skips, or fails
+#     under CI)
 # A service that already answers is left alone (never restarted or
 # reconfigured). A missing one is installed from Debian's packages when its
 # binary is absent, then started in the background and waited for.

@@ -146,10 +146,7 @@ func (s *authServer) upgrade(w http.ResponseWriter, r *http.Request) {
 	expire := time.AfterFunc(time.Until(exp), func() {
 		_ = client.CloseWithCode(CloseTokenExpired, "token expired")
 	})
-	client.OnClose(func(*core.Client) { expire.Stop() })
-	if client.IsClosed() {
-		expire.Stop() // closed before OnClose was registered
-	}
+	client.OnClose(func(*core.Client) { expire.Stop() }) // runs at once if already closed
 }
 
 // handle broadcasts what a client says, prefixed with its user ID, to every

@@ -100,7 +100,7 @@ func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
 		cfg.Presence = 5 * time.Second
 		broker = fx.Options(natsfx.Module, fx.Supply(natsfx.Config{
 			URL:            s.natsURL,
-			ConnectOptions: []natsgo.Option{natsgo.Name("wshub-chat"), natsgo.MaxReconnects(-1)},
+			ConnectOptions: []natsgo.Option{natsgo.Name("wshub-chat")}, // natsfx already retries and reconnects forever
 			AdapterOptions: []wsnats.Option{wsnats.WithSubjectPrefix("wshub.chat")},
 		}))
 	case s.redisURL != "":
