@@ -1,9 +1,7 @@
 package adaptertest
 
 import (
-	"context"
 	"encoding/binary"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -11,37 +9,23 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
 )
 
 // BenchCrossNode measures delivery from one node to another through a real
 // bus: hub A broadcasts b.N messages of 128 bytes, each stamped with its send
-// time; hub B relays them to clients real WebSocket clients. A keeps at most
+// time; hub B relays them to its real WebSocket clients. A keeps at most
 // window messages in flight (not yet received by every client), so nothing
 // is dropped: window 1 measures latency without queueing, a larger window
 // the sustained rate. It reports deliveries/s and the p50/p99 latency from
 // A's Broadcast call to a client's read.
 func BenchCrossNode(b *testing.B, newAdapter func(tb testing.TB) core.Adapter, clients, window int) {
-	ctx := context.Background()
-	start := func(id string) (*core.Hub, *httptest.Server) {
-		h := core.NewHub(core.WithAdapter(newAdapter(b)), core.WithNodeID(id),
-			core.WithConfig(core.DefaultConfig().WithSendChannelSize(4*window)))
-		go h.Run()
-		if err := h.WaitRunning(ctx); err != nil {
-			b.Fatal(err)
-		}
-		srv := httptest.NewServer(h.HandleHTTP())
-		b.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_ = h.Shutdown(sctx)
-			srv.Close()
-		})
-		return h, srv
-	}
-	hubA, _ := start("bench-a")
-	hubB, srvB := start("bench-b")
+	cfg := core.WithConfig(core.DefaultConfig().WithSendChannelSize(4 * window))
+	hubA := StartHubNode(b, "bench-a", newAdapter(b), cfg).Hub
+	nodeB := StartHubNode(b, "bench-b", newAdapter(b), cfg)
+	hubB := nodeB.Hub
 
 	var (
 		mu        sync.Mutex
@@ -51,7 +35,7 @@ func BenchCrossNode(b *testing.B, newAdapter func(tb testing.TB) core.Adapter, c
 		latencies = make([][]time.Duration, clients)
 		wg        sync.WaitGroup
 	)
-	url := "ws" + strings.TrimPrefix(srvB.URL, "http")
+	url := "ws" + strings.TrimPrefix(nodeB.Srv.URL, "http")
 	conns := make([]*websocket.Conn, clients)
 	for i := range conns {
 		conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
@@ -61,11 +45,10 @@ func BenchCrossNode(b *testing.B, newAdapter func(tb testing.TB) core.Adapter, c
 		_ = resp.Body.Close()
 		conns[i] = conn
 	}
-	for hubB.ClientCount() < clients {
-		time.Sleep(time.Millisecond) // registration is asynchronous to the dial; benchmarks only
-	}
-	// A node with members must have told the bus about its interest in
-	// nothing here: broadcasts go to every node.
+	// Registration is asynchronous to the dial. No room interest to wait
+	// for: broadcasts go to every node.
+	require.Eventually(b, func() bool { return hubB.ClientCount() >= clients }, waitTimeout, time.Millisecond,
+		"clients never registered")
 	b.ResetTimer()
 	begin := time.Now()
 	for i := range conns {

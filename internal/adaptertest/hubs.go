@@ -30,7 +30,7 @@ type HubNode struct {
 // cleanup shuts it down. The server upgrades every path through
 // hub.HandleHTTP, except /user?id=U, which makes a client of user U (see
 // DialUser).
-func StartHubNode(t *testing.T, id string, ad core.Adapter, opts ...core.Option) *HubNode {
+func StartHubNode(t testing.TB, id string, ad core.Adapter, opts ...core.Option) *HubNode {
 	t.Helper()
 	h := core.NewHub(append([]core.Option{core.WithAdapter(ad), core.WithNodeID(id)}, opts...)...)
 	go h.Run()
