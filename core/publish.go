@@ -129,7 +129,13 @@ func (h *Hub) adapterError(e *AdapterError) {
 }
 
 // onAdapterMessage delivers a message from another node to local clients.
+// It recovers its own panics, so no adapter has to.
 func (h *Hub) onAdapterMessage(m AdapterMessage) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.panicked("adapter message", p)
+		}
+	}()
 	if h.adapterMetrics != nil {
 		h.adapterMetrics.IncrementAdapterReceived(1)
 	}
