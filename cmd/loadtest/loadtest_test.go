@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,23 +184,35 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	// The counts follow this machine's hard open-file limit, which the tool
+	// raises to and which its server child inherits, so each case is just
+	// over what the machine can take wherever the test runs. Both refusals
+	// come before any connection is made.
+	var lim syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	hard := int(lim.Max)
+	overGenerator := hard - generatorFDMargin + 1
+	overServer := serverCapacity(lim.Max) + 1
 	tests := []struct {
 		name     string
 		give     []string
 		wantCode int
 		wantErr  string
+		overFD   bool // the case needs more clients than this machine's limit
 	}{
 		{
 			name:     "more clients than one generator process may open",
-			give:     []string{"-scenario", "connect", "-clients", "50000"},
+			overFD:   true,
+			give:     []string{"-scenario", "connect", "-clients", strconv.Itoa(overGenerator)},
 			wantCode: 1,
-			wantErr:  "use -procs 3",
+			wantErr:  "use -procs 2",
 		},
 		{
 			name:     "more clients than the server may hold",
-			give:     []string{"-scenario", "connect", "-clients", "30000", "-procs", "2"},
+			overFD:   true,
+			give:     []string{"-scenario", "connect", "-clients", strconv.Itoa(overServer), "-procs", "2"},
 			wantCode: 1,
-			wantErr:  "this machine cannot take 30000 clients on one server",
+			wantErr:  fmt.Sprintf("this machine cannot take %d clients on one server", overServer),
 		},
 		{
 			name:     "not a loopback target",
@@ -215,9 +229,30 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.overFD && overServer > maxClients {
+				t.Skipf("the hard open-file limit %d is above -clients' own bound %d; TestCapacityChecks covers the arithmetic", hard, maxClients)
+			}
 			_, stderr, code := runTool(t, tt.give...)
 			assert.Equal(t, tt.wantCode, code, "stderr: %s", stderr)
 			assert.Contains(t, stderr, tt.wantErr)
 		})
 	}
+}
+
+func TestCapacityChecks(t *testing.T) {
+	const limit = 20_000
+	require.NoError(t, checkGeneratorCapacity(limit-generatorFDMargin, 1, limit))
+	err := checkGeneratorCapacity(limit-generatorFDMargin+1, 1, limit)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "use -procs 2")
+	err = checkGeneratorCapacity(50_000, 1, limit)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "use -procs 3")
+	require.NoError(t, checkGeneratorCapacity(50_000, 3, limit))
+	err = checkGeneratorCapacity(1, 1, generatorFDMargin)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "leaves no room")
+
+	assert.Equal(t, limit-serverFDMargin, serverCapacity(limit))
+	assert.Zero(t, serverCapacity(serverFDMargin))
 }
