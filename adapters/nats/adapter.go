@@ -104,6 +104,9 @@ func (a *Adapter) Publish(ctx context.Context, msg core.AdapterMessage) error {
 // the first error; a failed message does not stop the others, except that
 // it stops early once ctx is done or the adapter is closed.
 func (a *Adapter) PublishBatch(ctx context.Context, msgs []core.AdapterMessage) error {
+	if a.closed.Load() {
+		return core.ErrAdapterClosed
+	}
 	bp := a.getBuf()
 	defer a.putBuf(bp)
 	var first error

@@ -166,6 +166,7 @@ func (f factory) testPublishAfterClose(t *testing.T) {
 		if bp, ok := nd.a.(core.BatchPublisher); ok {
 			err := bp.PublishBatch(e.ctx, []core.AdapterMessage{{NodeID: nd.id, Type: core.AdapterBroadcast, Data: []byte("late")}})
 			require.ErrorIs(t, err, core.ErrAdapterClosed, "PublishBatch after Close, adapter %d", i)
+			require.ErrorIs(t, bp.PublishBatch(e.ctx, nil), core.ErrAdapterClosed, "empty PublishBatch after Close, adapter %d", i)
 		}
 	}
 	require.Error(t, e.nodes[1].a.Subscribe(e.ctx, e.nodes[1].rec.handle), "Subscribe after Close")
