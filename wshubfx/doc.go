@@ -48,7 +48,8 @@
 // Decorate at the top level: fx applies a decorator only inside the module
 // that declares it and that module's children, so one placed inside an
 // application's own fx.Module does not reach the hub's constructor. A
-// decorator returning a nil core.Adapter (or a typed nil) means no adapter.
+// decorator returning a nil core.Adapter (or a typed nil) means no adapter;
+// a nil Logger or MetricsCollector means the no-op one.
 //
 // # Value groups
 //

@@ -126,6 +126,10 @@ func newHub(p hubParams) (hubResult, error) {
 	if isNil(logger) {
 		logger = &core.NoOpLogger{}
 	}
+	var metrics core.MetricsCollector = &core.NoOpMetrics{}
+	if !isNil(p.Metrics) {
+		metrics = p.Metrics
+	}
 	sets := sortHookSets(p.HookSets)
 	all := make([]core.Hooks, 0, 1+len(sets))
 	all = append(all, p.Hooks)
@@ -136,7 +140,7 @@ func newHub(p hubParams) (hubResult, error) {
 	opts := cfg.hubOptions()
 	opts = append(opts,
 		core.WithLogger(logger),
-		core.WithMetrics(p.Metrics),
+		core.WithMetrics(metrics),
 		core.WithHooks(mergeHooks(all...)),
 		core.WithMessageHandler(d.handle),
 	)

@@ -157,6 +157,18 @@ func TestDecorateAdapterWithTypedNilMeansNone(t *testing.T) {
 	assert.Nil(t, hub.Adapter())
 }
 
+// A decorator that returns a typed nil collector means no metrics, not a
+// nil pointer the hub would call on every connect.
+func TestDecorateMetricsWithTypedNilMeansNone(t *testing.T) {
+	var hub *core.Hub
+	startApp(t, wshubfx.Module,
+		fx.Decorate(func() core.MetricsCollector { return (*core.DebugMetrics)(nil) }),
+		fx.Populate(&hub))
+	conn := dialHub(t, hub, serveHub(t, hub))
+	hub.BroadcastText("still served")
+	assert.Equal(t, "still served", readText(t, conn))
+}
+
 func TestDecorateHooks(t *testing.T) {
 	connected := make(chan string, 1) // one client connects
 	var hub *core.Hub
