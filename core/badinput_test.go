@@ -125,3 +125,21 @@ func TestPingKeepsClientAlive(t *testing.T) {
 	assert.False(t, c.IsClosed())
 	assert.Equal(t, 1, h.ClientCount())
 }
+
+// A peer that keeps sending but never answers our close frame is dropped
+// after the close grace, not after PongWait: its messages must not extend
+// the read deadline once the client is closing.
+func TestPeerIgnoringOurCloseIsDroppedAfterGrace(t *testing.T) {
+	h, srv := startHub(t) // PongWait stays at its 60 s default
+	conn, c := dialWait(t, h, srv)
+	flooding := make(chan struct{})
+	go func() {
+		defer close(flooding)
+		for conn.WriteMessage(websocket.TextMessage, []byte("more")) == nil {
+		}
+	}()
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 10*closeGrace, time.Millisecond)
+	_ = conn.Close()
+	<-flooding
+}

@@ -58,7 +58,8 @@ func (c *Client) readPump() {
 	}
 	_ = c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+		c.extendReadDeadline(time.Now())
+		return nil
 	})
 	c.ws.SetPingHandler(func(data string) error {
 		c.queueControl(appendControl(nil, websocket.PongMessage, []byte(data)))
@@ -85,16 +86,12 @@ func (c *Client) readPump() {
 			}
 			return
 		}
-		c.mu.Lock()
-		closing := c.closing
-		c.mu.Unlock()
-		if closing {
+		now := time.Now()
+		if !c.extendReadDeadline(now) {
 			// Our close frame is out (or going): only the peer's close
 			// matters now, within the deadline the write pump set.
 			continue
 		}
-		now := time.Now()
-		_ = c.ws.SetReadDeadline(now.Add(h.cfg.PongWait))
 		if c.limiter != nil && !c.limiter.allow(now) {
 			h.metrics.IncrementErrors("rate_limit_exceeded")
 			continue
@@ -106,6 +103,20 @@ func (c *Client) readPump() {
 			return
 		}
 	}
+}
+
+// extendReadDeadline gives the peer another PongWait from now, unless the
+// client is closing; it reports whether it did. It holds c.mu so that it
+// cannot overwrite the shorter deadline the write pump sets once the close
+// frame is out (closing is set before that frame is queued).
+func (c *Client) extendReadDeadline(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	_ = c.ws.SetReadDeadline(now.Add(c.hub.cfg.PongWait))
+	return true
 }
 
 // readLimited reads a whole message, failing with errMessageTooBig past max

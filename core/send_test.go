@@ -80,8 +80,9 @@ func TestContextSendWaitsInsteadOfDropping(t *testing.T) {
 
 func TestOnCloseAfterCloseRunsAtOnce(t *testing.T) {
 	h, srv := startHub(t)
-	_, c := dialWait(t, h, srv)
+	conn, c := dialWait(t, h, srv)
 	require.NoError(t, c.Close())
+	readClose(t, conn) // the peer answers, so the teardown need not wait for the grace timeout
 	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
 	ran := false
 	c.OnClose(func(*Client) { ran = true })

@@ -272,7 +272,10 @@ func (c *Client) writePump() {
 		if closeFrame != nil {
 			// Give the peer a moment to answer our close frame; the read pump
 			// then sees its close or a timeout and tears the client down.
+			// Under c.mu, so the reader cannot extend it afterwards.
+			c.mu.Lock()
 			_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+			c.mu.Unlock()
 		}
 		if h.cfg.WriteLinger > 0 && n > 1 {
 			time.Sleep(h.cfg.WriteLinger)
