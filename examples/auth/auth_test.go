@@ -119,8 +119,10 @@ func TestValidTokenUpgradesAndMessagesFlow(t *testing.T) {
 	_ = resp.Body.Close()
 	defer func() { _ = bob.Close() }()
 
-	require.Eventually(t, func() bool { return len(s.hub.GetClientsByUserID("bob")) == 1 }, 5*time.Second, 5*time.Millisecond)
-	require.Len(t, s.hub.GetClientsByUserID("ann"), 1, "the token's subject is the user ID")
+	// Each upgrade registers its client on its own goroutine, in no set order.
+	require.Eventually(t, func() bool {
+		return len(s.hub.GetClientsByUserID("ann")) == 1 && len(s.hub.GetClientsByUserID("bob")) == 1
+	}, 5*time.Second, 5*time.Millisecond, "the token's subject is the user ID")
 
 	require.NoError(t, ann.WriteMessage(websocket.TextMessage, []byte("hello")))
 	for _, conn := range []*websocket.Conn{ann, bob} {
