@@ -135,7 +135,10 @@ func TestPeerIgnoringOurCloseIsDroppedAfterGrace(t *testing.T) {
 	flooding := make(chan struct{})
 	go func() {
 		defer close(flooding)
-		for conn.WriteMessage(websocket.TextMessage, []byte("more")) == nil {
+		for {
+			if err := conn.WriteMessage(websocket.TextMessage, []byte("more")); err != nil {
+				return
+			}
 		}
 	}()
 	require.NoError(t, c.Close())

@@ -82,7 +82,8 @@ func TestOnCloseAfterCloseRunsAtOnce(t *testing.T) {
 	h, srv := startHub(t)
 	conn, c := dialWait(t, h, srv)
 	require.NoError(t, c.Close())
-	readClose(t, conn) // the peer answers, so the teardown need not wait for the grace timeout
+	// The peer answers, so the teardown need not wait for the grace timeout.
+	assert.Equal(t, websocket.CloseNormalClosure, readClose(t, conn).Code)
 	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
 	ran := false
 	c.OnClose(func(*Client) { ran = true })
