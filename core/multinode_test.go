@@ -94,34 +94,13 @@ func TestPresenceOverMemoryBus(t *testing.T) {
 	adaptertest.RunPresence(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
 
-type recordLogger struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *recordLogger) log(msg string)             { l.mu.Lock(); l.msgs = append(l.msgs, msg); l.mu.Unlock() }
-func (l *recordLogger) Debug(msg string, _ ...any) { l.log(msg) }
-func (l *recordLogger) Info(msg string, _ ...any)  { l.log(msg) }
-func (l *recordLogger) Warn(msg string, _ ...any)  { l.log(msg) }
-func (l *recordLogger) Error(msg string, _ ...any) { l.log(msg) }
-func (l *recordLogger) has(sub string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, m := range l.msgs {
-		if strings.Contains(m, sub) {
-			return true
-		}
-	}
-	return false
-}
-
 func TestDuplicateNodeIDDetected(t *testing.T) {
 	bus := memory.NewBus()
-	log := &recordLogger{}
+	log := &adaptertest.LogRecorder{}
 	m := core.NewDebugMetrics()
 	startNode(t, bus, "same", core.WithPresence(20*time.Millisecond), core.WithLogger(log), core.WithMetrics(m))
 	startNode(t, bus, "same", core.WithPresence(20*time.Millisecond))
-	require.Eventually(t, func() bool { return log.has("another node uses this node's ID") }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return log.Has("another node uses this node's ID") }, 5*time.Second, time.Millisecond)
 	assert.Positive(t, m.Stats().Errors["duplicate_node_id"])
 }
 

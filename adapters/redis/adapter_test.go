@@ -347,3 +347,17 @@ func TestBackoff(t *testing.T) {
 	b.reset()
 	assert.Equal(t, 100*time.Millisecond, b.next())
 }
+
+// go-redis's dial failures reach the logger installed with GoRedisLogger
+// (TestMain installs it for the whole package, since go-redis has one
+// logger per process).
+func TestGoRedisLoggerReceivesDialFailures(t *testing.T) {
+	t.Parallel()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens there
+	c := newClient(t, addr)
+	require.Error(t, c.Ping(context.Background()).Err())
+	require.Eventually(t, func() bool {
+		return goRedisLines.Has("failed to dial") && goRedisLines.Has(addr)
+	}, waitFor, time.Millisecond)
+	GoRedisLogger{}.Printf(context.Background(), "dropped %d", 1) // a nil Logger discards
+}

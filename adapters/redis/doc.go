@@ -29,6 +29,13 @@
 // backoff from 100ms doubling up to 1s; go-redis then reconnects and
 // subscribes again to every channel the adapter holds.
 //
+// # Logging
+//
+// The adapter reports failures through core.ErrorReportingAdapter and the
+// error handler option. go-redis itself logs through one process-wide
+// logger, to stderr by default; GoRedisLogger routes those lines to a
+// core.Logger once the application installs it with goredis.SetLogger.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Publish and PublishBatch may run

@@ -3,9 +3,17 @@ package redis
 import (
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/wshub/wshub/internal/adaptertest"
 )
 
+// goRedisLines holds what go-redis logged during the tests, instead of
+// stderr.
+var goRedisLines = &adaptertest.LogRecorder{}
+
 func TestMain(m *testing.M) {
+	goredis.SetLogger(GoRedisLogger{Logger: goRedisLines})
 	goleak.VerifyTestMain(m)
 }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -108,7 +109,10 @@ func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
 		broker = fx.Options(redisfx.Module, fx.Supply(redisfx.Config{
 			URL:            s.redisURL,
 			AdapterOptions: []wsredis.Option{wsredis.WithChannelPrefix("wshub:chat")},
-		}))
+		}),
+			// go-redis logs (dial failures while Redis is away) go to zap
+			// instead of stderr; the setting is process-wide, so the app makes it.
+			fx.Invoke(func(l core.Logger) { goredis.SetLogger(wsredis.GoRedisLogger{Logger: l}) }))
 	}
 
 	return fx.Options(
