@@ -3,6 +3,8 @@ package core
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/rand"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -145,4 +147,59 @@ func TestPeerIgnoringOurCloseIsDroppedAfterGrace(t *testing.T) {
 	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 10*closeGrace, time.Millisecond)
 	_ = conn.Close()
 	<-flooding
+}
+
+// A peer that stops reading is dropped once a write has waited WriteWait,
+// with or without compression. With compression gorilla sets its own (zero)
+// write deadline on every frame it encodes; that must not clear the one the
+// write pump set for the batch.
+func TestStalledPeerDroppedAfterWriteWait(t *testing.T) {
+	payload := make([]byte, 32<<10)
+	_, _ = rand.Read(payload) // incompressible: the socket fills just as fast
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compression=%v", compress), func(t *testing.T) {
+			cfg := DefaultConfig().WithCompression(compress).WithTimeouts(300*time.Millisecond, time.Minute, time.Minute)
+			h, srv := startHub(t, WithConfig(cfg))
+			conn, resp, err := (&websocket.Dialer{EnableCompression: compress}).Dial(wsURL(srv), nil)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			defer func() { _ = conn.Close() }()
+			require.Eventually(t, func() bool { return h.ClientCount() == 1 }, 5*time.Second, time.Millisecond)
+			c := h.Clients()[0]
+			require.Equal(t, compress, c.cc != nil)
+			// The peer never reads: keep queueing until the blocked write
+			// times out and the client is torn down.
+			require.Eventually(t, func() bool {
+				_ = c.Send(payload)
+				return h.ClientCount() == 0
+			}, 20*time.Second, time.Millisecond)
+		})
+	}
+}
+
+// A peer that floods pings without reading owes at most one pong: the
+// backlog does not grow with the pings.
+func TestPingFloodKeepsOnePongPending(t *testing.T) {
+	seen := make(chan struct{})
+	h, srv := startHub(t, WithMessageHandler(func(*Client, *Message) error {
+		close(seen)
+		return nil
+	}))
+	conn, c := dialWait(t, h, srv)
+	ping := make([]byte, 125)
+	for i := 0; i < 100_000; i++ { // 12.7 MB of pongs, more than the socket buffers take
+		require.NoError(t, conn.WriteControl(websocket.PingMessage, ping, time.Now().Add(5*time.Second)))
+	}
+	// The reader handles frames in order: once it saw this message, it has
+	// answered every ping.
+	require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte("after the pings")))
+	select {
+	case <-seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message after the pings never reached the handler")
+	}
+	c.mu.Lock()
+	pending := len(c.pendingPing) + len(c.pendingPong)
+	c.mu.Unlock()
+	assert.LessOrEqual(t, pending, 2*(2+125))
 }

@@ -33,20 +33,21 @@ type Client struct {
 	connectedAt time.Time
 
 	// mu guards the send queue and the close state below.
-	mu         sync.Mutex
-	q          *frameQueue // pending frames from qHead on; nil while empty
-	qHead      int
-	writing    bool   // a write pump is running
-	closing    bool   // no new data accepted; a close frame is pending or sent
-	closed     bool   // torn down
-	pendingCtl []byte // control frames (ping, pong) waiting for the write pump
-	closeFrame []byte // close frame waiting for the write pump
-	closeSent  bool
-	closeCode  int
-	writerDone chan struct{} // closed by the write pump when it stops, if someone waits
-	spaceCh    chan struct{} // closed by the write pump when it took frames, if a context send waits
-	idleSince  int64         // unix nanos when the queue last turned empty
-	closedAt   time.Time
+	mu          sync.Mutex
+	q           *frameQueue // pending frames from qHead on; nil while empty
+	qHead       int
+	writing     bool   // a write pump is running
+	closing     bool   // no new data accepted; a close frame is pending or sent
+	closed      bool   // torn down
+	pendingPing []byte // our latest ping, waiting for the write pump
+	pendingPong []byte // the pong owed for the peer's latest ping
+	closeFrame  []byte // close frame waiting for the write pump
+	closeSent   bool
+	closeCode   int
+	writerDone  chan struct{} // closed by the write pump when it stops, if someone waits
+	spaceCh     chan struct{} // closed by the write pump when it took frames, if a context send waits
+	idleSince   int64         // unix nanos when the queue last turned empty
+	closedAt    time.Time
 
 	// state guards rooms, user ID, metadata and callbacks.
 	state     sync.RWMutex

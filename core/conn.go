@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // captureConn is the net.Conn gorilla writes through. While the write pump
@@ -27,6 +28,20 @@ func (cc *captureConn) Write(p []byte) (int, error) {
 	}
 	cc.mu.Unlock()
 	return cc.Conn.Write(p)
+}
+
+// SetWriteDeadline passes gorilla's write deadline to the socket, except
+// while capturing: then gorilla writes into the batch buffer, and the
+// deadline it sets on every frame (zero, since it keeps none of its own)
+// would clear the one the write pump set for writing that batch.
+func (cc *captureConn) SetWriteDeadline(t time.Time) error {
+	cc.mu.Lock()
+	capturing := cc.capture != nil
+	cc.mu.Unlock()
+	if capturing {
+		return nil
+	}
+	return cc.Conn.SetWriteDeadline(t)
 }
 
 func (cc *captureConn) setCapture(buf *[]byte) {

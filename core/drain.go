@@ -86,12 +86,13 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	})
 	if !first {
 		select {
-		case <-h.runDone:
+		case <-h.shutDone:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		return nil
 	}
+	defer close(h.shutDone)
 	if neverRan {
 		close(h.runDone) // Run can no longer start; it returns at once
 	}

@@ -77,3 +77,25 @@ func TestHealthHandlers(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Equal(t, time.Duration(0), h.Uptime())
 }
+
+// A second Shutdown waits for the first to finish, or for its own ctx.
+func TestSecondShutdownWaitsForFirst(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	h, srv := startHub(t, WithHooks(Hooks{BeforeDisconnect: func(*Client) {
+		close(entered)
+		<-release
+	}}))
+	conn, _ := dialWait(t, h, srv)
+	go func() { _, _, _ = conn.ReadMessage() }() // answers our close frame
+	first := make(chan error, 1)
+	go func() { first <- h.Shutdown(context.Background()) }()
+	<-entered // the first Shutdown is disconnecting the client
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, h.Shutdown(ctx), context.DeadlineExceeded, "returned while the first Shutdown was still running")
+	close(release)
+	require.NoError(t, <-first)
+	require.NoError(t, h.Shutdown(context.Background()), "after the first finished")
+	assert.Zero(t, h.ClientCount())
+}

@@ -88,6 +88,7 @@ type Hub struct {
 	stopCh    chan struct{} // closed by Shutdown
 	stopOnce  sync.Once
 	runDone   chan struct{} // closed when Run returns
+	shutDone  chan struct{} // closed when the first Shutdown returns
 	drainOnce sync.Once
 
 	wg      sync.WaitGroup     // read pumps, hook goroutines, reaper
@@ -118,6 +119,7 @@ func NewHub(opts ...Option) *Hub {
 		runningCh:    make(chan struct{}),
 		stopCh:       make(chan struct{}),
 		runDone:      make(chan struct{}),
+		shutDone:     make(chan struct{}),
 		emptySig:     make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
@@ -395,7 +397,12 @@ func (c *Client) teardown() {
 	c.mu.Lock()
 	c.closing = true
 	c.closed = true
-	c.releaseQueueLocked()
+	if c.closeFrame == nil {
+		// With our close frame still pending (a handler panic, an oversized
+		// message, Close racing the reader's end), the write pump writes
+		// the messages queued before it first, as Close promises.
+		c.releaseQueueLocked()
+	}
 	graceful := c.closeFrame != nil || c.closeSent
 	t := c.pingTimer
 	c.mu.Unlock()

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -109,4 +110,52 @@ func TestBeforeDisconnectTimeout(t *testing.T) {
 	conn, _ := dialWait(t, h, srv)
 	_ = conn.Close()
 	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
+}
+
+// Messages queued before the hub closes a connection for a handler panic
+// (1011) or an oversized message (1009) are written before the close frame,
+// as with Close.
+func TestQueuedRepliesWrittenBeforeErrorClose(t *testing.T) {
+	const n = 200
+	tests := []struct {
+		name     string
+		then     func(t *testing.T, conn *websocket.Conn)
+		wantCode int
+	}{
+		{
+			name:     "handler panic",
+			then:     func(*testing.T, *websocket.Conn) {},
+			wantCode: websocket.CloseInternalServerErr,
+		},
+		{
+			name: "oversized message",
+			then: func(t *testing.T, conn *websocket.Conn) {
+				require.NoError(t, conn.WriteMessage(websocket.TextMessage, make([]byte, 2048)))
+			},
+			wantCode: websocket.CloseMessageTooBig,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, srv := startHub(t,
+				WithConfig(DefaultConfig().WithMaxMessageSize(1024)),
+				WithMessageHandler(func(c *Client, msg *Message) error {
+					for i := 0; i < n; i++ {
+						_ = c.SendText(fmt.Sprint(i))
+					}
+					if tt.wantCode == websocket.CloseInternalServerErr {
+						panic("after queueing the replies")
+					}
+					return nil
+				}))
+			conn, _ := dialWait(t, h, srv)
+			require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte("go")))
+			tt.then(t, conn)
+			for i := 0; i < n; i++ {
+				_, got := read(t, conn)
+				require.Equal(t, fmt.Sprint(i), got)
+			}
+			assert.Equal(t, tt.wantCode, readClose(t, conn).Code)
+		})
+	}
 }

@@ -51,12 +51,18 @@ func (c *Client) readPump() {
 	limit := h.cfg.MaxMessageSize
 	if h.cfg.EnableCompression {
 		// gorilla's limit counts compressed bytes; leave room for data that
-		// does not compress and bound the inflated size below.
+		// does not compress and bound the inflated size below. It is a
+		// backstop against a message of endless empty deflate blocks; past
+		// it gorilla writes its own 1009 close at once, ahead of anything
+		// still queued.
 		c.ws.SetReadLimit(limit + limit/64 + 64)
 	} else {
-		c.ws.SetReadLimit(limit)
+		// No gorilla limit (it would write its own 1009 close at once, ahead
+		// of the messages still queued): readLimited enforces the limit as
+		// the bytes arrive, and the close goes through the write pump.
+		c.ws.SetReadLimit(0)
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+	c.extendReadDeadline(time.Now())
 	c.ws.SetPongHandler(func(string) error {
 		c.extendReadDeadline(time.Now())
 		return nil
@@ -226,6 +232,9 @@ func (c *Client) peerClosed(code int) {
 		return
 	}
 	c.closing = true
+	// The peer is leaving: answer its close at once instead of after what
+	// is still queued for it.
+	c.releaseQueueLocked()
 	reply := code
 	if code == websocket.CloseNoStatusReceived {
 		reply = websocket.CloseNoStatusReceived

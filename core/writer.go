@@ -167,14 +167,21 @@ func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 	}
 }
 
-// queueControl queues a ping or pong frame (already encoded).
+// queueControl queues a ping or pong frame (already encoded). A newer one
+// replaces one of the same kind not yet written: RFC 6455 lets a pong answer
+// only the latest ping, and a peer that pings without reading must not grow
+// a backlog.
 func (c *Client) queueControl(b []byte) {
 	c.mu.Lock()
 	if c.closed || c.closeSent {
 		c.mu.Unlock()
 		return
 	}
-	c.pendingCtl = append(c.pendingCtl, b...)
+	if b[0]&0x0f == websocket.PingMessage {
+		c.pendingPing = b
+	} else {
+		c.pendingPong = b
+	}
 	start := c.wakeLocked()
 	c.mu.Unlock()
 	if start {
@@ -222,15 +229,15 @@ func (c *Client) writePump() {
 			frames = batch.s[c.qHead:]
 		}
 		c.q, c.qHead = nil, 0
-		ctl := c.pendingCtl
-		c.pendingCtl = nil
+		ping, pong := c.pendingPing, c.pendingPong
+		c.pendingPing, c.pendingPong = nil, nil
 		var closeFrame []byte
 		if len(frames) == 0 && c.closeFrame != nil {
 			closeFrame = c.closeFrame
 			c.closeFrame = nil
 			c.closeSent = true
 		}
-		if len(frames) == 0 && len(ctl) == 0 && closeFrame == nil {
+		if len(frames) == 0 && len(ping) == 0 && len(pong) == 0 && closeFrame == nil {
 			if batch != nil {
 				putQueue(batch)
 			}
@@ -244,7 +251,7 @@ func (c *Client) writePump() {
 		}
 		c.mu.Unlock()
 
-		*bp = append((*bp)[:0], ctl...)
+		*bp = append(append((*bp)[:0], ping...), pong...)
 		n, err := c.writeFrames(frames, bp)
 		if err == nil && closeFrame != nil {
 			*bp = append(*bp, closeFrame...)
@@ -298,7 +305,7 @@ func (c *Client) releaseQueueLocked() {
 		putQueue(c.q)
 		c.q, c.qHead = nil, 0
 	}
-	c.pendingCtl = nil
+	c.pendingPing, c.pendingPong = nil, nil
 	if c.spaceCh != nil {
 		close(c.spaceCh)
 		c.spaceCh = nil
