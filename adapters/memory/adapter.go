@@ -184,12 +184,17 @@ func (a *Adapter) SetErrorReporter(report func(*core.AdapterError)) {
 	a.mu.Unlock()
 }
 
-// CheckHealth returns nil until Close is called, then core.ErrAdapterClosed.
+// CheckHealth returns core.ErrAdapterClosed after Close and
+// ErrNotReceiving once the delivery goroutine stopped because the Subscribe
+// ctx ended; otherwise nil (the bus itself cannot fail).
 func (a *Adapter) CheckHealth(context.Context) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	if a.closed {
+	switch {
+	case a.closed:
 		return core.ErrAdapterClosed
+	case a.subscribed && !a.receiving:
+		return ErrNotReceiving
 	}
 	return nil
 }

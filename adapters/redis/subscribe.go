@@ -105,6 +105,7 @@ func (a *Adapter) SetRoomInterest(room string, interested bool) {
 func (a *Adapter) keep(ctx context.Context) {
 	defer a.wg.Done()
 	defer a.closePubSub()
+	defer a.linkDown(errStopped)
 
 	// applied holds the rooms whose channels the PubSub holds. go-redis
 	// records a channel in its PubSub on Subscribe and forgets it on
@@ -270,6 +271,8 @@ func (a *Adapter) currentPubSub() *goredis.PubSub {
 // each message to deliver until the keeper closes the PubSub.
 func (a *Adapter) receive(ctx context.Context) {
 	defer a.wg.Done()
+	// The receiver may have marked the link up after the keeper stopped.
+	defer a.linkDown(errStopped)
 	b := backoff{max: maxReconnectBackoff}
 	for {
 		ps := a.currentPubSub()
@@ -335,6 +338,10 @@ func (a *Adapter) linkDown(err error) {
 	a.live.Store(false)
 	a.mu.Unlock()
 }
+
+// errStopped is the link state once the Subscribe ctx ended: nothing is
+// received any more.
+var errStopped = fmt.Errorf("%w: the Subscribe context ended", ErrNotConnected)
 
 // backoff yields waits from minBackoff doubling up to max.
 type backoff struct{ d, max time.Duration }

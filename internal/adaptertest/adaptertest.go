@@ -54,6 +54,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []core.Adapter) {
 	t.Run("DataNotShared", f.testDataNotShared)
 	t.Run("BatchPublish", f.testBatchPublish)
 	t.Run("HealthCheck", f.testHealthCheck)
+	t.Run("HealthAfterCancel", f.testHealthAfterCancel)
 	t.Run("RoomMessagesWithoutInterestRouting", f.testRoomWithoutInterest)
 	t.Run("RoomInterest", f.testRoomInterest)
 	t.Run("RoomInterestWithdrawn", f.testRoomInterestWithdrawn)

@@ -280,19 +280,44 @@ func (f factory) testHealthCheck(t *testing.T) {
 		t.Skip("adapter does not implement core.HealthCheckAdapter")
 	}
 	e.subscribe(0)
+	waitHealth(t, hc, func(err error) bool { return err == nil }, "CheckHealth nil once subscribed")
+	require.NoError(t, e.nodes[0].close())
+	assert.Error(t, hc.CheckHealth(e.ctx), "CheckHealth after Close")
+}
+
+// testHealthAfterCancel: once the Subscribe ctx ends the adapter receives
+// nothing, so CheckHealth must stop reporting the link as healthy.
+func (f factory) testHealthAfterCancel(t *testing.T) {
+	e := f.setup(t, 1)
+	hc, ok := e.nodes[0].a.(core.HealthCheckAdapter)
+	if !ok {
+		t.Skip("adapter does not implement core.HealthCheckAdapter")
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	require.NoError(t, e.nodes[0].a.Subscribe(ctx, e.nodes[0].rec.handle))
+	waitHealth(t, hc, func(err error) bool { return err == nil }, "CheckHealth nil once subscribed")
+	cancel()
+	waitHealth(t, hc, func(err error) bool { return err != nil }, "CheckHealth failing after the Subscribe ctx ended")
+}
+
+// waitHealth polls CheckHealth until ok accepts its result.
+func waitHealth(t *testing.T, hc core.HealthCheckAdapter, ok func(error) bool, what string) {
+	t.Helper()
 	ticker := time.NewTicker(probeInterval)
 	defer ticker.Stop()
 	deadline := time.After(waitTimeout)
-	var err error
-	for err = hc.CheckHealth(e.ctx); err != nil; err = hc.CheckHealth(e.ctx) {
+	for {
+		err := hc.CheckHealth(context.Background())
+		if ok(err) {
+			return
+		}
 		select {
 		case <-ticker.C:
 		case <-deadline:
-			t.Fatalf("CheckHealth still failing after %v: %v", waitTimeout, err)
+			t.Fatalf("%s: not within %v (last: %v)", what, waitTimeout, err)
 		}
 	}
-	require.NoError(t, e.nodes[0].close())
-	assert.Error(t, hc.CheckHealth(e.ctx), "CheckHealth after Close")
 }
 
 // testRoomWithoutInterest: an adapter without interest routing delivers
