@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,10 @@ const publishBatchMax = 256
 type publisher struct {
 	h     *Hub
 	queue chan AdapterMessage
+	// leftover is a batch run took from the queue as the hub stopped; flush
+	// sends it first. Written by run, read by flush after run returned.
+	leftover []AdapterMessage
+	stopped  atomic.Bool // flush ran: nothing reads the queue any more
 }
 
 func newPublisher(h *Hub) *publisher {
@@ -31,6 +36,10 @@ func (h *Hub) publish(m AdapterMessage) {
 		return
 	}
 	m.NodeID = h.nodeID
+	if h.pub.stopped.Load() {
+		h.adapterDropped(1, "hub stopped")
+		return
+	}
 	select {
 	case h.pub.queue <- m:
 	default:
@@ -47,7 +56,13 @@ func (p *publisher) run(ctx context.Context) {
 		select {
 		case m := <-p.queue:
 			batch = p.fill(append(batch[:0], m))
-			p.send(ctx, batch)
+			if ctx.Err() != nil {
+				p.leftover = append([]AdapterMessage(nil), batch...)
+				return
+			}
+			// A batch taken is sent even if the hub stops meanwhile: the
+			// stop must not cancel it halfway. WriteWait still bounds it.
+			p.send(context.WithoutCancel(ctx), batch)
 		case <-ctx.Done():
 			return
 		}
@@ -83,6 +98,7 @@ func (p *publisher) send(ctx context.Context, batch []AdapterMessage) {
 	}
 	if err != nil {
 		h.adapterError(&AdapterError{Op: "publish", Err: err})
+		h.adapterDropped(len(batch), "publish failed")
 		return
 	}
 	if h.adapterMetrics != nil {
@@ -90,17 +106,35 @@ func (p *publisher) send(ctx context.Context, batch []AdapterMessage) {
 	}
 }
 
-// flush publishes what is still queued, bounded by ctx.
+// flush publishes what is still queued, bounded by ctx, then marks the
+// publisher stopped: later messages, and any still queued, are dropped and
+// counted.
 func (p *publisher) flush(ctx context.Context) {
+	if len(p.leftover) > 0 {
+		p.send(ctx, p.leftover)
+		p.leftover = nil
+	}
 	batch := make([]AdapterMessage, 0, publishBatchMax)
 	for ctx.Err() == nil {
 		batch = p.fill(batch[:0])
 		if len(batch) == 0 {
-			return
+			break
 		}
 		p.send(ctx, batch)
 	}
-	if n := len(p.queue); n > 0 {
+	p.stopped.Store(true)
+	// What a sender queued before it saw stopped (or what ctx left).
+	n := 0
+	for {
+		select {
+		case <-p.queue:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	if n > 0 {
 		p.h.adapterDropped(n, "hub stopped")
 	}
 }
