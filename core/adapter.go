@@ -76,8 +76,32 @@ type BatchPublisher interface {
 // needs it. Calls for one room arrive in order. SetRoomInterest must not
 // block on the broker: it records the interest and applies it in the
 // background, again after a reconnect.
+//
+// A hub that will make these calls says so in the context it passes to
+// Subscribe (see DeclaresRoomInterest). An adapter should limit room
+// traffic to declared interest only then, and receive every room
+// otherwise: a wrapper around the adapter (a logging or tracing decorator)
+// that does not forward SetRoomInterest hides it from the hub, and the node
+// would silently miss the other nodes' room messages.
 type RoomInterestAdapter interface {
 	SetRoomInterest(room string, interested bool)
+}
+
+type roomInterestKey struct{}
+
+// WithRoomInterest returns a context, for Adapter.Subscribe, that tells the
+// adapter its caller declares room interest through SetRoomInterest. The
+// hub uses it when its adapter implements RoomInterestAdapter.
+func WithRoomInterest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, roomInterestKey{}, true)
+}
+
+// DeclaresRoomInterest reports whether the Subscribe context came from
+// WithRoomInterest. An adapter that routes rooms by interest receives every
+// room when it is false.
+func DeclaresRoomInterest(ctx context.Context) bool {
+	v, _ := ctx.Value(roomInterestKey{}).(bool)
+	return v
 }
 
 // HealthCheckAdapter is an optional Adapter extension that reports the state

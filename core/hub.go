@@ -186,7 +186,11 @@ func (h *Hub) Run() {
 			r.SetErrorReporter(h.adapterError)
 		}
 		go h.pub.run(ctx)
-		if err := h.adapter.Subscribe(ctx, h.onAdapterMessage); err != nil {
+		subCtx := ctx
+		if _, ok := h.adapter.(RoomInterestAdapter); ok {
+			subCtx = WithRoomInterest(ctx)
+		}
+		if err := h.adapter.Subscribe(subCtx, h.onAdapterMessage); err != nil {
 			h.adapterError(&AdapterError{Op: "subscribe", Err: err})
 		}
 		if h.pres != nil {

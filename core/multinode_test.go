@@ -211,3 +211,21 @@ func TestRoomTrafficOnlyWhereMembersAre(t *testing.T) {
 	assert.Equal(t, count, spyB.roomMessages("r"))
 	assert.Zero(t, spyC.roomMessages("r"), "node c has no member of r")
 }
+
+// wrappedAdapter is the decorator an application may put around its
+// adapter (logging, tracing, through fx.Decorate): embedding core.Adapter
+// hides the optional extensions, SetRoomInterest included.
+type wrappedAdapter struct{ core.Adapter }
+
+// A node whose adapter hides SetRoomInterest still receives the other
+// nodes' room messages: without the hub's declaration the adapter takes
+// every room.
+func TestWrappedAdapterStillReceivesRooms(t *testing.T) {
+	bus := memory.NewBus()
+	a := startNode(t, bus, "a")
+	b := adaptertest.StartHubNode(t, "b", wrappedAdapter{bus.NewAdapter()})
+	s := b.Dial(t)
+	require.NoError(t, b.Hub.JoinRoom(s.Client, "r"))
+	require.NoError(t, a.hub.BroadcastToRoom("r", []byte("to room r")))
+	require.Eventually(t, func() bool { return s.Has("to room r") }, 5*time.Second, time.Millisecond)
+}

@@ -22,6 +22,7 @@ type Adapter struct {
 	closed     bool
 	subscribed bool
 	receiving  bool // the delivery goroutine is running
+	byInterest bool // the Subscribe ctx declared room interest: filter rooms by it
 	interest   map[string]struct{}
 	report     func(*core.AdapterError)
 
@@ -99,6 +100,7 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 		return ErrAlreadySubscribed
 	}
 	a.subscribed, a.receiving = true, true
+	a.byInterest = core.DeclaresRoomInterest(ctx)
 	// Added under mu while not closed, so Close's Wait always covers it.
 	a.wg.Add(1)
 	go a.run(ctx, handler)
@@ -136,7 +138,7 @@ func (a *Adapter) run(ctx context.Context, handler func(core.AdapterMessage)) {
 func (a *Adapter) offer(enc []byte, roomScoped bool, room string) {
 	a.mu.RLock()
 	want := a.receiving
-	if want && roomScoped {
+	if want && roomScoped && a.byInterest {
 		_, want = a.interest[room]
 	}
 	a.mu.RUnlock()
@@ -163,7 +165,9 @@ func (a *Adapter) reportError(e *core.AdapterError) {
 // SetRoomInterest records whether this adapter wants messages of type
 // core.AdapterRoom and core.AdapterRoomExcept for room. It takes effect at
 // once: publishes that start after it returns see it. Initially an adapter
-// is interested in no room.
+// is interested in no room. Interest filters room messages only when the
+// Subscribe context came from core.WithRoomInterest (as a hub's does);
+// otherwise the adapter receives every room.
 func (a *Adapter) SetRoomInterest(room string, interested bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

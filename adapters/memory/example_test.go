@@ -16,7 +16,7 @@ func Example() {
 
 	received := make(chan core.AdapterMessage, 1) // the one message below
 	ctx := context.Background()
-	if err := b.Subscribe(ctx, func(m core.AdapterMessage) { received <- m }); err != nil {
+	if err := b.Subscribe(core.WithRoomInterest(ctx), func(m core.AdapterMessage) { received <- m }); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -176,7 +176,9 @@ func (a *Adapter) putBuf(bp *[]byte) {
 // SetRoomInterest records whether this node wants the traffic of room and
 // returns at once; the reconciler started by Subscribe adds or removes the
 // room's subscription in the background (interest recorded before Subscribe
-// is applied then). An empty room name is ignored.
+// is applied then). An empty room name is ignored. It has no effect unless
+// the Subscribe context came from core.WithRoomInterest: without it the
+// adapter receives every room.
 func (a *Adapter) SetRoomInterest(room string, interested bool) {
 	if room == "" {
 		return

@@ -69,8 +69,8 @@ func TestLifecycleErrors(t *testing.T) {
 
 	require.ErrorIs(t, a.CheckHealth(ctx), ErrNotSubscribed)
 	require.ErrorIs(t, a.Subscribe(ctx, nil), ErrNilHandler)
-	require.NoError(t, a.Subscribe(ctx, func(core.AdapterMessage) {}))
-	require.ErrorIs(t, a.Subscribe(ctx, func(core.AdapterMessage) {}), ErrAlreadySubscribed)
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(ctx), func(core.AdapterMessage) {}))
+	require.ErrorIs(t, a.Subscribe(core.WithRoomInterest(ctx), func(core.AdapterMessage) {}), ErrAlreadySubscribed)
 	waitHealthy(t, a)
 
 	require.NoError(t, a.Close())
@@ -81,7 +81,7 @@ func TestLifecycleErrors(t *testing.T) {
 
 	b := newAdapter(t, nc, testPrefix())
 	require.NoError(t, b.Close())
-	require.ErrorIs(t, b.Subscribe(ctx, func(core.AdapterMessage) {}), core.ErrAdapterClosed)
+	require.ErrorIs(t, b.Subscribe(core.WithRoomInterest(ctx), func(core.AdapterMessage) {}), core.ErrAdapterClosed)
 }
 
 func TestRoundTripAllTypes(t *testing.T) {
@@ -179,7 +179,7 @@ func TestSubscribeContextEndStopsDelivery(t *testing.T) {
 	a := newAdapter(t, nc, prefix)
 	ctx, cancel := context.WithCancel(context.Background())
 	got := &collector{}
-	require.NoError(t, a.Subscribe(ctx, got.handle))
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(ctx), got.handle))
 	waitHealthy(t, a)
 
 	cancel()
@@ -200,7 +200,7 @@ func TestSubscribeRetriesWithBackoff(t *testing.T) {
 	a.SetErrorReporter(log.report)
 	a.SetRoomInterest("r", true)
 
-	require.NoError(t, a.Subscribe(context.Background(), func(core.AdapterMessage) {}),
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(context.Background()), func(core.AdapterMessage) {}),
 		"Subscribe must not fail on a broken connection: it retries in the background")
 	// Passes at 0, 100 ms, 300 ms, 700 ms, each reporting three failures.
 	var allFails []time.Time
@@ -229,7 +229,7 @@ func TestCloseWaitsForHandler(t *testing.T) {
 	var finished sync.WaitGroup
 	finished.Add(1)
 	var once sync.Once
-	require.NoError(t, a.Subscribe(context.Background(), func(core.AdapterMessage) {
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(context.Background()), func(core.AdapterMessage) {
 		once.Do(func() {
 			close(entered)
 			<-release

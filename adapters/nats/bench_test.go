@@ -51,7 +51,7 @@ func benchmarkPublishReceive(b *testing.B, window int) {
 	progress := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	require.NoError(b, sub.Subscribe(ctx, func(m core.AdapterMessage) {
+	require.NoError(b, sub.Subscribe(core.WithRoomInterest(ctx), func(m core.AdapterMessage) {
 		if len(m.Data) != size {
 			probes.Add(1)
 			return

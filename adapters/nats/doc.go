@@ -22,7 +22,11 @@
 // Adapter: a dispatcher that decodes bus messages and calls the handler,
 // and a reconciler that creates and removes subscriptions (the base ones,
 // plus one per room this node declared interest in) and retries failed
-// subscriptions with backoff. Both stop when the context given to Subscribe
+// subscriptions with backoff. Rooms are subscribed by interest only when
+// the Subscribe context says the caller declares it (core.WithRoomInterest,
+// as a hub does when it sees SetRoomInterest); otherwise one wildcard
+// subscription, <prefix>.room.>, takes every room, so a wrapper that hides
+// SetRoomInterest from the hub costs traffic, not messages. Both stop when the context given to Subscribe
 // ends or when Close is called; Close waits for them, including a handler
 // call in progress. nats.go itself re-establishes live subscriptions after a
 // reconnect.

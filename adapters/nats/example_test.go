@@ -42,7 +42,7 @@ func ExampleNew() {
 
 	got := make(chan core.AdapterMessage, 1) // one message expected
 	b.SetRoomInterest("lobby", true)         // B has members in "lobby"
-	if err := b.Subscribe(context.Background(), func(m core.AdapterMessage) { got <- m }); err != nil {
+	if err := b.Subscribe(core.WithRoomInterest(context.Background()), func(m core.AdapterMessage) { got <- m }); err != nil {
 		panic(err)
 	}
 

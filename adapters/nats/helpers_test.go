@@ -94,7 +94,7 @@ func subscribe(t testing.TB, a *Adapter) *collector {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := &collector{}
-	require.NoError(t, a.Subscribe(ctx, c.handle))
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(ctx), c.handle))
 	return c
 }
 

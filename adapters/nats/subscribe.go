@@ -67,7 +67,12 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 	a.wg.Add(2)
 	a.mu.Unlock()
 
-	r := &reconciler{a: a, inbox: make(chan *natsgo.Msg, inboxSize), rooms: make(map[string]*sub)}
+	r := &reconciler{
+		a:          a,
+		inbox:      make(chan *natsgo.Msg, inboxSize),
+		rooms:      make(map[string]*sub),
+		byInterest: core.DeclaresRoomInterest(ctx),
+	}
 	select {
 	case <-a.wake: // interest declared so far is covered by this first pass
 	default:
@@ -121,6 +126,10 @@ type reconciler struct {
 	all   sub
 	pres  sub
 	rooms map[string]*sub
+	// byInterest: the Subscribe ctx declared room interest, so rooms are
+	// subscribed one by one; otherwise anyRoom takes every room's subject.
+	byInterest bool
+	anyRoom    sub
 }
 
 // reconcile keeps the actual subscriptions equal to the desired ones until
@@ -181,6 +190,12 @@ func (r *reconciler) pass() bool {
 	a := r.a
 	ok := r.ensureBase(&r.all, a.subj.all)
 	ok = r.ensureBase(&r.pres, a.subj.presence) && ok
+	if !r.byInterest {
+		a.mu.Lock()
+		clear(a.dirty)
+		a.mu.Unlock()
+		return r.ensureBase(&r.anyRoom, a.subj.room+">") && ok
+	}
 
 	a.mu.Lock()
 	type change struct {
@@ -266,6 +281,7 @@ func (r *reconciler) checkDropped() {
 	}
 	count(&r.all)
 	count(&r.pres)
+	count(&r.anyRoom)
 	for _, s := range r.rooms {
 		count(s)
 	}
@@ -277,7 +293,7 @@ func (r *reconciler) checkDropped() {
 // unsubscribeAll removes every subscription; after it returns nats.go
 // delivers nothing more to the inbox.
 func (r *reconciler) unsubscribeAll() {
-	for _, s := range []*sub{&r.all, &r.pres} {
+	for _, s := range []*sub{&r.all, &r.pres, &r.anyRoom} {
 		if s.s != nil {
 			_ = s.s.Unsubscribe() // fails only if already gone
 		}

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,10 @@ type Adapter struct {
 	chAll      string // <prefix>:all
 	chPresence string // <prefix>:presence
 	roomPrefix string // <prefix>:room:
+	// byInterest: the Subscribe ctx declared room interest, so room channels
+	// follow it; otherwise one PSUBSCRIBE takes every room. Set by
+	// Subscribe before the keeper starts, then read-only.
+	byInterest bool
 
 	closed atomic.Bool // set once by Close; checked by Publish without a lock
 	bufs   sync.Pool   // *[]byte encoding buffers for Publish
@@ -117,6 +122,32 @@ func (a *Adapter) channel(msg *core.AdapterMessage) string {
 
 // roomChannel returns the Redis channel of room.
 func (a *Adapter) roomChannel(room string) string { return a.roomPrefix + room }
+
+// anyRoomPattern is the PSUBSCRIBE pattern of every room channel: the
+// prefix with Redis's glob characters escaped, then "*".
+func (a *Adapter) anyRoomPattern() string {
+	var b strings.Builder
+	for _, r := range a.roomPrefix {
+		if strings.ContainsRune(`*?[]\^-`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('*')
+	return b.String()
+}
+
+// subscribeBase subscribes ps to the broadcast and presence channels plus
+// chans, and to every room channel unless rooms follow declared interest.
+func (a *Adapter) subscribeBase(ctx context.Context, ps *goredis.PubSub, chans ...string) error {
+	if err := ps.Subscribe(ctx, append([]string{a.chAll, a.chPresence}, chans...)...); err != nil {
+		return err
+	}
+	if a.byInterest {
+		return nil
+	}
+	return ps.PSubscribe(ctx, a.anyRoomPattern())
+}
 
 func (a *Adapter) getBuf() *[]byte {
 	if bp, ok := a.bufs.Get().(*[]byte); ok {

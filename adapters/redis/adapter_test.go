@@ -80,8 +80,8 @@ func TestLifecycleErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotConnected, "before Subscribe")
 
 	require.ErrorIs(t, a.Subscribe(ctx, nil), ErrNilHandler)
-	require.NoError(t, a.Subscribe(ctx, func(core.AdapterMessage) {}))
-	require.ErrorIs(t, a.Subscribe(ctx, func(core.AdapterMessage) {}), ErrAlreadySubscribed)
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(ctx), func(core.AdapterMessage) {}))
+	require.ErrorIs(t, a.Subscribe(core.WithRoomInterest(ctx), func(core.AdapterMessage) {}), ErrAlreadySubscribed)
 	waitHealthy(t, a)
 
 	require.NoError(t, a.Close())
@@ -96,7 +96,7 @@ func TestLifecycleErrors(t *testing.T) {
 
 	b := newAdapter(t, sharedAddr, uniquePrefix(t))
 	require.NoError(t, b.Close())
-	require.ErrorIs(t, b.Subscribe(ctx, func(core.AdapterMessage) {}), core.ErrAdapterClosed)
+	require.ErrorIs(t, b.Subscribe(core.WithRoomInterest(ctx), func(core.AdapterMessage) {}), core.ErrAdapterClosed)
 }
 
 func TestPublishCancelledContext(t *testing.T) {
@@ -117,7 +117,7 @@ func TestSubscribeContextStops(t *testing.T) {
 	t.Parallel()
 	a := newAdapter(t, sharedAddr, uniquePrefix(t))
 	ctx, cancel := context.WithCancel(context.Background())
-	require.NoError(t, a.Subscribe(ctx, func(core.AdapterMessage) {}))
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(ctx), func(core.AdapterMessage) {}))
 	waitHealthy(t, a)
 	cancel()
 	a.wg.Wait()
@@ -131,7 +131,7 @@ func TestPublishBatchKeepsOrder(t *testing.T) {
 	sub := newAdapter(t, sharedAddr, prefix)
 	var in inbox
 	sub.SetRoomInterest("r", true)
-	require.NoError(t, sub.Subscribe(context.Background(), in.handle))
+	require.NoError(t, sub.Subscribe(core.WithRoomInterest(context.Background()), in.handle))
 	waitHealthy(t, sub)
 	probe := newClient(t, sharedAddr)
 	require.Eventually(t, func() bool { return numSub(t, probe, prefix+":room:r") == 1 }, waitFor, 10*time.Millisecond)
@@ -168,7 +168,7 @@ func TestMalformedPayloads(t *testing.T) {
 	}))
 	sub.SetErrorReporter(fromReporter.report)
 	var in inbox
-	require.NoError(t, sub.Subscribe(context.Background(), in.handle))
+	require.NoError(t, sub.Subscribe(core.WithRoomInterest(context.Background()), in.handle))
 	waitHealthy(t, sub)
 
 	raw := newClient(t, sharedAddr)
@@ -194,7 +194,7 @@ func TestHandlerPanicIsReported(t *testing.T) {
 	var in inbox
 	sub := newAdapter(t, sharedAddr, prefix)
 	sub.SetErrorReporter(errs.report)
-	require.NoError(t, sub.Subscribe(context.Background(), func(m core.AdapterMessage) {
+	require.NoError(t, sub.Subscribe(core.WithRoomInterest(context.Background()), func(m core.AdapterMessage) {
 		if string(m.Data) == "boom" {
 			panic("boom")
 		}
@@ -216,7 +216,7 @@ func TestPublishAllFields(t *testing.T) {
 	sub := newAdapter(t, sharedAddr, prefix)
 	var in inbox
 	sub.SetRoomInterest("room", true)
-	require.NoError(t, sub.Subscribe(context.Background(), in.handle))
+	require.NoError(t, sub.Subscribe(core.WithRoomInterest(context.Background()), in.handle))
 	waitHealthy(t, sub)
 	probe := newClient(t, sharedAddr)
 	require.Eventually(t, func() bool { return numSub(t, probe, prefix+":room:room") == 1 }, waitFor, 10*time.Millisecond)
@@ -244,8 +244,8 @@ func TestInterestRouting(t *testing.T) {
 	other := newAdapter(t, sharedAddr, prefix)
 	var inA, inB inbox
 	interested.SetRoomInterest("r", true) // before Subscribe: applied by it
-	require.NoError(t, interested.Subscribe(context.Background(), inA.handle))
-	require.NoError(t, other.Subscribe(context.Background(), inB.handle))
+	require.NoError(t, interested.Subscribe(core.WithRoomInterest(context.Background()), inA.handle))
+	require.NoError(t, other.Subscribe(core.WithRoomInterest(context.Background()), inB.handle))
 	other.SetRoomInterest("s", true)
 	waitHealthy(t, interested)
 	waitHealthy(t, other)
@@ -296,7 +296,7 @@ func TestPublishConcurrent(t *testing.T) {
 	pub := newAdapter(t, sharedAddr, prefix)
 	sub := newAdapter(t, sharedAddr, prefix)
 	var in inbox
-	require.NoError(t, sub.Subscribe(context.Background(), in.handle))
+	require.NoError(t, sub.Subscribe(core.WithRoomInterest(context.Background()), in.handle))
 	waitHealthy(t, sub)
 	const workers, each = 8, 50
 	errc := make(chan error, workers) // one result per worker, never blocks
@@ -325,7 +325,7 @@ func TestPublishConcurrent(t *testing.T) {
 func TestCheckHealthPing(t *testing.T) {
 	t.Parallel()
 	a := newAdapter(t, sharedAddr, uniquePrefix(t))
-	require.NoError(t, a.Subscribe(context.Background(), func(core.AdapterMessage) {}))
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(context.Background()), func(core.AdapterMessage) {}))
 	waitHealthy(t, a)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -360,4 +360,26 @@ func TestGoRedisLoggerReceivesDialFailures(t *testing.T) {
 		return goRedisLines.Has("failed to dial") && goRedisLines.Has(addr)
 	}, waitFor, time.Millisecond)
 	GoRedisLogger{}.Printf(context.Background(), "dropped %d", 1) // a nil Logger discards
+}
+
+// Without declared interest the adapter takes every room through one
+// pattern; glob characters in the prefix match only themselves.
+func TestAnyRoomPatternEscapesPrefix(t *testing.T) {
+	t.Parallel()
+	base := uniquePrefix(t)
+	globby := newAdapter(t, sharedAddr, base+"*[x]")
+	plain := newAdapter(t, sharedAddr, base+"-x") // would match the unescaped pattern
+	assert.Equal(t, base+`\*\[x\]:room:*`, globby.anyRoomPattern())
+
+	var in inbox
+	require.NoError(t, globby.Subscribe(context.Background(), in.handle))
+	waitHealthy(t, globby)
+	ctx := context.Background()
+	require.NoError(t, plain.Publish(ctx, core.AdapterMessage{NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("other prefix")}))
+	require.NoError(t, globby.Publish(ctx, core.AdapterMessage{NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("own prefix")}))
+	require.Eventually(t, func() bool { return len(in.all()) >= 1 }, waitFor, time.Millisecond)
+	// Each Publish returns once Redis processed it, and Redis delivers to a
+	// subscriber in processing order: had the first matched, it would come
+	// first.
+	assert.Equal(t, "own prefix", string(in.all()[0].Data))
 }

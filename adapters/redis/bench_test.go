@@ -42,7 +42,7 @@ func benchPublishReceive(b *testing.B, batch int) {
 		lat []time.Duration
 	)
 	sub.SetRoomInterest("bench", true)
-	require.NoError(b, sub.Subscribe(context.Background(), func(m core.AdapterMessage) {
+	require.NoError(b, sub.Subscribe(core.WithRoomInterest(context.Background()), func(m core.AdapterMessage) {
 		now := time.Now().UnixNano()
 		sent := int64(binary.LittleEndian.Uint64(m.Data))
 		mu.Lock()

@@ -14,7 +14,11 @@
 // so glob characters in a room name have no special meaning. A node receives
 // a room's channel only while it has declared interest in the room
 // (SetRoomInterest), so nodes without members in a room get none of its
-// traffic.
+// traffic. That holds when the Subscribe context comes from
+// core.WithRoomInterest, as a hub's does when it sees SetRoomInterest;
+// otherwise the adapter takes every room with one PSUBSCRIBE of
+// <prefix>:room:* (glob characters of the prefix escaped), so a wrapper that
+// hides SetRoomInterest from the hub costs traffic, not messages.
 //
 // # Goroutines
 //

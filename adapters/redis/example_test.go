@@ -34,7 +34,7 @@ func ExampleNew() {
 	got := make(chan core.AdapterMessage, 1) // one message expected
 	receiver.SetRoomInterest("lobby", true)
 	// Subscribe returns once Redis has confirmed the subscription.
-	if err := receiver.Subscribe(ctx, func(m core.AdapterMessage) { got <- m }); err != nil {
+	if err := receiver.Subscribe(core.WithRoomInterest(ctx), func(m core.AdapterMessage) { got <- m }); err != nil {
 		panic(err)
 	}
 	err := sender.Publish(ctx, core.AdapterMessage{

@@ -119,8 +119,8 @@ func TestBrokerFaults(t *testing.T) {
 	var inA, inB inbox
 	b.SetRoomInterest("r", true) // before Subscribe, while Redis is absent
 	ctx := context.Background()
-	require.NoError(t, a.Subscribe(ctx, inA.handle))
-	require.NoError(t, b.Subscribe(ctx, inB.handle))
+	require.NoError(t, a.Subscribe(core.WithRoomInterest(ctx), inA.handle))
+	require.NoError(t, b.Subscribe(core.WithRoomInterest(ctx), inB.handle))
 	a.SetRoomInterest("q", true) // after Subscribe, while Redis is absent
 
 	// Absent at start: Subscribe returned at once, failures are reported,
@@ -287,7 +287,7 @@ func TestSilentLinkIsReplaced(t *testing.T) {
 	pub := newAdapter(t, sharedAddr, prefix)
 	var in inbox
 	sub.SetRoomInterest("r", true)
-	require.NoError(t, sub.Subscribe(context.Background(), in.handle))
+	require.NoError(t, sub.Subscribe(core.WithRoomInterest(context.Background()), in.handle))
 	waitHealthy(t, sub)
 	msg := core.AdapterMessage{NodeID: "p", Type: core.AdapterRoom, Room: "r", Data: []byte("r")}
 	deliveredWithin(t, pub, &in, msg, waitFor)

@@ -53,6 +53,7 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 		return ErrAlreadySubscribed
 	}
 	a.started = true
+	a.byInterest = core.DeclaresRoomInterest(ctx)
 	a.handler = handler
 	a.epoch = time.Now()
 	a.linkErr = fmt.Errorf("%w: subscribing", ErrNotConnected)
@@ -140,14 +141,16 @@ func (a *Adapter) subscribeFirst(ctx context.Context, applied map[string]struct{
 	ps := a.currentPubSub()
 	b := backoff{max: maxBackoff}
 	for {
-		a.mu.Lock()
-		chans := []string{a.chAll, a.chPresence}
-		for room := range a.interest {
-			chans = append(chans, a.roomChannel(room))
-			applied[room] = struct{}{}
+		var chans []string
+		if a.byInterest {
+			a.mu.Lock()
+			for room := range a.interest {
+				chans = append(chans, a.roomChannel(room))
+				applied[room] = struct{}{}
+			}
+			a.mu.Unlock()
 		}
-		a.mu.Unlock()
-		err := ps.Subscribe(ctx, chans...)
+		err := a.subscribeBase(ctx, ps, chans...)
 		if err == nil {
 			return true
 		}
@@ -167,6 +170,9 @@ func (a *Adapter) subscribeFirst(ctx context.Context, applied map[string]struct{
 // reconcile brings the PubSub's room channels in line with the declared
 // interest.
 func (a *Adapter) reconcile(ctx context.Context, applied map[string]struct{}) {
+	if !a.byInterest {
+		return // the room pattern already takes every room
+	}
 	var add, del []string
 	a.mu.Lock()
 	for room := range a.interest {
@@ -232,7 +238,7 @@ func (a *Adapter) watchLink(ctx context.Context, applied map[string]struct{}) {
 // replacePubSub swaps in a new PubSub holding the same channels and closes
 // the old one, which makes the receiver move over to the new one.
 func (a *Adapter) replacePubSub(ctx context.Context, applied map[string]struct{}) {
-	chans := []string{a.chAll, a.chPresence}
+	chans := make([]string, 0, len(applied))
 	for room := range applied {
 		chans = append(chans, a.roomChannel(room))
 	}
@@ -240,7 +246,7 @@ func (a *Adapter) replacePubSub(ctx context.Context, applied map[string]struct{}
 	sctx, cancel := context.WithTimeout(ctx, a.healthTimeout)
 	// On failure the new PubSub still holds chans and subscribes to them when
 	// the receiver's next read connects it.
-	_ = nps.Subscribe(sctx, chans...)
+	_ = a.subscribeBase(sctx, nps, chans...)
 	cancel()
 	a.mu.Lock()
 	old := a.ps

@@ -55,7 +55,7 @@ func Run(t *testing.T, newAdapters func(t *testing.T, n int) []core.Adapter) {
 	t.Run("BatchPublish", f.testBatchPublish)
 	t.Run("HealthCheck", f.testHealthCheck)
 	t.Run("HealthAfterCancel", f.testHealthAfterCancel)
-	t.Run("RoomMessagesWithoutInterestRouting", f.testRoomWithoutInterest)
+	t.Run("RoomMessagesWithoutDeclaredInterest", f.testRoomWithoutInterest)
 	t.Run("RoomInterest", f.testRoomInterest)
 	t.Run("RoomInterestWithdrawn", f.testRoomInterestWithdrawn)
 }
@@ -117,6 +117,14 @@ func (e *env) subscribe(idx ...int) {
 	e.t.Helper()
 	for _, i := range idx {
 		require.NoError(e.t, e.nodes[i].a.Subscribe(e.ctx, e.nodes[i].rec.handle), "Subscribe of adapter %d", i)
+	}
+}
+
+// subscribeByInterest subscribes like a hub that declares room interest.
+func (e *env) subscribeByInterest(idx ...int) {
+	e.t.Helper()
+	for _, i := range idx {
+		require.NoError(e.t, e.nodes[i].a.Subscribe(core.WithRoomInterest(e.ctx), e.nodes[i].rec.handle), "Subscribe of adapter %d", i)
 	}
 }
 
