@@ -113,14 +113,18 @@ type HealthCheckAdapter interface {
 
 // ErrorReportingAdapter is an optional Adapter extension for failures that
 // no Publish call returns: undecodable bus messages, failed subscriptions,
-// reconnects. The hub installs its reporter before calling Subscribe; the
-// reporter counts the error in metrics and logs it at a bounded rate.
+// a lost subscription link. (A broker connection the caller owns, such as
+// a *nats.Conn, reports its own disconnects through the caller's handlers;
+// the link state shows in HealthCheckAdapter.) The hub installs its reporter
+// before calling Subscribe; the reporter counts the error in metrics and
+// logs it at a bounded rate.
 type ErrorReportingAdapter interface {
 	SetErrorReporter(report func(*AdapterError))
 }
 
 // AdapterError describes a failure inside an adapter. Op is "publish",
-// "subscribe", "decode", "version" or "connect".
+// "subscribe", "decode" or "version" for this module's adapters; others may
+// add their own, such as "connect".
 type AdapterError struct {
 	Op  string
 	Err error
