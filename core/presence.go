@@ -94,7 +94,9 @@ func decodePresence(b []byte) (presenceRecord, error) {
 	}
 	r.clients = int(clients)
 	nrooms, ok := uv()
-	if !ok || nrooms > maxPresenceRooms || nrooms > uint64(len(b)) {
+	// Each room takes at least two bytes (name length and count), which
+	// bounds the map sized below by the input.
+	if !ok || nrooms > maxPresenceRooms || nrooms > uint64(len(b)/2) {
 		return r, errPresenceMalformed
 	}
 	r.rooms = make(map[string]int, nrooms)
