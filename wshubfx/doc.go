@@ -88,11 +88,15 @@
 // logger, the adapter's connection and the admin server come first, then
 // the hub, then the main HTTP server; fx stops them in reverse:
 //
-//  1. The main HTTP server closes its listener and waits for plain requests
-//     (http.Server.Shutdown; hijacked WebSockets are the hub's).
-//  2. The hub drains: readiness turns 503 and upgrades are refused at once;
-//     a client whose send queue stayed empty for Config.DrainTimeout is
-//     closed with 1001. The drain lasts at most Config.StopTimeout.
+//  1. Readiness turns 503 and upgrades are refused (the hub starts
+//     draining); then the main HTTP server closes its listener and waits
+//     for plain requests (http.Server.Shutdown; hijacked WebSockets are the
+//     hub's) for at most a fifth of fx's remaining stop time, closing what
+//     still runs after that with a warning, so a streaming endpoint cannot
+//     starve the steps below.
+//  2. The hub drains: a client whose send queue stayed empty for
+//     Config.DrainTimeout is closed with 1001. The drain lasts at most
+//     Config.StopTimeout.
 //  3. The hub shuts down: each remaining client gets what was queued for
 //     it, then a 1001 close frame; the adapter is flushed and closed.
 //  4. The admin server stops and an adapter module closes the connection

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
@@ -60,6 +61,9 @@ type listener struct {
 	srv      *http.Server
 	logger   core.Logger
 	shutdown fx.Shutdowner
+	// beforeStop runs first in stop; the main server uses it to turn
+	// readiness to 503 before its listener closes.
+	beforeStop func()
 
 	mu    sync.Mutex
 	bound string
@@ -116,19 +120,30 @@ func (l *listener) serve(ln net.Listener) {
 }
 
 // stop closes the listener and idle connections and waits for running
-// requests (hijacked WebSockets excluded) until ctx ends.
+// requests (hijacked WebSockets excluded) for at most a fifth of the time
+// left in ctx, so that a streaming or long-poll request cannot use up the
+// time the hooks after this one (the hub's drain and shutdown) need. Then
+// it closes what still runs and logs a warning; that is not an error.
 func (l *listener) stop(ctx context.Context) error {
-	err := l.srv.Shutdown(ctx)
-	if err != nil {
+	if l.beforeStop != nil {
+		l.beforeStop()
+	}
+	sctx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/5))
+		defer cancel()
+	}
+	if err := l.srv.Shutdown(sctx); err != nil {
 		_ = l.srv.Close()
-		err = fmt.Errorf("wshubfx: %s server shutdown: %w", l.name, err)
+		l.logger.Warn("wshubfx: requests still running at stop; closed them", "server", l.name, "error", err)
 	}
 	<-l.done
 	l.mu.Lock()
 	l.bound = ""
 	l.mu.Unlock()
 	l.logger.Info("wshubfx: stopped listening", "server", l.name)
-	return err
+	return nil
 }
 
 // logWriter turns http.Server's error log lines into warnings.
@@ -232,6 +247,15 @@ func newServer(p serverParams) (*Server, error) {
 		}
 	}
 	l := newListener("main", cfg.Addr, cfg, mux, p.Logger, p.Shutdowner)
+	hub := p.Hub
+	l.beforeStop = func() {
+		// Start the hub's drain without waiting for it: readiness turns 503
+		// and upgrades are refused from now on, while the listener closes.
+		// The hub's own stop hook drains for real.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = hub.Drain(ctx) // returns ctx's error at once
+	}
 	p.Lifecycle.Append(fx.Hook{OnStart: l.start, OnStop: l.stop})
 	return &Server{main: l, admin: p.Admin.l}, nil
 }

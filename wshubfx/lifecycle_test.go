@@ -116,11 +116,14 @@ func TestStopOrder(t *testing.T) {
 
 	app.RequireStop()
 	stopped := tr.get()[len(started):]
+	// Readiness turns 503 (the hub starts draining) while the main listener
+	// still accepts, so that probes fail before connections are refused;
+	// then the listener closes, the hub's hook drains and shuts down.
 	want := []string{
-		"wshubfx: stopped listening main",
 		"wshub: draining",
-		"main refuses connections",
+		"main still accepts connections",
 		"admin readyz 503 Service Unavailable",
+		"wshubfx: stopped listening main",
 		"wshub: shutting down",
 		"adapter closed, hub stopped",
 		"wshubfx: stopped listening admin",
