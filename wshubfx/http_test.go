@@ -221,3 +221,30 @@ func TestValidateModuleCombinations(t *testing.T) {
 		require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.FxLogger, wshubfx.LoggingModule, wshubfx.Module))
 	})
 }
+
+// A request that streams until its client leaves does not use up fx's stop
+// time: the main server closes it after its share, and the hub still
+// drains and stops.
+func TestStreamingRequestDoesNotStarveHubStop(t *testing.T) {
+	entered := make(chan struct{})
+	var srv *wshubfx.Server
+	var hub *core.Hub
+	app := fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule,
+		fx.Supply(localConfig()), fx.Populate(&srv, &hub),
+		wshubfx.AsEndpoint("/events", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			close(entered)
+			<-r.Context().Done() // streams until the client leaves
+		})))
+	require.NoError(t, app.Start(context.Background()))
+	resp, err := http.Get("http://" + srv.Addr() + "/events")
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }() // the client stays to the end
+	<-entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, app.Stop(ctx))
+	assert.Equal(t, core.StateStopped, hub.State())
+}
