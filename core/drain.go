@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -72,8 +73,9 @@ func (h *Hub) reap() {
 // queue, sends the presence goodbye, closes the adapter and waits for the
 // hub's goroutines. ctx bounds the graceful part: when it ends, remaining
 // connections are cut and ctx's error is returned after the goroutines
-// exit. Shutdown before Run returns at once; a second call waits for the
-// first to finish.
+// exit. Shutdown before Run returns at once. A second call waits until the
+// first has closed every client and the adapter (or its own ctx ends), but
+// not for hook goroutines, so a hook or OnClose callback may call it.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.life.Lock()
 	neverRan := h.startedAt.Load() == 0
@@ -92,7 +94,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	}
-	defer close(h.shutDone)
+	// Later calls wait for shutDone, closed once every client is gone and
+	// the adapter is closed, not after the wait for hook goroutines below: a
+	// hook or OnClose callback that calls Shutdown must not wait for itself.
+	releaseLater := sync.OnceFunc(func() { close(h.shutDone) })
+	defer releaseLater()
 	if neverRan {
 		close(h.runDone) // Run can no longer start; it returns at once
 	}
@@ -108,6 +114,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		}
 	}
 	h.stopBackground(ctx)
+	releaseLater()
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()

@@ -99,3 +99,17 @@ func TestSecondShutdownWaitsForFirst(t *testing.T) {
 	require.NoError(t, h.Shutdown(context.Background()), "after the first finished")
 	assert.Zero(t, h.ClientCount())
 }
+
+// An OnClose callback may call Shutdown while Shutdown runs: the inner call
+// does not wait for the outer, which waits for the callback.
+func TestShutdownFromOnCloseDuringShutdown(t *testing.T) {
+	h, srv := startHub(t)
+	conn, c := dialWait(t, h, srv)
+	go func() { _, _, _ = conn.ReadMessage() }() // answers our close frame
+	inner := make(chan error, 1)
+	c.OnClose(func(*Client) { inner <- h.Shutdown(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, h.Shutdown(ctx))
+	require.NoError(t, <-inner)
+}

@@ -88,7 +88,7 @@ type Hub struct {
 	stopCh    chan struct{} // closed by Shutdown
 	stopOnce  sync.Once
 	runDone   chan struct{} // closed when Run returns
-	shutDone  chan struct{} // closed when the first Shutdown returns
+	shutDone  chan struct{} // closed when the first Shutdown has closed every client and the adapter
 	drainOnce sync.Once
 
 	wg      sync.WaitGroup     // read pumps, hook goroutines, reaper

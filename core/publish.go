@@ -24,10 +24,15 @@ type publisher struct {
 	// sends it first. Written by run, read by flush after run returned.
 	leftover []AdapterMessage
 	stopped  atomic.Bool // flush ran: nothing reads the queue any more
+	// sendCtx is the sends' lifetime: it outlives the hub's stop, so a
+	// batch in flight is not cut halfway, and ends with Shutdown's ctx.
+	sendCtx     context.Context //nolint:containedctx // see above
+	cancelSends context.CancelFunc
 }
 
 func newPublisher(h *Hub) *publisher {
-	return &publisher{h: h, queue: make(chan AdapterMessage, publishQueueSize)}
+	sctx, cancel := context.WithCancel(context.Background())
+	return &publisher{h: h, queue: make(chan AdapterMessage, publishQueueSize), sendCtx: sctx, cancelSends: cancel}
 }
 
 // publish hands m to the publisher without blocking.
@@ -62,7 +67,7 @@ func (p *publisher) run(ctx context.Context) {
 			}
 			// A batch taken is sent even if the hub stops meanwhile: the
 			// stop must not cancel it halfway. WriteWait still bounds it.
-			p.send(context.WithoutCancel(ctx), batch)
+			p.send(p.sendCtx, batch)
 		case <-ctx.Done():
 			return
 		}
@@ -215,6 +220,9 @@ func (h *Hub) stopBackground(ctx context.Context) {
 	h.life.RLock()
 	stop := h.bgStop
 	h.life.RUnlock()
+	if h.pub != nil {
+		defer context.AfterFunc(ctx, h.pub.cancelSends)()
+	}
 	if stop != nil {
 		stop()
 	}

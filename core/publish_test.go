@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,4 +63,47 @@ func TestShutdownPublishesQueuedMessages(t *testing.T) {
 	close(g.gate)
 	require.NoError(t, <-done)
 	assert.Equal(t, int64(queued+1), g.published.Load())
+}
+
+// stuckAdapter's PublishBatch waits for its ctx, like a broker that does
+// not answer.
+type stuckAdapter struct{ sending chan struct{} }
+
+func (s *stuckAdapter) Publish(ctx context.Context, m AdapterMessage) error {
+	return s.PublishBatch(ctx, []AdapterMessage{m})
+}
+
+func (s *stuckAdapter) PublishBatch(ctx context.Context, _ []AdapterMessage) error {
+	select {
+	case s.sending <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *stuckAdapter) Subscribe(context.Context, func(AdapterMessage)) error { return nil }
+func (s *stuckAdapter) Close() error                                          { return nil }
+
+// A batch in flight to a broker that does not answer ends with Shutdown's
+// ctx, not after WriteWait.
+func TestShutdownBoundsPublishInFlight(t *testing.T) {
+	a := &stuckAdapter{sending: make(chan struct{}, 1)}
+	h := NewHub(WithAdapter(a), WithConfig(DefaultConfig().WithTimeouts(time.Hour, time.Minute, 30*time.Second)))
+	go h.Run()
+	ctx := context.Background()
+	require.NoError(t, h.WaitRunning(ctx))
+	h.Broadcast([]byte("stuck"))
+	<-a.sending
+
+	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.Shutdown(sctx) }()
+	select {
+	case err := <-done: // WriteWait is an hour: only Shutdown's ctx can have ended the send
+		t.Log("Shutdown:", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown waited for the publish in flight beyond its ctx")
+	}
 }
