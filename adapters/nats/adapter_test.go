@@ -258,3 +258,28 @@ func TestCloseWaitsForHandler(t *testing.T) {
 	<-closed
 	finished.Wait()
 }
+
+// Deployments whose prefix nests under ours (<p>.room, <p>.room.x) publish
+// on subjects the room wildcard could match; the adapter keeps only room
+// messages on their own room subject.
+func TestNestedPrefixNotReceived(t *testing.T) {
+	p := testPrefix()
+	nc := connect(t, sharedURL)
+	ours := newAdapter(t, nc, p)
+	var got collector
+	require.NoError(t, ours.Subscribe(context.Background(), got.handle)) // no declared interest: the wildcard
+	require.NoError(t, nc.Flush())
+	ctx := context.Background()
+	for _, prefix := range []string{p + ".room", p + ".room.x"} {
+		other := newAdapter(t, nc, prefix)
+		require.NoError(t, other.Publish(ctx, core.AdapterMessage{NodeID: "other", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("foreign broadcast")}))
+		require.NoError(t, other.Publish(ctx, core.AdapterMessage{NodeID: "other", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("foreign room")}))
+	}
+	require.NoError(t, ours.Publish(ctx, core.AdapterMessage{NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("own room")}))
+	// One connection published all of them in this order, and NATS keeps a
+	// publisher's order: once ours arrived, the foreign ones would have.
+	require.Eventually(t, func() bool { return len(got.snapshot()) >= 1 }, waitFor, time.Millisecond)
+	msgs := got.snapshot()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "own room", string(msgs[0].Data))
+}

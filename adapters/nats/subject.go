@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wshub/wshub/core"
 )
 
 // maxPlainRoom is the longest room name (in bytes) put on the subject as is
@@ -54,6 +56,12 @@ func newSubjects(prefix string) subjects {
 		presence: prefix + ".presence",
 		room:     prefix + ".room.",
 	}
+}
+
+// isRoomSubjectOf reports whether subject is the room subject msg belongs
+// on: a room message published by an adapter with our prefix.
+func (a *Adapter) isRoomSubjectOf(subject string, msg *core.AdapterMessage) bool {
+	return (msg.Type == core.AdapterRoom || msg.Type == core.AdapterRoomExcept) && subject == a.subj.roomSubject(msg.Room)
 }
 
 // roomSubject returns the subject carrying the traffic of room. Distinct

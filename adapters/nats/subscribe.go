@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -87,14 +88,17 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 	}
 	// Both goroutines watch ctx, which outlives this call by design: it is
 	// the subscription's lifetime, as the core.Adapter contract defines.
-	go a.dispatch(ctx, r.inbox, handler)
+	go a.dispatch(ctx, r.inbox, handler, !r.byInterest)
 	go a.reconcile(ctx, r, !ok)
 	return nil
 }
 
 // dispatch decodes messages from inbox and hands them to handler until ctx
-// ends or the adapter is closed.
-func (a *Adapter) dispatch(ctx context.Context, inbox <-chan *natsgo.Msg, handler func(core.AdapterMessage)) {
+// ends or the adapter is closed. With checkRooms (the room wildcard is in
+// use) a message on a room subject must be a room message of that very
+// subject: the wildcard also matches subjects of a deployment whose prefix
+// is <prefix>.room, which are not ours.
+func (a *Adapter) dispatch(ctx context.Context, inbox <-chan *natsgo.Msg, handler func(core.AdapterMessage), checkRooms bool) {
 	defer a.wg.Done()
 	for {
 		select {
@@ -106,6 +110,9 @@ func (a *Adapter) dispatch(ctx context.Context, inbox <-chan *natsgo.Msg, handle
 			msg, err := wire.Decode(m.Data)
 			if err != nil {
 				a.report(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Subject, err))
+				continue
+			}
+			if checkRooms && strings.HasPrefix(m.Subject, a.subj.room) && !a.isRoomSubjectOf(m.Subject, &msg) {
 				continue
 			}
 			handler(msg)
@@ -194,7 +201,7 @@ func (r *reconciler) pass() bool {
 		a.mu.Lock()
 		clear(a.dirty)
 		a.mu.Unlock()
-		return r.ensureBase(&r.anyRoom, a.subj.room+">") && ok
+		return r.ensureBase(&r.anyRoom, a.subj.room+"*") && ok
 	}
 
 	a.mu.Lock()

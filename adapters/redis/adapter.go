@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -123,6 +124,12 @@ func (a *Adapter) channel(msg *core.AdapterMessage) string {
 // roomChannel returns the Redis channel of room.
 func (a *Adapter) roomChannel(room string) string { return a.roomPrefix + room }
 
+// isRoomChannelOf reports whether channel is the room channel msg belongs
+// on: a room message published by an adapter with our prefix.
+func (a *Adapter) isRoomChannelOf(channel string, msg *core.AdapterMessage) bool {
+	return (msg.Type == core.AdapterRoom || msg.Type == core.AdapterRoomExcept) && channel == a.roomChannel(msg.Room)
+}
+
 // anyRoomPattern is the PSUBSCRIBE pattern of every room channel: the
 // prefix with Redis's glob characters escaped, then "*".
 func (a *Adapter) anyRoomPattern() string {
@@ -140,13 +147,13 @@ func (a *Adapter) anyRoomPattern() string {
 // subscribeBase subscribes ps to the broadcast and presence channels plus
 // chans, and to every room channel unless rooms follow declared interest.
 func (a *Adapter) subscribeBase(ctx context.Context, ps *goredis.PubSub, chans ...string) error {
-	if err := ps.Subscribe(ctx, append([]string{a.chAll, a.chPresence}, chans...)...); err != nil {
+	err := ps.Subscribe(ctx, append([]string{a.chAll, a.chPresence}, chans...)...)
+	if a.byInterest {
 		return err
 	}
-	if a.byInterest {
-		return nil
-	}
-	return ps.PSubscribe(ctx, a.anyRoomPattern())
+	// Called even when Subscribe failed: go-redis records the pattern and
+	// subscribes it again on reconnect, as it does the channels.
+	return errors.Join(err, ps.PSubscribe(ctx, a.anyRoomPattern()))
 }
 
 func (a *Adapter) getBuf() *[]byte {

@@ -383,3 +383,26 @@ func TestAnyRoomPatternEscapesPrefix(t *testing.T) {
 	// first.
 	assert.Equal(t, "own prefix", string(in.all()[0].Data))
 }
+
+// A deployment whose prefix nests under ours (<p>:room:x) publishes on
+// channels our room pattern matches; the adapter drops what is not a room
+// message on its own room channel.
+func TestNestedPrefixNotReceived(t *testing.T) {
+	t.Parallel()
+	p := uniquePrefix(t)
+	ours := newAdapter(t, sharedAddr, p)
+	other := newAdapter(t, sharedAddr, p+":room:x")
+	var in inbox
+	require.NoError(t, ours.Subscribe(context.Background(), in.handle)) // no declared interest: the pattern
+	waitHealthy(t, ours)
+	ctx := context.Background()
+	require.NoError(t, other.Publish(ctx, core.AdapterMessage{NodeID: "other", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("foreign broadcast")}))
+	require.NoError(t, other.Publish(ctx, core.AdapterMessage{NodeID: "other", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("foreign room")}))
+	require.NoError(t, ours.Publish(ctx, core.AdapterMessage{NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("own room")}))
+	// Each Publish returns once Redis processed it and Redis delivers in
+	// that order, so once ours arrived the foreign ones would have too.
+	require.Eventually(t, func() bool { return len(in.all()) >= 1 }, waitFor, time.Millisecond)
+	got := in.all()
+	require.Len(t, got, 1)
+	assert.Equal(t, "own room", string(got[0].Data))
+}

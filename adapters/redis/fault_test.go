@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -304,4 +305,27 @@ func TestSilentLinkIsReplaced(t *testing.T) {
 	took := deliveredWithin(t, pub, &in, msg, waitFor)
 	t.Logf("delivery resumed %v after the link was noticed", took.Round(time.Millisecond))
 	waitHealthy(t, sub)
+}
+
+// When Redis refuses the subscription (a partition while the keeper
+// replaces a silent link), the PubSub still records the room pattern along
+// with the channels, and takes it up again once Redis answers.
+func TestRoomPatternKeptWhenSubscribeFails(t *testing.T) {
+	srv := newRedisServer(t) // not started yet: subscribing fails
+	a := newAdapter(t, srv.addr(), uniquePrefix(t))
+	ctx := context.Background()
+	ps := a.client.Subscribe(ctx)
+	defer func() { _ = ps.Close() }()
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	require.Error(t, a.subscribeBase(sctx, ps))
+	cancel()
+
+	srv.start()
+	pub := newClient(t, srv.addr())
+	require.Eventually(t, func() bool {
+		_ = pub.Publish(ctx, a.roomChannel("r"), "x").Err()
+		reply, err := ps.ReceiveTimeout(ctx, 100*time.Millisecond)
+		m, ok := reply.(*goredis.Message)
+		return err == nil && ok && m.Pattern == a.anyRoomPattern()
+	}, waitFor, time.Millisecond)
 }

@@ -317,6 +317,11 @@ func (a *Adapter) deliver(m *goredis.Message) {
 		a.fail(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Channel, err))
 		return
 	}
+	if m.Pattern != "" && !a.isRoomChannelOf(m.Channel, &msg) {
+		// The room pattern also matches the channels of a deployment whose
+		// prefix nests under ours (<prefix>:room:x:all); not ours.
+		return
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			a.fail("subscribe", fmt.Errorf("handler panicked on a message from %q: %v", msg.NodeID, r))
