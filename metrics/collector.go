@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +44,8 @@ type Collector struct {
 	// of the label values.
 	errorChildren        childCache[string]
 	adapterErrorChildren childCache[string]
-	closeCodeChildren    childCache[int]
+	closeCodeChildren    childCache[string]
+	privateCloseCodes    atomic.Int32 // distinct labels of codes outside 1000-1015 handed out
 
 	messageSize       prometheus.Histogram
 	handlerLatency    prometheus.Histogram
@@ -280,10 +282,41 @@ func (c *Collector) IncrementAdapterErrors(op string) {
 // broker. A count of zero or less is ignored.
 func (c *Collector) IncrementAdapterDropped(count int) { addCount(c.adapterDropped, count) }
 
+// maxPrivateCloseCodes bounds the close_codes_total series for codes
+// outside the protocol's 1000-1015: a peer may close with any code from
+// 3000 to 4999, and each would otherwise become a series of its own.
+const maxPrivateCloseCodes = 64
+
+// standardCloseCodes are the labels of the codes 1000 to 1015.
+var standardCloseCodes = func() (l [16]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(1000 + i)
+	}
+	return l
+}()
+
 // IncrementCloseCode counts one closed connection under close_codes_total
 // with the label code set to the decimal close code, for example "1001".
+// Codes 1000-1015 always get their own label; of the others (application
+// codes, or whatever a peer sends), the first 64 distinct ones do and the
+// rest are counted as "other", so peers cannot grow the series without
+// bound.
 func (c *Collector) IncrementCloseCode(code int) {
-	c.closeCodeChildren.get(c.closeCodes, code).Inc()
+	c.closeCodeChildren.get(c.closeCodes, c.closeCodeLabel(code)).Inc()
+}
+
+func (c *Collector) closeCodeLabel(code int) string {
+	if code >= 1000 && code < 1000+len(standardCloseCodes) {
+		return standardCloseCodes[code-1000]
+	}
+	label := strconv.Itoa(code)
+	if _, ok := c.closeCodeChildren.m.Load(label); ok {
+		return label
+	}
+	if c.privateCloseCodes.Add(1) > maxPrivateCloseCodes {
+		return "other"
+	}
+	return label
 }
 
 // namedCollector is one of a Collector's metrics with its full name, for

@@ -113,6 +113,23 @@ wshub_close_codes_total{code="4000"} 1
 		"wshub_errors_total", "wshub_adapter_errors_total", "wshub_close_codes_total"))
 }
 
+// Codes outside 1000-1015 come from applications or from any peer: past
+// 64 distinct ones they share the label "other", so a peer cannot grow the
+// series without bound; standard codes keep their own.
+func TestCloseCodeLabelsBounded(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestCollector(t)
+	for code := 3000; code < 3200; code++ {
+		c.IncrementCloseCode(code)
+	}
+	c.IncrementCloseCode(3000) // a code seen before keeps its label
+	c.IncrementCloseCode(1011)
+	assert.Equal(t, maxPrivateCloseCodes+2, testutil.CollectAndCount(c.closeCodes))
+	assert.InDelta(t, 2, testutil.ToFloat64(c.closeCodes.WithLabelValues("3000")), 0)
+	assert.InDelta(t, 200-maxPrivateCloseCodes, testutil.ToFloat64(c.closeCodes.WithLabelValues("other")), 0)
+	assert.InDelta(t, 1, testutil.ToFloat64(c.closeCodes.WithLabelValues("1011")), 0)
+}
+
 func TestHistograms(t *testing.T) {
 	t.Parallel()
 	c, reg := newTestCollector(t, WithBuckets([]float64{0.001, 0.01, 0.1}), WithSizeBuckets([]float64{100, 1000}))
