@@ -56,6 +56,11 @@ type Config struct {
 	StopTimeout time.Duration
 	// DropPolicy applies to full send queues (default core.DropNewest).
 	DropPolicy core.DropPolicy
+	// WithoutHandlerLatency stops the hub from recording handler latency
+	// (core.WithoutHandlerLatency). Set it when a contributed middleware,
+	// such as core.MetricsMiddleware, records it already, or each message
+	// is counted twice.
+	WithoutHandlerLatency bool
 	// HealthTimeout is the HealthModule's default per-check timeout; zero:
 	// health.DefaultTimeout.
 	HealthTimeout time.Duration
@@ -141,6 +146,9 @@ func (c Config) hubOptions() []core.Option {
 	}
 	if c.Presence > 0 {
 		opts = append(opts, core.WithPresence(c.Presence))
+	}
+	if c.WithoutHandlerLatency {
+		opts = append(opts, core.WithoutHandlerLatency())
 	}
 	return opts
 }

@@ -355,3 +355,38 @@ func TestConcurrentMessagesThroughMiddleware(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// latencyCounter counts RecordLatency calls.
+type latencyCounter struct {
+	core.NoOpMetrics
+	mu sync.Mutex
+	n  int
+}
+
+func (l *latencyCounter) RecordLatency(time.Duration) { l.mu.Lock(); l.n++; l.mu.Unlock() }
+func (l *latencyCounter) count() int                  { l.mu.Lock(); defer l.mu.Unlock(); return l.n }
+
+// Config.WithoutHandlerLatency leaves handler latency to a middleware that
+// records it, so one message is observed once.
+func TestConfigWithoutHandlerLatency(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		lc := &latencyCounter{}
+		second := make(chan struct{})
+		var hub *core.Hub
+		startApp(t, wshubfx.Module,
+			fx.Supply(wshubfx.Config{WithoutHandlerLatency: skip}),
+			fx.Decorate(func() core.MetricsCollector { return lc }),
+			wshubfx.AsRoute("first", func(*core.Client, *core.Message) error { return nil }),
+			wshubfx.AsRoute("second", func(*core.Client, *core.Message) error { close(second); return nil }),
+			fx.Populate(&hub))
+		conn := dialHub(t, hub, serveHub(t, hub))
+		require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"first"}`)))
+		require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"second"}`)))
+		<-second // the reader finished the first message, its latency included
+		if skip {
+			assert.Zero(t, lc.count())
+			continue
+		}
+		require.Eventually(t, func() bool { return lc.count() == 2 }, waitFor, time.Millisecond)
+	}
+}
