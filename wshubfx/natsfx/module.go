@@ -11,6 +11,7 @@ import (
 	natsadapter "github.com/wshub/wshub/adapters/nats"
 	"github.com/wshub/wshub/core"
 	"github.com/wshub/wshub/wshubfx"
+	"github.com/wshub/wshub/wshubfx/internal/lazy"
 )
 
 // Config configures Module. Its zero value connects to natsgo.DefaultURL.
@@ -58,7 +59,7 @@ func newAdapter(p params) (wshubfx.AdapterResult, error) {
 		}
 		return wshubfx.AdapterResult{Adapter: a}, nil
 	}
-	d := &dialer{cfg: p.Config, logger: p.Logger, lazy: &lazyAdapter{}}
+	d := &dialer{cfg: p.Config, logger: p.Logger, lazy: lazy.New(ErrNotConnected)}
 	p.Lifecycle.Append(fx.Hook{OnStart: d.start, OnStop: d.stop})
 	return wshubfx.AdapterResult{Adapter: d.lazy}, nil
 }
@@ -67,7 +68,7 @@ func newAdapter(p params) (wshubfx.AdapterResult, error) {
 type dialer struct {
 	cfg    Config
 	logger core.Logger
-	lazy   *lazyAdapter
+	lazy   *lazy.Adapter
 	nc     *natsgo.Conn
 }
 
@@ -91,7 +92,7 @@ func (d *dialer) start(context.Context) error {
 		return fmt.Errorf("natsfx: %w", err)
 	}
 	d.nc = nc
-	d.lazy.set(a)
+	d.lazy.Set(a)
 	if nc.IsConnected() {
 		d.logger.Info("natsfx: connected", "url", nc.ConnectedUrlRedacted())
 	} else {

@@ -2,6 +2,7 @@ package redisfx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -9,6 +10,7 @@ import (
 
 	redisadapter "github.com/wshub/wshub/adapters/redis"
 	"github.com/wshub/wshub/wshubfx"
+	"github.com/wshub/wshub/wshubfx/internal/lazy"
 )
 
 // DefaultURL is the Redis server Module uses when neither the graph holds
@@ -37,12 +39,23 @@ type params struct {
 
 	Lifecycle fx.Lifecycle
 	Client    goredis.UniversalClient `optional:"true"`
-	Config    Config                  `optional:"true"`
+	// Concrete is a *goredis.Client the app provides as such rather than
+	// as a UniversalClient; it is used the same way.
+	Concrete *goredis.Client `optional:"true"`
+	Config   Config          `optional:"true"`
 }
 
+// ErrNotConnected is returned by the adapter of a client Module makes
+// itself, for calls before OnStart made that client. The hub makes none.
+var ErrNotConnected = errors.New("redisfx: no client yet (before OnStart)")
+
 func newAdapter(p params) (wshubfx.AdapterResult, error) {
-	if p.Client != nil {
-		a, err := redisadapter.New(p.Client, p.Config.AdapterOptions...)
+	client := p.Client
+	if client == nil && p.Concrete != nil {
+		client = p.Concrete
+	}
+	if client != nil {
+		a, err := redisadapter.New(client, p.Config.AdapterOptions...)
 		if err != nil {
 			return wshubfx.AdapterResult{}, fmt.Errorf("redisfx: %w", err)
 		}
@@ -56,19 +69,38 @@ func newAdapter(p params) (wshubfx.AdapterResult, error) {
 	if err != nil {
 		return wshubfx.AdapterResult{}, fmt.Errorf("redisfx: %w", err)
 	}
-	client := goredis.NewClient(opts) // connects on first use
-	a, err := redisadapter.New(client, p.Config.AdapterOptions...)
+	// The client is made in OnStart: go-redis starts goroutines in
+	// NewClient, which would leak if the graph failed to build.
+	o := &owner{opts: opts, adapterOpts: p.Config.AdapterOptions, lazy: lazy.New(ErrNotConnected)}
+	// Registered before the hub's hook: starts first, stops after the hub
+	// closed the adapter.
+	p.Lifecycle.Append(fx.Hook{OnStart: o.start, OnStop: o.stop})
+	return wshubfx.AdapterResult{Adapter: o.lazy}, nil
+}
+
+// owner owns the client Module made.
+type owner struct {
+	opts        *goredis.Options
+	adapterOpts []redisadapter.Option
+	lazy        *lazy.Adapter
+	client      *goredis.Client
+}
+
+func (o *owner) start(context.Context) error {
+	client := goredis.NewClient(o.opts) // connects on first use
+	a, err := redisadapter.New(client, o.adapterOpts...)
 	if err != nil {
 		_ = client.Close()
-		return wshubfx.AdapterResult{}, fmt.Errorf("redisfx: %w", err)
+		return fmt.Errorf("redisfx: %w", err)
 	}
-	// Registered before the hub's hook, so it runs after the hub closed
-	// the adapter.
-	p.Lifecycle.Append(fx.Hook{OnStop: func(context.Context) error {
-		if err := client.Close(); err != nil {
-			return fmt.Errorf("redisfx: close client: %w", err)
-		}
-		return nil
-	}})
-	return wshubfx.AdapterResult{Adapter: a}, nil
+	o.client = client
+	o.lazy.Set(a)
+	return nil
+}
+
+func (o *owner) stop(context.Context) error {
+	if err := o.client.Close(); err != nil {
+		return fmt.Errorf("redisfx: close client: %w", err)
+	}
+	return nil
 }

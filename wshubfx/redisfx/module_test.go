@@ -2,6 +2,7 @@ package redisfx_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+	"go.uber.org/goleak"
 
 	redisadapter "github.com/wshub/wshub/adapters/redis"
 	"github.com/wshub/wshub/core"
@@ -85,7 +87,6 @@ func TestTwoNodesWithTheirOwnClients(t *testing.T) {
 	cfg := redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}
 	_, a := node(t, fx.Supply(cfg))
 	_, b := node(t, fx.Supply(cfg))
-	require.IsType(t, &redisadapter.Adapter{}, a.Adapter())
 	waitSubscribed(t, b)
 
 	conn := client(t, b)
@@ -122,4 +123,27 @@ func TestBadURLFailsConstruction(t *testing.T) {
 		fx.Invoke(func(*core.Hub) {}))
 	require.Error(t, app.Err())
 	assert.Contains(t, app.Err().Error(), "redisfx")
+}
+
+// A graph that fails to build leaves no client (and none of go-redis's
+// goroutines) behind.
+func TestFailedGraphMakesNoClient(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	app := fx.New(fx.NopLogger, wshubfx.Module, redisfx.Module,
+		fx.Supply(redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}),
+		fx.Invoke(func(*core.Hub) error { return errors.New("a later part of the app fails") }))
+	require.Error(t, app.Err())
+}
+
+// An app that provides a *goredis.Client (not a UniversalClient) has it
+// used, not a client of DefaultURL.
+func TestConcreteClientIsUsed(t *testing.T) {
+	opts, err := goredis.ParseURL(sharedURL)
+	require.NoError(t, err)
+	rc := goredis.NewClient(opts)
+	defer func() { _ = rc.Close() }()
+	app, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{URL: "redis://127.0.0.1:1/0", AdapterOptions: prefix()}))
+	waitSubscribed(t, hub) // port 1 never answers: only rc can subscribe
+	app.RequireStop()
+	require.NoError(t, rc.Ping(context.Background()).Err(), "the app's client is still usable")
 }
