@@ -232,9 +232,12 @@ func newServer(p serverParams) (*Server, error) {
 	if err := handle(probes, cfg.ReadyPath, ready); err != nil {
 		return nil, err
 	}
-	g := p.Gatherer
+	// The MetricsModule's Gatherer is the one holding its collector (it
+	// includes the app's when the app gave one); without the module, the
+	// app's.
+	g := p.ModuleGatherer
 	if isNil(g) {
-		g = p.ModuleGatherer
+		g = p.Gatherer
 	}
 	if !isNil(g) {
 		if err := handle(probes, cfg.MetricsPath, metrics.Handler(g)); err != nil {

@@ -250,3 +250,51 @@ func TestStreamingRequestDoesNotStarveHubStop(t *testing.T) {
 	require.NoError(t, app.Stop(ctx))
 	assert.Equal(t, core.StateStopped, hub.State())
 }
+
+// A graph that fails to build leaves nothing registered on the app's
+// registry, so a later app may register there.
+func TestFailedGraphLeavesRegistryClean(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	supplyReg := fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer))))
+	bad := fx.New(fx.NopLogger, wshubfx.Module, wshubfx.MetricsModule, supplyReg,
+		fx.Invoke(func(*core.Hub) error { return errors.New("a later part of the app fails") }))
+	require.Error(t, bad.Err())
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.MetricsModule, wshubfx.HTTPModule, supplyReg,
+		fx.Supply(localConfig()), fx.Populate(&srv))
+	_, body := get(t, "http://"+srv.Addr()+"/metrics")
+	assert.Contains(t, body, "wshub_connections ")
+}
+
+// An app that gives a Gatherer but no Registerer gets the hub's metrics
+// served along with its own.
+func TestAppGathererWithoutRegisterer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	appCounter := prometheus.NewCounter(prometheus.CounterOpts{Name: "app_things_total", Help: "The app's own."})
+	reg.MustRegister(appCounter)
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.MetricsModule, wshubfx.HTTPModule,
+		fx.Supply(localConfig()),
+		fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Gatherer)))),
+		fx.Populate(&srv))
+	_, body := get(t, "http://"+srv.Addr()+"/metrics")
+	assert.Contains(t, body, "wshub_connections ")
+	assert.Contains(t, body, "app_things_total ")
+}
+
+// Two running apps on one registry: the second fails to start with a clear
+// error, and the first keeps its metrics.
+func TestSecondAppOnSameRegistryFailsStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	supplyReg := fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Registerer)), fx.As(new(prometheus.Gatherer))))
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.MetricsModule, wshubfx.HTTPModule, supplyReg,
+		fx.Supply(localConfig()), fx.Populate(&srv))
+	second := fx.New(fx.NopLogger, wshubfx.Module, wshubfx.MetricsModule, supplyReg)
+	require.NoError(t, second.Err())
+	err := second.Start(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "wshubfx: metrics")
+	_, body := get(t, "http://"+srv.Addr()+"/metrics")
+	assert.Contains(t, body, "wshub_connections ")
+}
