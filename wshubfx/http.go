@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,13 +27,17 @@ import (
 // prometheus.Gatherer is available (see MetricsModule), metrics at
 // MetricsPath ("/metrics") are served there too, or on Config.HTTP.AdminAddr
 // when that is set. The probes come from the HealthModule's
-// *health.Checker when present, else from the hub itself.
+// *health.Checker when present, else from a checker of the hub alone
+// (which still checks the adapter's link). An endpoint may not take one of
+// the module's own paths, with or without a method or host in its pattern.
 //
 // The listeners are opened in OnStart, so an address in use fails start-up.
-// The main server starts after the hub runs and, on stop, closes its
-// listener first, before the hub drains (http.Server.Shutdown leaves the
-// hijacked WebSocket connections to the hub). The admin server starts
-// before the hub and stops after it, so probes see the drain.
+// The main server starts after the hub runs. On stop it first turns
+// readiness to 503 (the hub starts draining), then closes its listener and
+// gives running plain requests a fifth of the remaining stop time, before
+// the hub's own hook drains (http.Server.Shutdown leaves the hijacked
+// WebSocket connections to the hub). The admin server starts before the
+// hub and stops after it, so probes see the drain.
 var HTTPModule = fx.Module("wshub.http",
 	fx.Provide(newAdminServer, newServer),
 	fx.Invoke(func(*Server) {}),
@@ -222,10 +227,13 @@ func newServer(p serverParams) (*Server, error) {
 	if p.Admin.mux != nil {
 		probes = p.Admin.mux
 	}
-	var live, ready http.Handler = p.Hub.HealthHandler(), p.Hub.ReadyHandler()
-	if p.Checker != nil {
-		live, ready = p.Checker.LiveHandler(), p.Checker.ReadyHandler()
+	// Without the HealthModule, a checker of the hub alone: it still checks
+	// the adapter's link when the adapter reports one.
+	checker := p.Checker
+	if checker == nil {
+		checker = health.New(p.Hub, health.WithTimeout(p.Config.HealthTimeout))
 	}
+	live, ready := checker.LiveHandler(), checker.ReadyHandler()
 	if err := handle(probes, cfg.LivePath, live); err != nil {
 		return nil, err
 	}
@@ -244,7 +252,17 @@ func newServer(p serverParams) (*Server, error) {
 			return nil, err
 		}
 	}
+	own := []string{cfg.WSPath}
+	if probes == mux {
+		own = append(own, cfg.LivePath, cfg.ReadyPath, cfg.MetricsPath)
+	}
 	for _, e := range endpoints {
+		// A pattern with a method ("GET /ws") does not conflict with the
+		// module's method-less one in ServeMux; it would silently take
+		// those requests.
+		if path := patternPath(e.Pattern); slices.Contains(own, path) {
+			return nil, fmt.Errorf("%w: pattern %q: %s is the module's own path", ErrInvalidContribution, e.Pattern, path)
+		}
 		if err := handle(mux, e.Pattern, e.Handler); err != nil {
 			return nil, err
 		}
@@ -261,6 +279,17 @@ func newServer(p serverParams) (*Server, error) {
 	}
 	p.Lifecycle.Append(fx.Hook{OnStart: l.start, OnStop: l.stop})
 	return &Server{main: l, admin: p.Admin.l}, nil
+}
+
+// patternPath returns the path of a ServeMux pattern "[METHOD ][HOST]/PATH".
+func patternPath(pattern string) string {
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		pattern = strings.TrimLeft(pattern[i:], " \t")
+	}
+	if i := strings.IndexByte(pattern, '/'); i > 0 {
+		pattern = pattern[i:] // drop the host
+	}
+	return pattern
 }
 
 // handle registers h at pattern, turning ServeMux's panic on a bad or

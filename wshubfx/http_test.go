@@ -17,6 +17,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
 	"github.com/wshub/wshub/health"
 	"github.com/wshub/wshub/wshubfx"
@@ -138,6 +139,8 @@ func TestInvalidEndpointsFailConstruction(t *testing.T) {
 	}{
 		{name: "duplicate", give: fx.Options(wshubfx.AsEndpoint("/x", h), wshubfx.AsEndpoint("/x", h))},
 		{name: "module path", give: wshubfx.AsEndpoint("/ws", h)},
+		{name: "module path with a method", give: wshubfx.AsEndpoint("GET /ws", h)},
+		{name: "probe path with method and host", give: wshubfx.AsEndpoint("GET localhost/readyz", h)},
 		{name: "no handler", give: wshubfx.AsEndpoint("/x", nil)},
 		{name: "bad pattern", give: wshubfx.AsEndpoint("/x/{bad", h)},
 	}
@@ -297,4 +300,21 @@ func TestSecondAppOnSameRegistryFailsStart(t *testing.T) {
 	assert.Contains(t, err.Error(), "wshubfx: metrics")
 	_, body := get(t, "http://"+srv.Addr()+"/metrics")
 	assert.Contains(t, body, "wshub_connections ")
+}
+
+// downAdapter is an adapter whose broker link is down.
+type downAdapter struct{ core.Adapter }
+
+func (downAdapter) CheckHealth(context.Context) error { return errors.New("link down") }
+
+// Without the HealthModule, readiness still fails while the adapter's link
+// is down.
+func TestReadinessChecksAdapterWithoutHealthModule(t *testing.T) {
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
+		fx.Decorate(func() core.Adapter { return downAdapter{memory.NewBus().NewAdapter()} }),
+		fx.Populate(&srv))
+	code, body := get(t, "http://"+srv.Addr()+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "link down")
 }
