@@ -45,7 +45,11 @@ type Collector struct {
 	errorChildren        childCache[string]
 	adapterErrorChildren childCache[string]
 	closeCodeChildren    childCache[string]
-	privateCloseCodes    atomic.Int32 // distinct labels of codes outside 1000-1015 handed out
+	// closeCodesMu admits new labels for codes outside 1000-1015, at most
+	// maxPrivateCloseCodes of them; closeCodesFull spares the lock after.
+	closeCodesMu      sync.Mutex
+	privateCloseCodes int
+	closeCodesFull    atomic.Bool
 
 	messageSize       prometheus.Histogram
 	handlerLatency    prometheus.Histogram
@@ -313,9 +317,20 @@ func (c *Collector) closeCodeLabel(code int) string {
 	if _, ok := c.closeCodeChildren.m.Load(label); ok {
 		return label
 	}
-	if c.privateCloseCodes.Add(1) > maxPrivateCloseCodes {
+	if c.closeCodesFull.Load() {
 		return "other"
 	}
+	c.closeCodesMu.Lock()
+	defer c.closeCodesMu.Unlock()
+	if _, ok := c.closeCodeChildren.m.Load(label); ok {
+		return label // admitted meanwhile
+	}
+	if c.privateCloseCodes >= maxPrivateCloseCodes {
+		c.closeCodesFull.Store(true)
+		return "other"
+	}
+	c.privateCloseCodes++
+	c.closeCodeChildren.get(c.closeCodes, label) // admitted: stored before the lock is released
 	return label
 }
 

@@ -424,3 +424,20 @@ func TestRegistrationClashWithForeignMetric(t *testing.T) {
 	require.Len(t, families, 1, "only the foreign gauge may remain")
 	assert.Equal(t, "Someone else's.", families[0].GetHelp())
 }
+
+// Concurrent first closes with one new code take one slot and one label.
+func TestCloseCodeLabelsConcurrentFirstUse(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestCollector(t)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for code := 3000; code < 3000+maxPrivateCloseCodes; code++ {
+				c.IncrementCloseCode(code)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, maxPrivateCloseCodes, testutil.CollectAndCount(c.closeCodes), "one series per code, none counted as other")
+	assert.InDelta(t, 8, testutil.ToFloat64(c.closeCodes.WithLabelValues("3000")), 0)
+}
