@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -27,9 +28,9 @@ import (
 // prometheus.Gatherer is available (see MetricsModule), metrics at
 // MetricsPath ("/metrics") are served there too, or on Config.HTTP.AdminAddr
 // when that is set. The probes come from the HealthModule's
-// *health.Checker when present, else from a checker of the hub alone
-// (which still checks the adapter's link). An endpoint may not take one of
-// the module's own paths, with or without a method or host in its pattern.
+// *health.Checker when present (it checks the adapter's link), else from
+// the hub itself. An endpoint may not take one of the module's own paths,
+// with or without a method or host in its pattern.
 //
 // The listeners are opened in OnStart, so an address in use fails start-up.
 // The main server starts after the hub runs. On stop it first turns
@@ -227,13 +228,13 @@ func newServer(p serverParams) (*Server, error) {
 	if p.Admin.mux != nil {
 		probes = p.Admin.mux
 	}
-	// Without the HealthModule, a checker of the hub alone: it still checks
-	// the adapter's link when the adapter reports one.
-	checker := p.Checker
-	if checker == nil {
-		checker = health.New(p.Hub, health.WithTimeout(p.Config.HealthTimeout))
+	// Without the HealthModule, the hub's own probes: they do not check the
+	// adapter's link, so a broker outage does not take every node out of
+	// its Service at once. The HealthModule adds that check.
+	var live, ready http.Handler = p.Hub.HealthHandler(), p.Hub.ReadyHandler()
+	if p.Checker != nil {
+		live, ready = p.Checker.LiveHandler(), p.Checker.ReadyHandler()
 	}
-	live, ready := checker.LiveHandler(), checker.ReadyHandler()
 	if err := handle(probes, cfg.LivePath, live); err != nil {
 		return nil, err
 	}
@@ -254,17 +255,28 @@ func newServer(p serverParams) (*Server, error) {
 	}
 	own := []string{cfg.WSPath}
 	if probes == mux {
-		own = append(own, cfg.LivePath, cfg.ReadyPath, cfg.MetricsPath)
+		own = append(own, cfg.LivePath, cfg.ReadyPath)
+		if !isNil(g) {
+			own = append(own, cfg.MetricsPath)
+		}
 	}
 	for _, e := range endpoints {
-		// A pattern with a method ("GET /ws") does not conflict with the
-		// module's method-less one in ServeMux; it would silently take
+		// A pattern with a method ("GET /ws") or a host does not conflict
+		// with the module's plain one in ServeMux; it would silently take
 		// those requests.
 		if path := patternPath(e.Pattern); slices.Contains(own, path) {
 			return nil, fmt.Errorf("%w: pattern %q: %s is the module's own path", ErrInvalidContribution, e.Pattern, path)
 		}
 		if err := handle(mux, e.Pattern, e.Handler); err != nil {
 			return nil, err
+		}
+	}
+	// What the text check cannot see (an escaped pattern such as "GET
+	// /w%73"): ask the mux who answers a GET of each own path.
+	for _, path := range own {
+		req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}, Host: "localhost"}
+		if _, pattern := mux.Handler(req); pattern != path {
+			return nil, fmt.Errorf("%w: pattern %q takes the module's own path %s", ErrInvalidContribution, pattern, path)
 		}
 	}
 	l := newListener("main", cfg.Addr, cfg, mux, p.Logger, p.Shutdowner)

@@ -307,14 +307,35 @@ type downAdapter struct{ core.Adapter }
 
 func (downAdapter) CheckHealth(context.Context) error { return errors.New("link down") }
 
-// Without the HealthModule, readiness still fails while the adapter's link
-// is down.
-func TestReadinessChecksAdapterWithoutHealthModule(t *testing.T) {
-	var srv *wshubfx.Server
-	startApp(t, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
-		fx.Decorate(func() core.Adapter { return downAdapter{memory.NewBus().NewAdapter()} }),
-		fx.Populate(&srv))
-	code, body := get(t, "http://"+srv.Addr()+"/readyz")
-	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Contains(t, body, "link down")
+// Readiness follows the adapter's link with the HealthModule only: without
+// it, a broker outage does not take every node out of its Service.
+func TestReadinessChecksAdapterWithHealthModuleOnly(t *testing.T) {
+	for _, withHealth := range []bool{false, true} {
+		opts := []fx.Option{wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
+			fx.Decorate(func() core.Adapter { return downAdapter{memory.NewBus().NewAdapter()} })}
+		if withHealth {
+			opts = append(opts, wshubfx.HealthModule)
+		}
+		var srv *wshubfx.Server
+		startApp(t, append(opts, fx.Populate(&srv))...)
+		code, body := get(t, "http://"+srv.Addr()+"/readyz")
+		if withHealth {
+			assert.Equal(t, http.StatusServiceUnavailable, code)
+			assert.Contains(t, body, "link down")
+		} else {
+			assert.Equal(t, http.StatusOK, code, body)
+		}
+	}
+}
+
+// An app serving its own /metrics (without the MetricsModule) may, and an
+// escaped pattern cannot take the module's WebSocket path.
+func TestOwnPathsAndEscapedPatterns(t *testing.T) {
+	h := http.NotFoundHandler()
+	app := fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
+		wshubfx.AsEndpoint("/metrics", h))
+	require.NoError(t, app.Err())
+	app = fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
+		wshubfx.AsEndpoint("GET /w%73", h))
+	require.ErrorIs(t, app.Err(), wshubfx.ErrInvalidContribution)
 }

@@ -2,9 +2,10 @@
 // other nodes over Redis pub/sub (package adapters/redis). It lives in its
 // own package so applications that do not use it never link go-redis.
 //
-// With a goredis.UniversalClient (or a *goredis.Client) in the graph,
-// Module builds the adapter on it and leaves the client to the application.
-// Without one, it creates a client for Config.URL in OnStart (go-redis
+// Without Config.URL and with a goredis.UniversalClient (or a
+// *goredis.Client) in the graph, Module builds the adapter on it and leaves
+// the client to the application. Otherwise it creates a client for
+// Config.URL (default DefaultURL) in OnStart (go-redis
 // starts goroutines as soon as a client exists, so none is made for a graph
 // that fails to build; it connects on first use) and closes that client in
 // OnStop. A bad URL fails the graph's construction.

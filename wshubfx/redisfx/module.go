@@ -21,9 +21,11 @@ const DefaultURL = "redis://127.0.0.1:6379/0"
 // wshubfx.Config (fx.Supply, fx.Replace or fx.Decorate at the top level);
 // it is optional.
 type Config struct {
-	// URL is the redis:// or rediss:// URL of the server Module's own
-	// client talks to when the graph has no goredis.UniversalClient
-	// (default DefaultURL).
+	// URL, when set, is the redis:// or rediss:// URL of the server that
+	// Module's own client talks to, even when the graph holds a client (an
+	// app's cache client is not taken for pub/sub then). Empty: the graph's
+	// goredis.UniversalClient, else its *goredis.Client, else a client of
+	// DefaultURL.
 	URL string
 	// AdapterOptions configure the adapter (channel prefix, health timeout,
 	// error handler).
@@ -50,9 +52,12 @@ type params struct {
 var ErrNotConnected = errors.New("redisfx: no client yet (before OnStart)")
 
 func newAdapter(p params) (wshubfx.AdapterResult, error) {
-	client := p.Client
-	if client == nil && p.Concrete != nil {
-		client = p.Concrete
+	var client goredis.UniversalClient
+	if p.Config.URL == "" {
+		client = p.Client
+		if client == nil && p.Concrete != nil {
+			client = p.Concrete
+		}
 	}
 	if client != nil {
 		a, err := redisadapter.New(client, p.Config.AdapterOptions...)

@@ -140,10 +140,28 @@ func TestFailedGraphMakesNoClient(t *testing.T) {
 func TestConcreteClientIsUsed(t *testing.T) {
 	opts, err := goredis.ParseURL(sharedURL)
 	require.NoError(t, err)
+	opts.ClientName = "redisfx-test-" + nuid.Next()
 	rc := goredis.NewClient(opts)
 	defer func() { _ = rc.Close() }()
-	app, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{URL: "redis://127.0.0.1:1/0", AdapterOptions: prefix()}))
-	waitSubscribed(t, hub) // port 1 never answers: only rc can subscribe
+	app, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{AdapterOptions: prefix()}))
+	waitSubscribed(t, hub)
+	// The subscription runs on a connection of rc, named as rc names them.
+	list, err := rc.ClientList(context.Background()).Result()
+	require.NoError(t, err)
+	var subscribed bool
+	for _, line := range strings.Split(list, "\n") {
+		subscribed = subscribed || strings.Contains(line, "name="+opts.ClientName+" ") && !strings.Contains(line, " sub=0 ")
+	}
+	assert.True(t, subscribed, "no subscribed connection named %s in:\n%s", opts.ClientName, list)
 	app.RequireStop()
 	require.NoError(t, rc.Ping(context.Background()).Err(), "the app's client is still usable")
+}
+
+// An explicit Config.URL wins over a client in the graph, which may be an
+// app's cache client on another server.
+func TestExplicitURLWinsOverGraphClient(t *testing.T) {
+	rc := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}) // nothing listens there
+	defer func() { _ = rc.Close() }()
+	_, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}))
+	waitSubscribed(t, hub) // only a client of sharedURL can subscribe
 }
