@@ -17,9 +17,10 @@ const (
 )
 
 // Adapter connects hubs on several nodes through a message bus. With an
-// adapter set (WithAdapter), every public broadcast and send delivers to the
-// local clients first, then hands the message to the adapter for the other
-// nodes. A hub ignores messages that carry its own NodeID.
+// adapter set (WithAdapter), broadcasts, room broadcasts and SendToUser
+// deliver to the local clients first, then hand the message to the adapter
+// for the other nodes; SendToClient publishes only when the client is not
+// on this node. A hub ignores messages that carry its own NodeID.
 //
 // Contract:
 //   - Publish is safe for concurrent use. The hub calls it from one publisher

@@ -18,9 +18,9 @@
 // Per connection: a read pump, for the life of the connection, and a write
 // pump that runs only while the client's send queue is non-empty. Pings are
 // timers, not goroutines. Per hub, with an adapter: a publisher goroutine
-// (and a presence goroutine with WithPresence). Hooks documented as
-// asynchronous run in short-lived goroutines. Shutdown stops and waits for
-// all of them.
+// (and a presence goroutine with WithPresence); during Drain, an idle
+// reaper. Hooks documented as asynchronous run in short-lived goroutines.
+// Shutdown stops and waits for all of them.
 //
 // # Sending
 //

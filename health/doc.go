@@ -15,10 +15,11 @@
 //
 // The package starts no long-lived goroutines. Each readiness evaluation
 // runs its checks concurrently, one goroutine per check, and waits for all
-// of them or for their deadline: a check that honours its context has
-// returned when Ready returns. A check that ignores its context keeps its
-// goroutine until its function returns; Ready does not wait for it past the
-// deadline, and the late result is discarded.
+// of them or for their deadline (or the request's end), then cancels the
+// checks' contexts: Ready waits at most until the checks' deadlines, and a
+// check still running then (one that ignores its context, or is just
+// returning) keeps its goroutine until its function returns; its late
+// result is discarded.
 //
 // A Checker is safe for concurrent use; it holds no state between calls.
 package health

@@ -1,5 +1,6 @@
-// Package wshubfx composes wshub as uber-go/fx modules. It is the only
-// package of the module that imports fx.
+// Package wshubfx composes wshub as uber-go/fx modules. It and its
+// sub-packages natsfx and redisfx are the only packages of the module that
+// import fx.
 //
 // # Modules
 //
@@ -105,9 +106,10 @@
 // A drain that runs out of time is logged as a warning and is not an
 // error, so an fx.New(...).Run() application that receives SIGTERM exits 0.
 // Set fx.StopTimeout above Config.StopTimeout (defaults: 15s for fx, 10s
-// here), leaving Shutdown a few seconds; if fx's is the shorter, OnStop
-// shortens the drain to keep a fifth of fx's time for Shutdown and logs a
-// warning.
+// here), leaving Shutdown a few seconds. If Config.StopTimeout is more than
+// four fifths of the stop time fx has left when the hub's OnStop runs
+// (after the main server's share), OnStop shortens the drain to keep that
+// fifth for Shutdown and logs a warning.
 //
 // Goroutines: Module's OnStart runs hub.Run in a goroutine that OnStop
 // waits for (Shutdown makes Run return). The HTTPModule runs one Serve

@@ -7,7 +7,9 @@
 // bus, including the publisher itself, as a real broker does: the hub drops
 // its own messages by NodeID. Messages of type core.AdapterRoom and
 // core.AdapterRoomExcept reach only the adapters that declared interest in
-// their room (core.RoomInterestAdapter); every other type reaches all.
+// their room (core.RoomInterestAdapter) when their Subscribe context came
+// from core.WithRoomInterest, as a hub's does; without it an adapter
+// receives every room. Every other type reaches all.
 //
 // Every message goes through the wire codec (package internal/wire): Publish
 // encodes it once and each receiver decodes its own copy, so the bus

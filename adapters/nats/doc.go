@@ -25,9 +25,11 @@
 // subscriptions with backoff. Rooms are subscribed by interest only when
 // the Subscribe context says the caller declares it (core.WithRoomInterest,
 // as a hub does when it sees SetRoomInterest); otherwise one wildcard
-// subscription, <prefix>.room.>, takes every room, so a wrapper that hides
-// SetRoomInterest from the hub costs traffic, not messages. Both stop when the context given to Subscribe
-// ends or when Close is called; Close waits for them, including a handler
+// subscription, <prefix>.room.*, takes every room (a message arriving
+// through it counts only if it is a room message on its own room subject),
+// so a wrapper that hides SetRoomInterest from the hub costs traffic, not
+// messages. Both goroutines stop when the context given to Subscribe ends
+// or when Close is called; Close waits for them, including a handler
 // call in progress. nats.go itself re-establishes live subscriptions after a
 // reconnect.
 //

@@ -19,9 +19,10 @@
 //
 // By default the generator starts the server itself (it re-executes its own
 // binary with -serve and reads the bound address from the child's stdout);
-// -url ws://127.0.0.1:PORT/ws targets a running one instead, whose
-// /ctl/stats and /ctl/fanout (see internal/loadserver) are used when it has
-// them. With -procs P the clients are spread over P worker processes (the
+// -url ws://127.0.0.1:PORT/ws targets a running one instead. The fanout
+// and rooms scenarios need its control API (/ctl/stats, /ctl/fanout,
+// /ctl/rooms; see internal/loadserver), which a "loadtest -serve" server
+// has; the other scenarios run without it and lack the server figures. With -procs P the clients are spread over P worker processes (the
 // binary re-executed with -worker), needed above about 19,000 clients since
 // one process may open at most 20,000 files here.
 //
