@@ -339,3 +339,15 @@ func TestOwnPathsAndEscapedPatterns(t *testing.T) {
 		wshubfx.AsEndpoint("GET /w%73", h))
 	require.ErrorIs(t, app.Err(), wshubfx.ErrInvalidContribution)
 }
+
+// An app can leave the adapter check out of the HealthModule's readiness by
+// decorating the checker, as the README says.
+func TestDecoratedCheckerWithoutAdapterCheck(t *testing.T) {
+	var srv *wshubfx.Server
+	startApp(t, wshubfx.Module, wshubfx.HealthModule, wshubfx.HTTPModule, fx.Supply(localConfig()),
+		fx.Decorate(func() core.Adapter { return downAdapter{memory.NewBus().NewAdapter()} }),
+		fx.Decorate(func(hub *core.Hub) *health.Checker { return health.New(hub, health.WithoutAdapterCheck()) }),
+		fx.Populate(&srv))
+	code, body := get(t, "http://"+srv.Addr()+"/readyz")
+	assert.Equal(t, http.StatusOK, code, body)
+}
