@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,11 +44,11 @@ type Collector struct {
 	errorChildren        childCache[string]
 	adapterErrorChildren childCache[string]
 	closeCodeChildren    childCache[string]
-	// closeCodesMu admits new labels for codes outside 1000-1015, at most
-	// maxPrivateCloseCodes of them; closeCodesFull spares the lock after.
+	// closeCodeLabels maps a code outside 1000-1015 to its label, or to
+	// "other" past maxPrivateCloseCodes; closeCodesMu serialises deciding.
+	closeCodeLabels   sync.Map // int -> string
 	closeCodesMu      sync.Mutex
 	privateCloseCodes int
-	closeCodesFull    atomic.Bool
 
 	messageSize       prometheus.Histogram
 	handlerLatency    prometheus.Histogram
@@ -313,25 +312,32 @@ func (c *Collector) closeCodeLabel(code int) string {
 	if code >= 1000 && code < 1000+len(standardCloseCodes) {
 		return standardCloseCodes[code-1000]
 	}
-	label := strconv.Itoa(code)
-	if _, ok := c.closeCodeChildren.m.Load(label); ok {
+	if label, ok := c.knownCloseCode(code); ok {
 		return label
-	}
-	if c.closeCodesFull.Load() {
-		return "other"
 	}
 	c.closeCodesMu.Lock()
 	defer c.closeCodesMu.Unlock()
-	if _, ok := c.closeCodeChildren.m.Load(label); ok {
-		return label // admitted meanwhile
+	if label, ok := c.knownCloseCode(code); ok {
+		return label // decided meanwhile
 	}
-	if c.privateCloseCodes >= maxPrivateCloseCodes {
-		c.closeCodesFull.Store(true)
-		return "other"
+	label := "other"
+	if c.privateCloseCodes < maxPrivateCloseCodes {
+		c.privateCloseCodes++
+		label = strconv.Itoa(code)
 	}
-	c.privateCloseCodes++
-	c.closeCodeChildren.get(c.closeCodes, label) // admitted: stored before the lock is released
+	// A peer can only send codes in 3000-4999 (gorilla refuses the rest),
+	// so the map stays small.
+	c.closeCodeLabels.Store(code, label)
 	return label
+}
+
+func (c *Collector) knownCloseCode(code int) (string, bool) {
+	v, ok := c.closeCodeLabels.Load(code)
+	if !ok {
+		return "", false
+	}
+	label, ok := v.(string)
+	return label, ok
 }
 
 // namedCollector is one of a Collector's metrics with its full name, for

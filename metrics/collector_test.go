@@ -441,3 +441,14 @@ func TestCloseCodeLabelsConcurrentFirstUse(t *testing.T) {
 	assert.Equal(t, maxPrivateCloseCodes, testutil.CollectAndCount(c.closeCodes), "one series per code, none counted as other")
 	assert.InDelta(t, 8, testutil.ToFloat64(c.closeCodes.WithLabelValues("3000")), 0)
 }
+
+// Counting a close allocates nothing once its code's label is decided.
+func TestCloseCodeCountingDoesNotAllocate(t *testing.T) {
+	c, _ := newTestCollector(t)
+	for code := 3000; code < 3000+maxPrivateCloseCodes+1; code++ {
+		c.IncrementCloseCode(code) // the last one is past the cap: "other"
+	}
+	for _, code := range []int{1001, 3000, 3000 + maxPrivateCloseCodes} {
+		assert.Zero(t, testing.AllocsPerRun(100, func() { c.IncrementCloseCode(code) }), "code %d", code)
+	}
+}

@@ -123,7 +123,10 @@ wshub_message_size_bytes_bucket{le="+Inf"} 3
 wshub_message_size_bytes_sum 13
 wshub_message_size_bytes_count 3
 `), "wshub_message_size_bytes"))
-	assert.Equal(t, uint64(3), histogramCount(t, reg, "wshub_handler_latency_seconds"))
+	// The hub records a handler's latency after the handler returns, which
+	// may be after its reply reached the client.
+	require.Eventually(t, func() bool { return histogramCount(t, reg, "wshub_handler_latency_seconds") == 3 },
+		waitFor, time.Millisecond, "handler_latency_seconds count")
 	assert.GreaterOrEqual(t, histogramCount(t, reg, "wshub_broadcast_duration_seconds"), uint64(1))
 
 	// a leaves politely (close code 1000); b's connection just drops (the
