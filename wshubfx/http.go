@@ -264,16 +264,20 @@ func newServer(p serverParams) (*Server, error) {
 		// A pattern with a method ("GET /ws") or a host does not conflict
 		// with the module's plain one in ServeMux; it would silently take
 		// those requests.
-		if path := patternPath(e.Pattern); slices.Contains(own, path) {
+		if path := patternPath(e.Pattern); slices.Contains(own, path) || slices.Contains(own, unescaped(path)) {
 			return nil, fmt.Errorf("%w: pattern %q: %s is the module's own path", ErrInvalidContribution, e.Pattern, path)
 		}
 		if err := handle(mux, e.Pattern, e.Handler); err != nil {
 			return nil, err
 		}
 	}
-	// What the text check cannot see (an escaped pattern such as "GET
-	// /w%73"): ask the mux who answers a GET of each own path.
+	// What the text check may still miss: ask the mux who answers a GET of
+	// each own path that is a plain path (one given with a method or host
+	// in the config is left to the text check).
 	for _, path := range own {
+		if !strings.HasPrefix(path, "/") {
+			continue
+		}
 		req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}, Host: "localhost"}
 		if _, pattern := mux.Handler(req); pattern != path {
 			return nil, fmt.Errorf("%w: pattern %q takes the module's own path %s", ErrInvalidContribution, pattern, path)
@@ -302,6 +306,15 @@ func patternPath(pattern string) string {
 		pattern = pattern[i:] // drop the host
 	}
 	return pattern
+}
+
+// unescaped is path with its %XX escapes decoded, as ServeMux reads a
+// pattern; path itself when it holds an invalid escape.
+func unescaped(path string) string {
+	if u, err := url.PathUnescape(path); err == nil {
+		return u
+	}
+	return path
 }
 
 // handle registers h at pattern, turning ServeMux's panic on a bad or

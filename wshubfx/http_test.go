@@ -335,9 +335,15 @@ func TestOwnPathsAndEscapedPatterns(t *testing.T) {
 	app := fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
 		wshubfx.AsEndpoint("/metrics", h))
 	require.NoError(t, app.Err())
-	app = fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
-		wshubfx.AsEndpoint("GET /w%73", h))
-	require.ErrorIs(t, app.Err(), wshubfx.ErrInvalidContribution)
+	for _, pattern := range []string{"GET /w%73", "example.com/w%73", "GET example.com/w%73", "POST /w%73", "HEAD /ready%7A"} {
+		app = fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
+			wshubfx.AsEndpoint(pattern, h))
+		require.ErrorIs(t, app.Err(), wshubfx.ErrInvalidContribution, pattern)
+	}
+	// A WSPath given with a method still builds.
+	cfg := localConfig()
+	cfg.HTTP.WSPath = "GET /ws"
+	require.NoError(t, fx.New(fx.NopLogger, wshubfx.Module, wshubfx.HTTPModule, fx.Supply(cfg)).Err())
 }
 
 // An app can leave the adapter check out of the HealthModule's readiness by
