@@ -63,6 +63,7 @@ type Client struct {
 	shardPos int
 
 	writeDeadline time.Time // last write deadline set; only the write pump uses it
+	readDeadline  time.Time // last read deadline set, under mu; see extendReadDeadline
 
 	limiter   *tokenBucket
 	pingTimer *time.Timer

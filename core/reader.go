@@ -112,7 +112,9 @@ func (c *Client) readPump() {
 }
 
 // extendReadDeadline gives the peer another PongWait from now, unless the
-// client is closing; it reports whether it did. It holds c.mu so that it
+// client is closing; it reports whether the client is open. Like the write
+// deadline, it moves the deadline only once a quarter of PongWait went by
+// (a timer update per message is measurable). It holds c.mu so that it
 // cannot overwrite the shorter deadline the write pump sets once the close
 // frame is out (closing is set before that frame is queued).
 func (c *Client) extendReadDeadline(now time.Time) bool {
@@ -121,7 +123,10 @@ func (c *Client) extendReadDeadline(now time.Time) bool {
 	if c.closing {
 		return false
 	}
-	_ = c.ws.SetReadDeadline(now.Add(c.hub.cfg.PongWait))
+	if pw := c.hub.cfg.PongWait; deadlineDue(c.readDeadline, now, pw) {
+		c.readDeadline = now.Add(pw)
+		_ = c.ws.SetReadDeadline(c.readDeadline)
+	}
 	return true
 }
 

@@ -393,7 +393,7 @@ func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
 // quarters of WriteWait.
 func (c *Client) flush(b, extra []byte) error {
 	ww := c.hub.cfg.WriteWait
-	if now := time.Now(); c.writeDeadline.Sub(now) < ww-ww/4 {
+	if now := time.Now(); deadlineDue(c.writeDeadline, now, ww) {
 		c.writeDeadline = now.Add(ww)
 		if err := c.conn.SetWriteDeadline(c.writeDeadline); err != nil {
 			return err
@@ -406,6 +406,13 @@ func (c *Client) flush(b, extra []byte) error {
 	bufs := net.Buffers{b, extra}
 	_, err := bufs.WriteTo(c.conn)
 	return err
+}
+
+// deadlineDue reports whether a deadline last set to deadline should move
+// to now+d: once a quarter of d went by, so that every read or write still
+// has at least three quarters of d.
+func deadlineDue(deadline, now time.Time, d time.Duration) bool {
+	return deadline.Sub(now) < d-d/4
 }
 
 // waitWriter blocks until no write pump runs for c.
