@@ -37,6 +37,21 @@ func StartHubNode(t testing.TB, id string, ad core.Adapter, opts ...core.Option)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, h.WaitRunning(ctx))
+	n := ServeHub(t, h)
+	t.Cleanup(func() { // runs before ServeHub's: the server closes after
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	n.Ad = ad
+	return n
+}
+
+// ServeHub serves a hub the test runs otherwise (an fx app's, say) behind
+// an httptest server, as StartHubNode does, and closes the server when the
+// test ends; the hub is left to its owner.
+func ServeHub(t testing.TB, h *core.Hub) *HubNode {
+	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/", h.HandleHTTP())
 	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) {
@@ -44,13 +59,8 @@ func StartHubNode(t testing.TB, id string, ad core.Adapter, opts ...core.Option)
 		_, _ = h.UpgradeConnection(w, r, core.WithUserID(r.URL.Query().Get("id")))
 	})
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-		srv.Close()
-	})
-	return &HubNode{Hub: h, Srv: srv, Ad: ad}
+	t.Cleanup(srv.Close)
+	return &HubNode{Hub: h, Srv: srv, Ad: h.Adapter()}
 }
 
 // Socket is a WebSocket client that records every text message it reads.
@@ -158,7 +168,7 @@ func RunHubs(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
 	var nodes []*HubNode
 	for i := range 3 {
 		n := StartHubNode(t, fmt.Sprintf("node%d", i), newAdapter(t))
-		waitHealthy(t, n.Ad)
+		WaitHealthy(t, n.Ad)
 		nodes = append(nodes, n)
 	}
 
@@ -342,9 +352,9 @@ func RunHubs(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
 	}
 }
 
-// waitHealthy waits until ad, if it reports its health, is healthy: its
+// WaitHealthy waits until ad, if it reports its health, is healthy: its
 // subscriptions are then in place on the bus.
-func waitHealthy(t *testing.T, ad core.Adapter) {
+func WaitHealthy(t testing.TB, ad core.Adapter) {
 	t.Helper()
 	hc, ok := ad.(core.HealthCheckAdapter)
 	if !ok {

@@ -2,12 +2,9 @@ package natsfx_test
 
 import (
 	"context"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 	"github.com/stretchr/testify/assert"
@@ -17,6 +14,7 @@ import (
 
 	natsadapter "github.com/wshub/wshub/adapters/nats"
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/wshubfx"
 	"github.com/wshub/wshub/wshubfx/natsfx"
 )
@@ -46,29 +44,6 @@ func healthOf(t *testing.T, hub *core.Hub) core.HealthCheckAdapter {
 	return hc
 }
 
-// waitSubscribed waits until hub's adapter reports its subscriptions live
-// on the broker.
-func waitSubscribed(t *testing.T, hub *core.Hub) {
-	t.Helper()
-	hc := healthOf(t, hub)
-	require.Eventually(t, func() bool { return hc.CheckHealth(context.Background()) == nil }, waitFor, tick)
-}
-
-// client connects a WebSocket client to hub; cleanup closes both.
-func client(t *testing.T, hub *core.Hub) *websocket.Conn {
-	t.Helper()
-	srv := httptest.NewServer(hub.HandleHTTP())
-	t.Cleanup(srv.Close)
-	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	require.Eventually(t, func() bool { return hub.ClientCount() == 1 }, waitFor, tick)
-	return conn
-}
-
 func TestValidate(t *testing.T) {
 	require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.Module, natsfx.Module, fx.Invoke(func(*core.Hub) {})))
 	require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.Module, natsfx.Module,
@@ -88,14 +63,12 @@ func TestTwoNodesDialingTheirOwnConnections(t *testing.T) {
 	hubA = a
 	_, b := node(t, fx.Supply(cfg))
 	require.NotNil(t, a.Adapter())
-	waitSubscribed(t, b)
+	adaptertest.WaitHealthy(t, b.Adapter())
 
-	conn := client(t, b)
+	s := adaptertest.ServeHub(t, b).Dial(t)
 	a.BroadcastText("from node A")
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
-	_, data, err := conn.ReadMessage()
-	require.NoError(t, err)
-	assert.Equal(t, "from node A", string(data))
+	require.Eventually(t, func() bool { return len(s.Messages()) > 0 }, waitFor, tick)
+	assert.Equal(t, []string{"from node A"}, s.Messages())
 
 	appA.RequireStop()
 	select {
@@ -114,7 +87,7 @@ func TestTheAppsConnectionStaysOpen(t *testing.T) {
 		AdapterOptions: []natsadapter.Option{natsadapter.WithSubjectPrefix("wshubfxtest." + nuid.Next())},
 	}))
 	assert.IsType(t, &natsadapter.Adapter{}, hub.Adapter())
-	waitSubscribed(t, hub)
+	adaptertest.WaitHealthy(t, hub.Adapter())
 	app.RequireStop()
 	assert.False(t, nc.IsClosed())
 	require.ErrorIs(t, healthOf(t, hub).CheckHealth(context.Background()), core.ErrAdapterClosed)
@@ -127,12 +100,10 @@ func TestStartsWhileBrokerIsDown(t *testing.T) {
 		ConnectOptions: []natsgo.Option{natsgo.ReconnectWait(time.Hour)}}))
 	require.True(t, hub.Ready())
 	require.Error(t, healthOf(t, hub).CheckHealth(context.Background()))
-	conn := client(t, hub)
+	s := adaptertest.ServeHub(t, hub).Dial(t)
 	hub.Broadcast([]byte("local"))
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
-	_, got, err := conn.ReadMessage()
-	require.NoError(t, err)
-	assert.Equal(t, "local", string(got))
+	require.Eventually(t, func() bool { return len(s.Messages()) > 0 }, waitFor, tick)
+	assert.Equal(t, []string{"local"}, s.Messages())
 }
 
 func TestConnectFailureFailsStartWhenAsked(t *testing.T) {

@@ -3,12 +3,10 @@ package redisfx_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nuid"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -19,6 +17,7 @@ import (
 
 	redisadapter "github.com/wshub/wshub/adapters/redis"
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/wshubfx"
 	"github.com/wshub/wshub/wshubfx/redisfx"
 )
@@ -52,27 +51,6 @@ func healthOf(t *testing.T, hub *core.Hub) core.HealthCheckAdapter {
 	return hc
 }
 
-// waitSubscribed waits until hub's adapter reports its link up.
-func waitSubscribed(t *testing.T, hub *core.Hub) {
-	t.Helper()
-	hc := healthOf(t, hub)
-	require.Eventually(t, func() bool { return hc.CheckHealth(context.Background()) == nil }, waitFor, tick)
-}
-
-func client(t *testing.T, hub *core.Hub) *websocket.Conn {
-	t.Helper()
-	srv := httptest.NewServer(hub.HandleHTTP())
-	t.Cleanup(srv.Close)
-	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	require.Eventually(t, func() bool { return hub.ClientCount() == 1 }, waitFor, tick)
-	return conn
-}
-
 func TestValidate(t *testing.T) {
 	require.NoError(t, fx.ValidateApp(fx.NopLogger, wshubfx.Module, redisfx.Module, fx.Invoke(func(*core.Hub) {})))
 	rc := goredis.NewClient(&goredis.Options{})
@@ -87,19 +65,17 @@ func TestTwoNodesWithTheirOwnClients(t *testing.T) {
 	cfg := redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}
 	_, a := node(t, fx.Supply(cfg))
 	_, b := node(t, fx.Supply(cfg))
-	waitSubscribed(t, b)
+	adaptertest.WaitHealthy(t, b.Adapter())
 
-	conn := client(t, b)
+	s := adaptertest.ServeHub(t, b).Dial(t)
 	a.BroadcastText("from node A")
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
-	_, data, err := conn.ReadMessage()
-	require.NoError(t, err)
-	assert.Equal(t, "from node A", string(data))
+	require.Eventually(t, func() bool { return len(s.Messages()) > 0 }, waitFor, tick)
+	assert.Equal(t, []string{"from node A"}, s.Messages())
 }
 
 func TestOwnClientIsClosedOnStop(t *testing.T) {
 	app, hub := node(t, fx.Supply(redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}))
-	waitSubscribed(t, hub)
+	adaptertest.WaitHealthy(t, hub.Adapter())
 	app.RequireStop()
 	// goleak (TestMain) fails the package if the client's pool lingers.
 	require.ErrorIs(t, healthOf(t, hub).CheckHealth(context.Background()), core.ErrAdapterClosed)
@@ -113,7 +89,7 @@ func TestTheAppsClientStaysOpen(t *testing.T) {
 	app, hub := node(t,
 		fx.Supply(fx.Annotate(rc, fx.As(new(goredis.UniversalClient)))),
 		fx.Supply(redisfx.Config{AdapterOptions: prefix()}))
-	waitSubscribed(t, hub)
+	adaptertest.WaitHealthy(t, hub.Adapter())
 	app.RequireStop()
 	require.NoError(t, rc.Ping(context.Background()).Err(), "the app's client is still usable")
 }
@@ -144,7 +120,7 @@ func TestConcreteClientIsUsed(t *testing.T) {
 	rc := goredis.NewClient(opts)
 	defer func() { _ = rc.Close() }()
 	app, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{AdapterOptions: prefix()}))
-	waitSubscribed(t, hub)
+	adaptertest.WaitHealthy(t, hub.Adapter())
 	// The subscription runs on a connection of rc, named as rc names them.
 	list, err := rc.ClientList(context.Background()).Result()
 	require.NoError(t, err)
@@ -163,5 +139,5 @@ func TestExplicitURLWinsOverGraphClient(t *testing.T) {
 	rc := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}) // nothing listens there
 	defer func() { _ = rc.Close() }()
 	_, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}))
-	waitSubscribed(t, hub) // only a client of sharedURL can subscribe
+	adaptertest.WaitHealthy(t, hub.Adapter()) // only a client of sharedURL can subscribe
 }
