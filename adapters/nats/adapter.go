@@ -10,6 +10,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/failure"
 	"github.com/wshub/wshub/internal/wire"
 )
 
@@ -22,8 +23,8 @@ const maxPooledBuf = 64 << 10
 type Adapter struct {
 	nc            *natsgo.Conn
 	subj          subjects
-	onError       func(error)
 	healthTimeout time.Duration
+	failures      failure.Reporter
 
 	closed atomic.Bool
 	bufs   sync.Pool // *[]byte encode buffers
@@ -36,7 +37,6 @@ type Adapter struct {
 
 	mu         sync.Mutex
 	subscribed bool
-	reporter   func(*core.AdapterError)
 	desired    map[string]struct{} // rooms this node wants traffic for
 	dirty      map[string]struct{} // rooms whose subscription may need a change
 	allSub     *natsgo.Subscription
@@ -70,8 +70,8 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 	return &Adapter{
 		nc:            nc,
 		subj:          newSubjects(cfg.prefix),
-		onError:       cfg.onError,
 		healthTimeout: cfg.healthTimeout,
+		failures:      failure.Reporter{OnError: cfg.onError},
 		wake:          make(chan struct{}, 1),
 		stop:          make(chan struct{}),
 		desired:       make(map[string]struct{}),
@@ -202,24 +202,7 @@ func (a *Adapter) SetRoomInterest(room string, interested bool) {
 // subscriptions and messages dropped as a slow consumer, "decode" for
 // undecodable messages and "version" for envelopes of a newer version. It
 // replaces a previous reporter; nil removes it. report must not block.
-func (a *Adapter) SetErrorReporter(report func(*core.AdapterError)) {
-	a.mu.Lock()
-	a.reporter = report
-	a.mu.Unlock()
-}
-
-func (a *Adapter) report(op string, err error) {
-	ae := &core.AdapterError{Op: op, Err: err}
-	a.mu.Lock()
-	rep := a.reporter
-	a.mu.Unlock()
-	if rep != nil {
-		rep(ae)
-	}
-	if a.onError != nil {
-		a.onError(ae)
-	}
-}
+func (a *Adapter) SetErrorReporter(report func(*core.AdapterError)) { a.failures.Set(report) }
 
 // Close stops the adapter's goroutines, waits for them (a handler call in
 // progress included) and removes its subscriptions. It does not close the

@@ -109,7 +109,7 @@ func (a *Adapter) dispatch(ctx context.Context, inbox <-chan *natsgo.Msg, handle
 		case m := <-inbox:
 			msg, err := wire.Decode(m.Data)
 			if err != nil {
-				a.report(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Subject, err))
+				a.failures.Fail(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Subject, err))
 				continue
 			}
 			if checkRooms && strings.HasPrefix(m.Subject, a.subj.room) && !a.isRoomSubjectOf(m.Subject, &msg) {
@@ -225,7 +225,7 @@ func (r *reconciler) pass() bool {
 			subj := a.subj.roomSubject(c.room)
 			s, err := a.nc.ChanSubscribe(subj, r.inbox)
 			if err != nil {
-				a.report("subscribe", fmt.Errorf("room %q (%s): %w", c.room, subj, err))
+				a.failures.Fail("subscribe", fmt.Errorf("room %q (%s): %w", c.room, subj, err))
 				failed = append(failed, c.room)
 				continue
 			}
@@ -267,7 +267,7 @@ func (r *reconciler) ensureBase(b *sub, subj string) bool {
 	}
 	a.mu.Unlock()
 	if err != nil {
-		a.report("subscribe", fmt.Errorf("%q: %w", subj, err))
+		a.failures.Fail("subscribe", fmt.Errorf("%q: %w", subj, err))
 		return false
 	}
 	return true
@@ -293,7 +293,7 @@ func (r *reconciler) checkDropped() {
 		count(s)
 	}
 	if n > 0 {
-		r.a.report("subscribe", fmt.Errorf("%w: %d messages dropped, handler too slow", natsgo.ErrSlowConsumer, n))
+		r.a.failures.Fail("subscribe", fmt.Errorf("%w: %d messages dropped, handler too slow", natsgo.ErrSlowConsumer, n))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/failure"
 	"github.com/wshub/wshub/internal/wire"
 )
 
@@ -20,8 +21,8 @@ import (
 // channels, goroutines and ownership of the client.
 type Adapter struct {
 	client        goredis.UniversalClient
-	onError       func(error)
 	healthTimeout time.Duration
+	failures      failure.Reporter
 
 	chAll      string // <prefix>:all
 	chPresence string // <prefix>:presence
@@ -54,7 +55,6 @@ type Adapter struct {
 	interest map[string]struct{} // rooms this node wants, by room name
 	ps       *goredis.PubSub     // current subscription; replaced by the keeper only
 	handler  func(core.AdapterMessage)
-	report   func(*core.AdapterError)
 	linkErr  error // why the link is down, for CheckHealth
 	started  bool  // Subscribe was called
 	cancel   context.CancelFunc
@@ -95,8 +95,8 @@ func New(client goredis.UniversalClient, opts ...Option) (*Adapter, error) {
 	}
 	a := &Adapter{
 		client:        client,
-		onError:       cfg.onError,
 		healthTimeout: cfg.healthTimeout,
+		failures:      failure.Reporter{OnError: cfg.onError},
 		chAll:         cfg.prefix + ":all",
 		chPresence:    cfg.prefix + ":presence",
 		roomPrefix:    cfg.prefix + ":room:",
@@ -256,22 +256,4 @@ func (a *Adapter) Close() error {
 // SetErrorReporter installs the function called with every failure no method
 // returns (Op "subscribe", "decode" or "version"). The hub calls it before
 // Subscribe; a nil report removes the reporter.
-func (a *Adapter) SetErrorReporter(report func(*core.AdapterError)) {
-	a.mu.Lock()
-	a.report = report
-	a.mu.Unlock()
-}
-
-// fail hands an adapter failure to the error handler and the reporter.
-func (a *Adapter) fail(op string, err error) {
-	ae := &core.AdapterError{Op: op, Err: err}
-	a.mu.Lock()
-	report := a.report
-	a.mu.Unlock()
-	if a.onError != nil {
-		a.onError(ae)
-	}
-	if report != nil {
-		report(ae)
-	}
-}
+func (a *Adapter) SetErrorReporter(report func(*core.AdapterError)) { a.failures.Set(report) }

@@ -29,7 +29,7 @@ func FuzzDeliver(f *testing.F) {
 	var handled, reported int
 	var lastOp string
 	a.handler = func(core.AdapterMessage) { handled++ }
-	a.report = func(e *core.AdapterError) { reported++; lastOp = e.Op }
+	a.SetErrorReporter(func(e *core.AdapterError) { reported++; lastOp = e.Op })
 
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		handled, reported, lastOp = 0, 0, ""

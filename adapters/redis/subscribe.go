@@ -159,7 +159,7 @@ func (a *Adapter) subscribeFirst(ctx context.Context, applied map[string]struct{
 		}
 		err = fmt.Errorf("subscribe: %w", err)
 		a.linkDown(err)
-		a.fail("subscribe", err)
+		a.failures.Fail("subscribe", err)
 		a.failOnce.Do(func() { close(a.firstFailed) })
 		if !sleep(ctx, b.next()) {
 			return false
@@ -197,7 +197,7 @@ func (a *Adapter) reconcile(ctx context.Context, applied map[string]struct{}) {
 			applied[room] = struct{}{}
 		}
 		if err := ps.Subscribe(ctx, chans...); err != nil && ctx.Err() == nil {
-			a.fail("subscribe", fmt.Errorf("subscribe to %d room channels: %w", len(chans), err))
+			a.failures.Fail("subscribe", fmt.Errorf("subscribe to %d room channels: %w", len(chans), err))
 		}
 	}
 	if len(del) > 0 {
@@ -207,7 +207,7 @@ func (a *Adapter) reconcile(ctx context.Context, applied map[string]struct{}) {
 			delete(applied, room)
 		}
 		if err := ps.Unsubscribe(ctx, chans...); err != nil && ctx.Err() == nil {
-			a.fail("subscribe", fmt.Errorf("unsubscribe from %d room channels: %w", len(chans), err))
+			a.failures.Fail("subscribe", fmt.Errorf("unsubscribe from %d room channels: %w", len(chans), err))
 		}
 	}
 }
@@ -224,7 +224,7 @@ func (a *Adapter) watchLink(ctx context.Context, applied map[string]struct{}) {
 	case idle > pingInterval+a.healthTimeout:
 		err := fmt.Errorf("no reply on the subscription for %v", idle.Round(time.Millisecond))
 		a.linkDown(err)
-		a.fail("subscribe", err)
+		a.failures.Fail("subscribe", err)
 		a.replacePubSub(ctx, applied)
 	case idle >= pingInterval:
 		pctx, cancel := context.WithTimeout(ctx, a.healthTimeout)
@@ -294,7 +294,7 @@ func (a *Adapter) receive(ctx context.Context) {
 			}
 			err = fmt.Errorf("receive: %w", err)
 			a.linkDown(err)
-			a.fail("subscribe", err)
+			a.failures.Fail("subscribe", err)
 			if !sleep(ctx, b.next()) {
 				return
 			}
@@ -314,7 +314,7 @@ func (a *Adapter) receive(ctx context.Context) {
 func (a *Adapter) deliver(m *goredis.Message) {
 	msg, err := wire.Decode([]byte(m.Payload))
 	if err != nil {
-		a.fail(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Channel, err))
+		a.failures.Fail(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Channel, err))
 		return
 	}
 	if m.Pattern != "" && !a.isRoomChannelOf(m.Channel, &msg) {
@@ -324,7 +324,7 @@ func (a *Adapter) deliver(m *goredis.Message) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			a.fail("subscribe", fmt.Errorf("handler panicked on a message from %q: %v", msg.NodeID, r))
+			a.failures.Fail("subscribe", fmt.Errorf("handler panicked on a message from %q: %v", msg.NodeID, r))
 		}
 	}()
 	a.handler(msg)
