@@ -354,6 +354,14 @@ func (h *Hub) register(c *Client) error {
 	if err := h.acceptErr(); err != nil {
 		return err
 	}
+	// Set before the client becomes visible (users.add, clients.add): a
+	// send may start its write pump, which writes idleSince, at once.
+	now := time.Now()
+	c.connectedAt = now
+	c.idleSince = now.UnixNano()
+	if h.limits.MaxMessageRate > 0 {
+		c.limiter = newTokenBucket(h.limits.MaxMessageRate)
+	}
 	n := h.admitted.Add(1)
 	if m := h.limits.MaxConnections; m > 0 && n > int64(m) {
 		h.admitted.Add(-1)
@@ -364,12 +372,6 @@ func (h *Hub) register(c *Client) error {
 		h.admitted.Add(-1)
 		h.metrics.IncrementErrors("max_user_connections")
 		return err
-	}
-	now := time.Now()
-	c.connectedAt = now
-	c.idleSince = now.UnixNano()
-	if h.limits.MaxMessageRate > 0 {
-		c.limiter = newTokenBucket(h.limits.MaxMessageRate)
 	}
 	h.clients.add(c)
 	h.count.Add(1) // after the add: ClientCount never counts a client a broadcast would miss
