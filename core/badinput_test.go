@@ -170,7 +170,7 @@ func TestStalledPeerDroppedAfterWriteWait(t *testing.T) {
 			// The peer never reads: keep queueing until the blocked write
 			// times out and the client is torn down.
 			require.Eventually(t, func() bool {
-				_ = c.Send(payload)
+				_ = c.SendBinary(payload) // random bytes are not UTF-8 text
 				return h.ClientCount() == 0
 			}, 20*time.Second, time.Millisecond)
 		})

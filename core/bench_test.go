@@ -37,7 +37,7 @@ func benchHub(b *testing.B, n int, stalled bool) (*Hub, []*Client) {
 		c := &Client{ID: newClientID(), hub: h, conn: &discardConn{}}
 		c.writing = stalled
 		if stalled {
-			c.q = &frameQueue{s: make([]*frame, 0, 128)} // steady state: the queue array is reused
+			c.sq.q = &frameQueue{s: make([]*frame, 0, 128)} // steady state: the queue array is reused
 		}
 		h.clients.add(c)
 		h.count.Add(1)
@@ -49,8 +49,8 @@ func benchHub(b *testing.B, n int, stalled bool) (*Hub, []*Client) {
 func resetQueues(clients []*Client) {
 	for _, c := range clients {
 		c.mu.Lock()
-		clear(c.q.s)
-		c.q.s, c.qHead = c.q.s[:0], 0
+		clear(c.sq.q.s)
+		c.sq.q.s, c.sq.head, c.sq.pendBytes = c.sq.q.s[:0], 0, 0
 		c.mu.Unlock()
 	}
 }

@@ -47,13 +47,22 @@ func (h *Hub) BroadcastBinaryExcept(data []byte, except ...*Client) {
 // remaining local clients are skipped and ctx's error is returned; the
 // message is published to the other nodes either way.
 func (h *Hub) BroadcastWithContext(ctx context.Context, data []byte) error {
-	err := h.deliverAll(ctx, true, newFrame(TextMessage, data), nil, nil)
+	f, err := h.frameFor(TextMessage, data)
+	if err != nil {
+		return err
+	}
+	err = h.deliverAll(ctx, true, f, nil, nil)
 	h.publish(AdapterMessage{Type: AdapterBroadcast, MsgType: int(TextMessage), Data: data})
 	return err
 }
 
 func (h *Hub) broadcast(typ MessageType, data []byte, except []*Client) {
-	_ = h.deliverAll(context.Background(), false, newFrame(typ, data), except, nil)
+	f, err := h.frameFor(typ, data)
+	if err != nil {
+		h.refusedText("Broadcast")
+		return
+	}
+	_ = h.deliverAll(context.Background(), false, f, except, nil)
 	if h.adapter == nil {
 		return
 	}
@@ -168,7 +177,11 @@ func (h *Hub) roomBroadcastCtx(ctx context.Context, wait bool, name string, typ 
 	if name == "" {
 		return ErrEmptyRoomName
 	}
-	found, err := h.deliverRoom(ctx, wait, name, newFrame(typ, data), except, nil)
+	f, err := h.frameFor(typ, data)
+	if err != nil {
+		return err
+	}
+	found, err := h.deliverRoom(ctx, wait, name, f, except, nil)
 	if h.adapter == nil {
 		if !found {
 			return ErrRoomNotFound

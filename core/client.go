@@ -34,8 +34,7 @@ type Client struct {
 
 	// mu guards the send queue and the close state below.
 	mu          sync.Mutex
-	q           *frameQueue // pending frames from qHead on; nil while empty
-	qHead       int
+	sq          sendQueue
 	writing     bool   // a write pump is running
 	closing     bool   // no new data accepted; a close frame is pending or sent
 	closed      bool   // torn down
@@ -45,7 +44,6 @@ type Client struct {
 	closeSent   bool
 	closeCode   int
 	writerDone  chan struct{} // closed by the write pump when it stops, if someone waits
-	spaceCh     chan struct{} // closed by the write pump when it took frames, if a context send waits
 	idleSince   int64         // unix nanos when the queue last turned empty
 	closedAt    time.Time
 
@@ -64,6 +62,7 @@ type Client struct {
 
 	writeDeadline time.Time // last write deadline set; only the write pump uses it
 	readDeadline  time.Time // last read deadline set, under mu; see extendReadDeadline
+	msgDeadline   time.Time // deadline of the message being received, under mu; see boundReadDeadline
 
 	limiter   *tokenBucket
 	pingTimer *time.Timer
@@ -224,9 +223,14 @@ func (c *Client) SendRawJSON(data []byte) error { return c.SendMessage(TextMessa
 // BinaryMessage). It never blocks. When the queue is full, DropNewest
 // returns ErrSendBufferFull and DropOldest evicts the oldest message;
 // OnSendDropped sees the dropped payload. A closed client returns
-// ErrConnectionClosed.
+// ErrConnectionClosed, and text that is not valid UTF-8 ErrInvalidUTF8
+// (see Config.DisableUTF8Validation).
 func (c *Client) SendMessage(msgType MessageType, data []byte) error {
-	return c.enqueue(newFrame(msgType, data))
+	f, err := c.hub.frameFor(msgType, data)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(f)
 }
 
 // SendWithContext queues a text message, waiting for queue space instead of
@@ -239,7 +243,11 @@ func (c *Client) SendWithContext(ctx context.Context, data []byte) error {
 // applying the DropPolicy. It returns ctx's error if ctx ends first and
 // ErrConnectionClosed if the client closes.
 func (c *Client) SendMessageWithContext(ctx context.Context, msgType MessageType, data []byte) (err error) {
-	return c.enqueueWait(ctx, newFrame(msgType, data))
+	f, err := c.hub.frameFor(msgType, data)
+	if err != nil {
+		return err
+	}
+	return c.enqueueWait(ctx, f)
 }
 
 // Close closes the connection with 1000 (normal closure) after the queued

@@ -26,10 +26,34 @@ type Config struct {
 	// closes the connection with 1009. With compression it bounds the
 	// decompressed size. Default 512 KiB.
 	MaxMessageSize int64
-	// SendChannelSize is the capacity of each client's send queue; the
-	// DropPolicy applies when it is full. The queue holds no memory while
-	// empty. Default 256.
+	// SendChannelSize bounds the messages waiting for one client's socket,
+	// including those being written; the DropPolicy applies when it is
+	// reached. The queue holds no memory while empty. Default 256.
 	SendChannelSize int
+	// MaxQueuedBytes bounds the payload bytes waiting for one client's
+	// socket, including those being written: a message is queued while
+	// fewer bytes than this wait, so a client holds at most MaxQueuedBytes
+	// plus one message. The DropPolicy applies when it is reached. Default
+	// 4 MiB; never less than MaxMessageSize.
+	MaxQueuedBytes int64
+	// MessageReadTimeout bounds the time an inbound message may take to
+	// arrive once it started waiting on the network (a large or fragmented
+	// message); a message that takes longer closes the connection with
+	// 1008. Default 30s; negative disables the bound.
+	MessageReadTimeout time.Duration
+	// MaxInboundBytes bounds the bytes that all connections of the hub
+	// together hold in inbound messages still being received; messages up to
+	// 4 KiB are not counted. A message that would pass it closes its
+	// connection with 1013 (try again later). Zero (the default) means the
+	// larger of 64 MiB and 8 × MaxMessageSize; negative disables the bound.
+	MaxInboundBytes int64
+	// DisableUTF8Validation turns off the UTF-8 checks of text messages: an
+	// inbound text message that is not valid UTF-8 then reaches the handler
+	// instead of closing the connection with 1007, and text sends are not
+	// checked before they are queued. Browsers fail a connection that
+	// receives invalid text, so turn the checks off only when every sender
+	// is trusted. Default false: checked.
+	DisableUTF8Validation bool
 	// EnableCompression negotiates permessage-deflate with clients that offer
 	// it. Default false.
 	EnableCompression bool
@@ -57,15 +81,17 @@ type Config struct {
 // DefaultConfig returns the default Config.
 func DefaultConfig() Config {
 	return Config{
-		ReadBufferSize:   1024,
-		WriteBufferSize:  1024,
-		WriteWait:        10 * time.Second,
-		PongWait:         60 * time.Second,
-		PingPeriod:       54 * time.Second,
-		MaxMessageSize:   512 * 1024,
-		SendChannelSize:  256,
-		CheckOrigin:      AllowSameOrigin,
-		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:     1024,
+		WriteBufferSize:    1024,
+		WriteWait:          10 * time.Second,
+		PongWait:           60 * time.Second,
+		PingPeriod:         54 * time.Second,
+		MaxMessageSize:     512 * 1024,
+		SendChannelSize:    256,
+		MaxQueuedBytes:     4 << 20,
+		MessageReadTimeout: 30 * time.Second,
+		CheckOrigin:        AllowSameOrigin,
+		HandshakeTimeout:   10 * time.Second,
 	}
 }
 
@@ -92,6 +118,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendChannelSize <= 0 {
 		c.SendChannelSize = d.SendChannelSize
+	}
+	if c.MaxQueuedBytes <= 0 {
+		c.MaxQueuedBytes = d.MaxQueuedBytes
+	}
+	c.MaxQueuedBytes = max(c.MaxQueuedBytes, c.MaxMessageSize)
+	if c.MessageReadTimeout == 0 {
+		c.MessageReadTimeout = d.MessageReadTimeout
+	}
+	if c.MaxInboundBytes == 0 {
+		c.MaxInboundBytes = max(64<<20, 8*c.MaxMessageSize)
 	}
 	if c.CheckOrigin == nil {
 		c.CheckOrigin = AllowSameOrigin
@@ -131,6 +167,19 @@ func (c Config) WithTimeouts(writeWait, pongWait, pingPeriod time.Duration) Conf
 	c.WriteWait, c.PongWait, c.PingPeriod = writeWait, pongWait, pingPeriod
 	return c
 }
+
+// WithMaxQueuedBytes returns a copy of c with MaxQueuedBytes set.
+func (c Config) WithMaxQueuedBytes(n int64) Config { c.MaxQueuedBytes = n; return c }
+
+// WithMessageReadTimeout returns a copy of c with MessageReadTimeout set.
+func (c Config) WithMessageReadTimeout(d time.Duration) Config { c.MessageReadTimeout = d; return c }
+
+// WithMaxInboundBytes returns a copy of c with MaxInboundBytes set.
+func (c Config) WithMaxInboundBytes(n int64) Config { c.MaxInboundBytes = n; return c }
+
+// WithUTF8Validation returns a copy of c with the UTF-8 checks of text
+// messages on (the default) or off; see DisableUTF8Validation.
+func (c Config) WithUTF8Validation(enabled bool) Config { c.DisableUTF8Validation = !enabled; return c }
 
 // WithWriteLinger returns a copy of c with WriteLinger set.
 func (c Config) WithWriteLinger(d time.Duration) Config { c.WriteLinger = d; return c }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net"
 	"net/http"
@@ -17,10 +18,23 @@ type captureConn struct {
 	net.Conn
 	mu      sync.Mutex
 	capture *[]byte
+	// The first write is gorilla's whole 101 response; deflate records
+	// whether it accepted permessage-deflate, which gorilla does not
+	// export and the hub's own frame reader must know.
+	sawHandshake bool
+	deflate      bool
 }
+
+// deflateAccepted is the header line gorilla's 101 response carries when it
+// negotiated compression.
+const deflateAccepted = "\r\nSec-WebSocket-Extensions: permessage-deflate"
 
 func (cc *captureConn) Write(p []byte) (int, error) {
 	cc.mu.Lock()
+	if !cc.sawHandshake {
+		cc.sawHandshake = true
+		cc.deflate = bytes.Contains(p, []byte(deflateAccepted))
+	}
 	if cc.capture != nil {
 		*cc.capture = append(*cc.capture, p...)
 		cc.mu.Unlock()

@@ -10,6 +10,10 @@ var (
 	// ErrInvalidMessage reports a message no handler accepted, or a handler panic
 	// turned into an error by RecoveryMiddleware.
 	ErrInvalidMessage = errors.New("wshub: invalid message")
+	// ErrInvalidUTF8 is returned by text sends whose payload is not valid
+	// UTF-8: browsers fail a connection that receives such a frame, so the
+	// hub never writes one (see Config.DisableUTF8Validation).
+	ErrInvalidUTF8 = errors.New("wshub: text message is not valid UTF-8")
 	// ErrSendBufferFull is returned by a send that found the client's queue full
 	// under the DropNewest policy.
 	ErrSendBufferFull = errors.New("wshub: send buffer full")

@@ -3,8 +3,17 @@ package core
 import "net/http"
 
 // Hooks are optional callbacks around the life of connections, messages and
-// rooms. A nil hook is skipped. A panicking hook is recovered, logged and
-// counted as IncrementErrors("panic"); it never stops the hub.
+// rooms. A nil hook is skipped.
+//
+// A panicking hook is recovered and counted as IncrementErrors("panic"); it
+// never stops the hub. Its stack is logged at most once per 10 seconds per
+// hook (the line says how many panics were not logged since). The hooks that
+// run for a message in the client's read goroutine (BeforeMessage,
+// AfterMessage, OnError, like the handler and Client.OnMessage callbacks)
+// close that client's connection with 1011 when they panic, since its
+// message was not handled; a panic in any other hook closes nothing:
+// BeforeConnect refuses the upgrade (403), BeforeRoomJoin refuses the join,
+// and the rest are only reported.
 type Hooks struct {
 	// BeforeConnect runs in the HTTP handler before the upgrade. An error
 	// refuses the connection with HTTP 403.
@@ -32,8 +41,12 @@ type Hooks struct {
 	OnError func(*Client, error)
 	// OnSendDropped runs in the sender's goroutine when backpressure drops a
 	// message: the new one under DropNewest, each evicted one under
-	// DropOldest. Keep it fast: it runs inside broadcasts.
+	// DropOldest, the queued ones and the new one under DisconnectSlow.
+	// Keep it fast: it runs inside broadcasts.
 	OnSendDropped func(client *Client, data []byte)
+	// OnSlowClient runs in its own goroutine when the DisconnectSlow policy
+	// closes a client (with 1013) because its queue reached its bounds.
+	OnSlowClient func(*Client)
 	// BeforeRoomJoin runs before a join; an error refuses it.
 	BeforeRoomJoin func(*Client, string) error
 	// AfterRoomJoin runs in its own goroutine after a join.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,7 +95,14 @@ type Hub struct {
 	bgStop  context.CancelFunc // set by Run under life; stops the background goroutines
 	pub     *publisher
 	pres    *presence
-	limiter logLimiter
+	limiter logLimiter // adapter failures and drops
+	slowLog logLimiter // slow-client disconnects
+	utf8Log logLimiter // text sends refused as invalid UTF-8
+	panics  panicLog
+	// maxConns is the connection cap in force: Limits.MaxConnections, or
+	// one derived from the open-file limit; 0 means none.
+	maxConns int
+	inbound  inboundBudget // bytes held by messages still being received
 
 	emptySig chan struct{} // signalled when the last client leaves
 
@@ -128,12 +134,17 @@ func NewHub(opts ...Option) *Hub {
 		}
 	}
 	h.cfg = h.cfg.withDefaults()
+	h.inbound.max = h.cfg.MaxInboundBytes
+	h.maxConns = connectionCap(h.limits.MaxConnections, openFileLimit)
 	h.adapterMetrics, _ = h.metrics.(AdapterMetricsCollector)
 	h.closeMetrics, _ = h.metrics.(CloseMetricsCollector)
 	h.state.Store(int32(StateCreated))
 	h.upgrader = websocket.Upgrader{
-		HandshakeTimeout:  h.cfg.HandshakeTimeout,
-		ReadBufferSize:    h.cfg.ReadBufferSize,
+		HandshakeTimeout: h.cfg.HandshakeTimeout,
+		// The hub reads frames itself (inbound.go) from the raw socket;
+		// gorilla's reader, which it allocates anyway, gets the smallest
+		// buffer it accepts.
+		ReadBufferSize:    1,
 		WriteBufferSize:   h.cfg.WriteBufferSize,
 		WriteBufferPool:   &sync.Pool{},
 		Subprotocols:      h.cfg.Subprotocols,
@@ -147,6 +158,8 @@ func NewHub(opts ...Option) *Hub {
 		},
 	}
 	h.limiter.every = 10 * time.Second
+	h.slowLog.every = 10 * time.Second
+	h.utf8Log.every = 10 * time.Second
 	if h.adapter != nil {
 		h.pub = newPublisher(h)
 		if h.presenceInterval > 0 {
@@ -230,6 +243,11 @@ func (h *Hub) IsRunning() bool { return h.State() == StateRunning }
 // IsDraining reports whether the hub is draining.
 func (h *Hub) IsDraining() bool { return h.State() == StateDraining }
 
+// MaxConnections returns the connection cap in force: Limits.MaxConnections
+// when positive, else the one derived from the open-file limit; 0 means
+// none.
+func (h *Hub) MaxConnections() int { return h.maxConns }
+
 // ClientCount returns the number of registered clients on this node.
 func (h *Hub) ClientCount() int { return int(h.count.Load()) }
 
@@ -272,7 +290,7 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return nil, err
 	}
-	if m := h.limits.MaxConnections; m > 0 && h.ClientCount() >= m {
+	if m := h.maxConns; m > 0 && h.ClientCount() >= m {
 		h.metrics.IncrementErrors("max_connections")
 		http.Error(w, ErrMaxConnectionsReached.Error(), http.StatusServiceUnavailable)
 		return nil, ErrMaxConnectionsReached
@@ -300,7 +318,7 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 		return nil, fmt.Errorf("wshub: upgrade: %w", err)
 	}
 	c.ws, c.conn = ws, hw.cc.Conn
-	if h.cfg.EnableCompression {
+	if hw.cc.deflate {
 		c.cc = hw.cc // the write pump batches gorilla's compressed frames through it
 	}
 	if h.testHookAfterUpgrade != nil {
@@ -363,7 +381,7 @@ func (h *Hub) register(c *Client) error {
 		c.limiter = newTokenBucket(h.limits.MaxMessageRate)
 	}
 	n := h.admitted.Add(1)
-	if m := h.limits.MaxConnections; m > 0 && n > int64(m) {
+	if m := h.maxConns; m > 0 && n > int64(m) {
 		h.admitted.Add(-1)
 		h.metrics.IncrementErrors("max_connections")
 		return ErrMaxConnectionsReached
@@ -486,20 +504,6 @@ func (h *Hub) runWithTimeout(name string, fn func()) {
 		h.metrics.IncrementErrors("hook_timeout")
 		h.logger.Warn("wshub: hook timed out", "hook", name, "timeout", h.hookTimeout)
 	}
-}
-
-func (h *Hub) safeCall(name string, fn func()) {
-	defer func() {
-		if p := recover(); p != nil {
-			h.panicked(name, p)
-		}
-	}()
-	fn()
-}
-
-func (h *Hub) panicked(name string, p any) {
-	h.metrics.IncrementErrors("panic")
-	h.logger.Error("wshub: recovered panic", "in", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 }
 
 // dropped reports one message dropped by backpressure.

@@ -1,9 +1,14 @@
 package core
 
-// Limits bounds what clients may do. A zero field means unlimited.
+// Limits bounds what clients may do. A zero field means unlimited, except
+// MaxConnections.
 type Limits struct {
 	// MaxConnections caps concurrent connections on this hub. Upgrades over
-	// the cap get HTTP 503.
+	// the cap get HTTP 503 at once. Zero derives a cap from the process's
+	// open-file limit (ulimit -n), leaving a tenth of it (at least 64) for
+	// other files and sockets, so that a node refuses upgrades instead of
+	// hanging them when it runs out of descriptors; Hub.MaxConnections
+	// returns the cap in force. A negative value means no cap.
 	MaxConnections int
 	// MaxConnectionsPerUser caps concurrent connections per user ID. An
 	// upgrade with WithUserID over the cap gets HTTP 429; SetUserID over the
@@ -20,7 +25,8 @@ type Limits struct {
 	MaxMessageRate int
 }
 
-// DefaultLimits returns Limits with everything unlimited.
+// DefaultLimits returns Limits with everything unlimited, except the
+// connection cap derived from the open-file limit (MaxConnections zero).
 func DefaultLimits() Limits { return Limits{} }
 
 // WithMaxConnections returns a copy of l with MaxConnections set to n.

@@ -8,16 +8,30 @@ type Option func(*Hub)
 // UpgradeOption configures one UpgradeConnection call.
 type UpgradeOption func(*Client)
 
-// DropPolicy says what a send does when the client's queue is full.
+// DropPolicy says what a send does when the client's queue is at one of
+// its bounds (Config.SendChannelSize messages or Config.MaxQueuedBytes
+// bytes, counting those being written).
 type DropPolicy int
 
 const (
 	// DropNewest refuses the new message: the send returns ErrSendBufferFull
 	// and OnSendDropped gets the new payload. It is the default.
 	DropNewest DropPolicy = iota
-	// DropOldest evicts the oldest queued message to make room: the send
-	// succeeds and OnSendDropped gets each evicted payload.
+	// DropOldest evicts the oldest queued messages to make room: the send
+	// succeeds and OnSendDropped gets each evicted payload. Messages already
+	// being written cannot be evicted; when they fill the bounds alone (one
+	// message larger than MaxQueuedBytes) the new message is refused as
+	// under DropNewest.
 	DropOldest
+	// DisconnectSlow closes a client that does not keep up: the send
+	// returns ErrSendBufferFull, the client's queued messages are dropped
+	// (OnSendDropped sees each, with the new one), and the connection is
+	// closed with 1013 (try again later) and the reason "slow client" once
+	// the batch being written is out. Hooks.OnSlowClient runs and
+	// errors_total{type="slow_client"} counts it. A well-behaved client
+	// reconnects; the messages it missed are lost unless the application
+	// replays them.
+	DisconnectSlow
 )
 
 // WithConfig sets the connection settings; zero fields take their defaults.
@@ -100,6 +114,10 @@ func WithHookTimeout(timeout time.Duration) Option {
 }
 
 // WithDropPolicy sets the policy for full send queues (default DropNewest).
+// It also decides what happens to a client whose own messages stopped the
+// read pump (see Hub's doc on flow control) for longer than WriteWait: the
+// read pump goes on under DropNewest and DropOldest, and DisconnectSlow
+// closes the client.
 func WithDropPolicy(policy DropPolicy) Option { return func(h *Hub) { h.dropPolicy = policy } }
 
 // WithoutHandlerLatency stops the hub from recording handler latency; use it

@@ -192,7 +192,11 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 		h.adapterError(&AdapterError{Op: "decode", Err: errBadMsgType})
 		return
 	}
-	f := newFrame(typ, m.Data)
+	f, err := h.frameFor(typ, m.Data)
+	if err != nil {
+		h.adapterError(&AdapterError{Op: "decode", Err: err})
+		return
+	}
 	switch m.Type {
 	case AdapterBroadcast, AdapterBroadcastExcept:
 		_ = h.deliverAll(context.Background(), false, f, nil, m.ExceptClientIDs)

@@ -2,10 +2,6 @@ package core
 
 import (
 	"errors"
-	"fmt"
-	"io"
-	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -35,12 +31,6 @@ func (b *tokenBucket) allow(now time.Time) bool {
 	return true
 }
 
-// errMessageTooBig reports an inbound message over MaxMessageSize.
-var errMessageTooBig = errors.New("wshub: message too big")
-
-// readBufPool holds scratch buffers for reading messages of unknown size.
-var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
 // readPump reads messages until the connection ends, then tears the client
 // down. It is the one goroutine an idle connection costs.
 func (c *Client) readPump() {
@@ -48,51 +38,30 @@ func (c *Client) readPump() {
 	defer h.wg.Done()
 	defer c.teardown()
 
-	limit := h.cfg.MaxMessageSize
-	if h.cfg.EnableCompression {
-		// gorilla's limit counts compressed bytes; leave room for data that
-		// does not compress and bound the inflated size below. It is a
-		// backstop against a message of endless empty deflate blocks; past
-		// it gorilla writes its own 1009 close at once, ahead of anything
-		// still queued.
-		c.ws.SetReadLimit(limit + limit/64 + 64)
-	} else {
-		// No gorilla limit (it would write its own 1009 close at once, ahead
-		// of the messages still queued): readLimited enforces the limit as
-		// the bytes arrive, and the close goes through the write pump.
-		c.ws.SetReadLimit(0)
-	}
+	in := c.newInbound()
 	c.extendReadDeadline(time.Now())
-	c.ws.SetPongHandler(func(string) error {
-		c.extendReadDeadline(time.Now())
-		return nil
-	})
-	c.ws.SetPingHandler(func(data string) error {
-		c.queueControl(appendControl(nil, websocket.PongMessage, []byte(data)))
-		return nil
-	})
-	c.ws.SetCloseHandler(func(code int, text string) error {
-		c.peerClosed(code)
-		return nil
-	})
-
 	for {
-		typ, r, err := c.ws.NextReader()
-		if err != nil {
-			c.readFailed(err)
-			return
+		if !c.awaitSpace() && h.dropPolicy == DisconnectSlow {
+			c.disconnectSlow()
 		}
-		data, err := readLimited(r, limit)
+		op, data, err := in.next()
 		if err != nil {
-			if errors.Is(err, errMessageTooBig) {
-				h.metrics.IncrementErrors("message_too_big")
-				c.startClose(websocket.CloseMessageTooBig, "message too big")
-			} else {
-				c.readFailed(err)
-			}
+			c.readError(err)
 			return
 		}
 		now := time.Now()
+		switch op {
+		case opPing:
+			c.queueControl(appendControl(nil, websocket.PongMessage, data))
+			c.extendReadDeadline(now)
+			continue
+		case opPong:
+			c.extendReadDeadline(now)
+			continue
+		case opClose:
+			c.peerClosed(closeCodeOf(data))
+			return
+		}
 		if !c.extendReadDeadline(now) {
 			// Our close frame is out (or going): only the peer's close
 			// matters now, within the deadline the write pump set.
@@ -104,19 +73,56 @@ func (c *Client) readPump() {
 		}
 		h.metrics.IncrementMessagesReceived()
 		h.metrics.RecordMessageSize(len(data))
-		msg := &Message{Type: MessageType(typ), Data: data, ClientID: c.ID, Time: now}
+		msg := &Message{Type: MessageType(op), Data: data, ClientID: c.ID, Time: now}
 		if !c.dispatch(msg) {
 			return
 		}
 	}
 }
 
+// newInbound returns the reader of the client's frames.
+func (c *Client) newInbound() *inbound {
+	cfg := &c.hub.cfg
+	in := &inbound{
+		fr:        newFrameReader(c.conn, cfg.ReadBufferSize),
+		compress:  c.cc != nil,
+		limit:     cfg.MaxMessageSize,
+		wireLimit: cfg.MaxMessageSize + cfg.MaxMessageSize/64 + 64,
+		checkUTF8: !cfg.DisableUTF8Validation,
+		timeout:   cfg.MessageReadTimeout,
+		bound:     c.boundReadDeadline,
+	}
+	if cfg.MaxInboundBytes > 0 {
+		in.budget = &c.hub.inbound
+	}
+	in.fr.wait = in.beforeBlock
+	return in
+}
+
+// readError closes the connection after a failed read: a fault of the peer
+// with the close code it calls for, anything else (the peer went away, a
+// timeout) by cutting the socket.
+func (c *Client) readError(err error) {
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		c.hub.metrics.IncrementErrors(pe.kind)
+		c.startClose(pe.code, pe.reason)
+		return
+	}
+	c.mu.Lock()
+	if c.closeCode == 0 {
+		c.closeCode = websocket.CloseAbnormalClosure
+	}
+	c.mu.Unlock()
+}
+
 // extendReadDeadline gives the peer another PongWait from now, unless the
 // client is closing; it reports whether the client is open. Like the write
 // deadline, it moves the deadline only once a quarter of PongWait went by
-// (a timer update per message is measurable). It holds c.mu so that it
-// cannot overwrite the shorter deadline the write pump sets once the close
-// frame is out (closing is set before that frame is queued).
+// (a timer update per message is measurable), and never past the deadline
+// of a message being received. It holds c.mu so that it cannot overwrite
+// the shorter deadline the write pump sets once the close frame is out
+// (closing is set before that frame is queued).
 func (c *Client) extendReadDeadline(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,47 +130,35 @@ func (c *Client) extendReadDeadline(now time.Time) bool {
 		return false
 	}
 	if pw := c.hub.cfg.PongWait; deadlineDue(c.readDeadline, now, pw) {
-		c.readDeadline = now.Add(pw)
-		_ = c.ws.SetReadDeadline(c.readDeadline)
+		d := now.Add(pw)
+		if !c.msgDeadline.IsZero() && d.After(c.msgDeadline) {
+			d = c.msgDeadline
+		}
+		if !d.Equal(c.readDeadline) {
+			c.readDeadline = d
+			_ = c.conn.SetReadDeadline(d)
+		}
 	}
 	return true
 }
 
-// readLimited reads a whole message, failing with errMessageTooBig past max
-// bytes without allocating more than that.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	bp, _ := readBufPool.Get().(*[]byte) // New always succeeds
-	buf := (*bp)[:0]
-	defer func() {
-		if cap(buf) <= 64<<10 {
-			*bp = buf[:0]
-			readBufPool.Put(bp)
-		}
-	}()
-	for {
-		if int64(len(buf)) > limit {
-			return nil, errMessageTooBig
-		}
-		if len(buf) == cap(buf) {
-			grow := cap(buf)
-			if rest := limit + 1 - int64(len(buf)); int64(grow) > rest {
-				grow = int(rest)
-			}
-			buf = append(buf, make([]byte, grow)...)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			if int64(len(buf)) > limit {
-				return nil, errMessageTooBig
-			}
-			out := make([]byte, len(buf))
-			copy(out, buf)
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+// boundReadDeadline caps the read deadline at t while a message is being
+// received (MessageReadTimeout); a zero t lifts the cap, and the next
+// extendReadDeadline sets the usual deadline again.
+func (c *Client) boundReadDeadline(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgDeadline = t
+	if c.closing {
+		return
+	}
+	if t.IsZero() {
+		c.readDeadline = time.Time{}
+		return
+	}
+	if c.readDeadline.IsZero() || c.readDeadline.After(t) {
+		c.readDeadline = t
+		_ = c.conn.SetReadDeadline(t)
 	}
 }
 
@@ -174,9 +168,7 @@ func (c *Client) dispatch(msg *Message) (ok bool) {
 	h := c.hub
 	defer func() {
 		if p := recover(); p != nil {
-			h.metrics.IncrementErrors("panic")
-			h.logger.Error("wshub: message handler panicked; closing the connection",
-				"client_id", c.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			h.logPanic("wshub: message handler panicked; closing the connection", "message handler", p, "client_id", c.ID)
 			c.startClose(websocket.CloseInternalServerErr, "internal error")
 			ok = false
 		}
@@ -240,31 +232,8 @@ func (c *Client) peerClosed(code int) {
 	// The peer is leaving: answer its close at once instead of after what
 	// is still queued for it.
 	c.releaseQueueLocked()
-	reply := code
-	if code == websocket.CloseNoStatusReceived {
-		reply = websocket.CloseNoStatusReceived
-	}
-	c.closeFrame = appendClose(nil, reply, "")
+	c.closeFrame = appendClose(nil, code, "") // 1005: an empty close, as the peer's
 	if c.wakeLocked() {
 		go c.writePump()
-	}
-}
-
-// readFailed records why the read pump stopped.
-func (c *Client) readFailed(err error) {
-	var ce *websocket.CloseError
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closeCode != 0 {
-		return
-	}
-	switch {
-	case errors.As(err, &ce):
-		c.closeCode = ce.Code
-	case errors.Is(err, websocket.ErrReadLimit):
-		c.closeCode = websocket.CloseMessageTooBig
-		c.hub.metrics.IncrementErrors("message_too_big")
-	default:
-		c.closeCode = websocket.CloseAbnormalClosure
 	}
 }

@@ -16,6 +16,9 @@ func (h *Hub) SendBinaryToClient(clientID string, data []byte) error {
 }
 
 func (h *Hub) sendToClient(id string, typ MessageType, data []byte) error {
+	if err := h.checkText(typ, data); err != nil {
+		return err
+	}
 	if c, ok := h.clients.get(id); ok {
 		return c.SendMessage(typ, data)
 	}
@@ -29,6 +32,9 @@ func (h *Hub) sendToClient(id string, typ MessageType, data []byte) error {
 // SendToClientWithContext is SendToClient waiting for queue space instead of
 // dropping (for a local client); it returns ctx's error if ctx ends first.
 func (h *Hub) SendToClientWithContext(ctx context.Context, clientID string, data []byte) error {
+	if err := h.checkText(TextMessage, data); err != nil {
+		return err
+	}
 	if c, ok := h.clients.get(clientID); ok {
 		return c.SendMessageWithContext(ctx, TextMessage, data)
 	}
@@ -47,7 +53,12 @@ func (h *Hub) SendToUser(userID string, data []byte) { h.sendToUser(userID, Text
 func (h *Hub) SendBinaryToUser(userID string, data []byte) { h.sendToUser(userID, BinaryMessage, data) }
 
 func (h *Hub) sendToUser(userID string, typ MessageType, data []byte) {
-	_ = h.deliverUser(context.Background(), false, userID, newFrame(typ, data))
+	f, err := h.frameFor(typ, data)
+	if err != nil {
+		h.refusedText("SendToUser")
+		return
+	}
+	_ = h.deliverUser(context.Background(), false, userID, f)
 	h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(typ), Data: data})
 }
 
@@ -60,7 +71,11 @@ func (h *Hub) deliverUser(ctx context.Context, wait bool, userID string, f *fram
 // dropping; it returns ctx's error if ctx ends first. The message is
 // published to the other nodes either way.
 func (h *Hub) SendToUserWithContext(ctx context.Context, userID string, data []byte) error {
-	err := h.deliverUser(ctx, true, userID, newFrame(TextMessage, data))
+	f, err := h.frameFor(TextMessage, data)
+	if err != nil {
+		return err
+	}
+	err = h.deliverUser(ctx, true, userID, f)
 	h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(TextMessage), Data: data})
 	return err
 }

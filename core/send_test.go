@@ -34,7 +34,7 @@ func TestDropNewest(t *testing.T) {
 	require.NoError(t, c.Send([]byte("2")))
 	require.ErrorIs(t, c.Send([]byte("3")), ErrSendBufferFull)
 	assert.Equal(t, [][]byte{[]byte("3")}, dropped)
-	assert.Equal(t, "1", string(c.q.s[c.qHead].data))
+	assert.Equal(t, "1", string(c.sq.q.s[c.sq.head].data))
 }
 
 func TestDropOldest(t *testing.T) {
@@ -48,7 +48,7 @@ func TestDropOldest(t *testing.T) {
 	}
 	assert.Equal(t, []string{"1", "2"}, dropped)
 	var queued []string
-	for _, f := range c.q.s[c.qHead:] {
+	for _, f := range c.sq.q.s[c.sq.head:] {
 		queued = append(queued, string(f.data))
 	}
 	assert.Equal(t, []string{"3", "4"}, queued)
@@ -68,12 +68,10 @@ func TestContextSendWaitsInsteadOfDropping(t *testing.T) {
 	require.Eventually(t, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.spaceCh != nil
+		return c.sq.spaceCh != nil
 	}, 5*time.Second, time.Millisecond)
 	c.mu.Lock()
-	c.q, c.qHead = nil, 0
-	close(c.spaceCh)
-	c.spaceCh = nil
+	c.sq.drop() // as if the pump had written it: wakes the waiting send
 	c.mu.Unlock()
 	require.NoError(t, <-errc)
 }

@@ -26,45 +26,39 @@ type frame struct {
 
 func newFrame(typ MessageType, data []byte) *frame { return &frame{typ: typ, data: data} }
 
+// checkText returns ErrInvalidUTF8 for text that is not valid UTF-8, unless
+// the checks are off.
+func (h *Hub) checkText(typ MessageType, data []byte) error {
+	if typ == TextMessage && !h.cfg.DisableUTF8Validation && !utf8.Valid(data) {
+		h.metrics.IncrementErrors("invalid_utf8_send")
+		return ErrInvalidUTF8
+	}
+	return nil
+}
+
+// frameFor returns the frame of a send after checkText.
+func (h *Hub) frameFor(typ MessageType, data []byte) (*frame, error) {
+	if err := h.checkText(typ, data); err != nil {
+		return nil, err
+	}
+	return newFrame(typ, data), nil
+}
+
+// refusedText logs, at a bounded rate, a text send refused by a method that
+// returns no error (checkText counted it).
+func (h *Hub) refusedText(op string) {
+	if h.utf8Log.allow() {
+		h.logger.Warn("wshub: refused to send text that is not valid UTF-8", "op", op)
+	}
+}
+
 func (f *frame) prepared() (*websocket.PreparedMessage, error) {
 	f.pmOnce.Do(func() { f.pm, f.pmErr = websocket.NewPreparedMessage(int(f.typ), f.data) })
 	return f.pm, f.pmErr
 }
 
-// frameQueue is a client's pending frames; pooled so that an idle client
-// holds none and a busy one allocates none per message.
-type frameQueue struct{ s []*frame }
-
-var queuePool = sync.Pool{New: func() any { return &frameQueue{s: make([]*frame, 0, 16)} }}
-
-// maxPooledQueue bounds the capacity of a queue returned to the pool, so one
-// burst does not pin a large array.
-const maxPooledQueue = 1024
-
-func putQueue(q *frameQueue) {
-	clear(q.s)
-	q.s = q.s[:0]
-	if cap(q.s) <= maxPooledQueue {
-		queuePool.Put(q)
-	}
-}
-
-// queuedLocked returns the number of frames waiting; c.mu must be held.
-func (c *Client) queuedLocked() int {
-	if c.q == nil {
-		return 0
-	}
-	return len(c.q.s) - c.qHead
-}
-
 // bufPool recycles the write pump's batch buffers.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-// getQueue and getBuf take from pools whose New always succeeds.
-func getQueue() *frameQueue {
-	q, _ := queuePool.Get().(*frameQueue)
-	return q
-}
 
 func putBuf(bp *[]byte) {
 	*bp = (*bp)[:0]
@@ -73,6 +67,7 @@ func putBuf(bp *[]byte) {
 	}
 }
 
+// getBuf takes from a pool whose New always succeeds.
 func getBuf() *[]byte {
 	b, _ := bufPool.Get().(*[]byte)
 	return b
@@ -88,13 +83,16 @@ const (
 	closeGrace = time.Second
 )
 
+// fitsLocked reports whether the client's queue admits one more frame;
+// c.mu must be held.
+func (c *Client) fitsLocked() bool {
+	return c.sq.fits(c.hub.cfg.SendChannelSize, c.hub.cfg.MaxQueuedBytes)
+}
+
 // pushLocked appends f to the queue and reports whether the caller must
 // start a write pump; c.mu must be held.
 func (c *Client) pushLocked(f *frame) bool {
-	if c.q == nil {
-		c.q = getQueue()
-	}
-	c.q.s = append(c.q.s, f)
+	c.sq.push(f)
 	return c.wakeLocked()
 }
 
@@ -106,36 +104,125 @@ func (c *Client) wakeLocked() bool {
 	return start
 }
 
-// enqueue queues f without blocking, applying the drop policy when full.
+// enqueue queues f without blocking, applying the drop policy when the
+// queue is at its bounds.
 func (c *Client) enqueue(f *frame) error {
-	var evicted *frame
 	c.mu.Lock()
 	if c.closing || c.closed {
 		c.mu.Unlock()
 		return ErrConnectionClosed
 	}
-	if c.queuedLocked() >= c.hub.cfg.SendChannelSize {
-		if c.hub.dropPolicy != DropOldest {
-			c.mu.Unlock()
-			c.hub.dropped(c, f.data)
-			return ErrSendBufferFull
-		}
-		evicted = c.q.s[c.qHead]
-		c.q.s[c.qHead] = nil
-		c.qHead++
+	if !c.fitsLocked() {
+		return c.overflow(f)
 	}
 	start := c.pushLocked(f)
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
 	}
-	if evicted != nil {
-		c.hub.dropped(c, evicted.data)
-	}
 	return nil
 }
 
-// enqueueWait queues f, waiting for space while the queue is full.
+// overflow applies the drop policy to f, which did not fit. It is called
+// with c.mu held and releases it.
+func (c *Client) overflow(f *frame) error {
+	h := c.hub
+	switch h.dropPolicy {
+	case DropOldest:
+		var buf [4]*frame
+		evicted := buf[:0]
+		for !c.fitsLocked() && c.sq.pending() > 0 {
+			evicted = append(evicted, c.sq.popOldest())
+		}
+		fits := c.fitsLocked()
+		start := fits && c.pushLocked(f)
+		c.mu.Unlock()
+		if start {
+			go c.writePump()
+		}
+		for _, e := range evicted {
+			h.dropped(c, e.data)
+		}
+		if !fits {
+			// The batch being written fills the bounds alone (one message
+			// over MaxQueuedBytes): nothing older is left to evict.
+			h.dropped(c, f.data)
+			return ErrSendBufferFull
+		}
+		return nil
+	case DisconnectSlow:
+		gone, start := c.disconnectSlowLocked()
+		c.mu.Unlock()
+		if start {
+			go c.writePump()
+		}
+		c.reportSlow(gone)
+		h.dropped(c, f.data)
+		return ErrSendBufferFull
+	default:
+		c.mu.Unlock()
+		h.dropped(c, f.data)
+		return ErrSendBufferFull
+	}
+}
+
+// disconnectSlowLocked starts closing the client with 1013 because it does
+// not read fast enough: its pending frames are dropped at once, so their
+// memory is freed and the close frame goes out right after the batch being
+// written. It returns the dropped frames' queue (nil if none) and whether
+// the caller must start a write pump; c.mu must be held. A client already
+// closing is left alone.
+func (c *Client) disconnectSlowLocked() (*frameQueue, bool) {
+	if c.closing || c.closed {
+		return nil, false
+	}
+	c.closing = true
+	c.closeCode = websocket.CloseTryAgainLater
+	c.closeFrame = appendClose(nil, websocket.CloseTryAgainLater, slowClientReason)
+	gone := c.sq.drop()
+	if gone == nil {
+		gone = &frameQueue{} // non-nil: the caller reports the disconnect
+	}
+	return gone, c.wakeLocked()
+}
+
+// slowClientReason is the reason of the close frame DisconnectSlow sends.
+const slowClientReason = "slow client"
+
+// disconnectSlow closes the client as too slow, from the read pump.
+func (c *Client) disconnectSlow() {
+	c.mu.Lock()
+	gone, start := c.disconnectSlowLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writePump()
+	}
+	c.reportSlow(gone)
+}
+
+// reportSlow counts a slow-client disconnect, reports the frames it
+// dropped and runs Hooks.OnSlowClient; gone nil means the client was
+// already closing and nothing happened.
+func (c *Client) reportSlow(gone *frameQueue) {
+	if gone == nil {
+		return
+	}
+	h := c.hub
+	h.metrics.IncrementErrors("slow_client")
+	for _, f := range gone.s {
+		h.dropped(c, f.data)
+	}
+	putQueue(gone)
+	if h.slowLog.allow() {
+		h.logger.Warn("wshub: closing a client that reads too slowly", "client_id", c.ID,
+			"max_queued_messages", h.cfg.SendChannelSize, "max_queued_bytes", h.cfg.MaxQueuedBytes)
+	}
+	if h.hooks.OnSlowClient != nil {
+		h.goHook("OnSlowClient", func() { h.hooks.OnSlowClient(c) })
+	}
+}
+
+// enqueueWait queues f, waiting for space while the queue is at its bounds.
 func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -146,7 +233,7 @@ func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 			c.mu.Unlock()
 			return ErrConnectionClosed
 		}
-		if c.queuedLocked() < c.hub.cfg.SendChannelSize {
+		if c.fitsLocked() {
 			start := c.pushLocked(f)
 			c.mu.Unlock()
 			if start {
@@ -154,15 +241,40 @@ func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 			}
 			return nil
 		}
-		if c.spaceCh == nil {
-			c.spaceCh = make(chan struct{})
-		}
-		ch := c.spaceCh
+		ch := c.sq.wait()
 		c.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+}
+
+// awaitSpace holds the read pump while the client's queue is at its bounds,
+// so that a client sending faster than it reads is slowed down by TCP
+// instead of losing the replies its handlers send. It waits at most
+// WriteWait and reports false when the queue was still full then.
+func (c *Client) awaitSpace() bool {
+	c.mu.Lock()
+	if c.closing || c.closed || c.fitsLocked() {
+		c.mu.Unlock()
+		return true
+	}
+	t := time.NewTimer(c.hub.cfg.WriteWait)
+	defer t.Stop()
+	for {
+		ch := c.sq.wait()
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		}
+		c.mu.Lock()
+		if c.closing || c.closed || c.fitsLocked() {
+			c.mu.Unlock()
+			return true
 		}
 	}
 }
@@ -215,39 +327,32 @@ func (c *Client) writePump() {
 	bp := getBuf()
 	defer putBuf(bp)
 	h := c.hub
+	// One batch holds at most half the client's bounds, so that senders
+	// find room while it is written.
+	maxN := max(1, h.cfg.SendChannelSize/2)
+	maxBytes := max(1, h.cfg.MaxQueuedBytes/2)
 	for {
 		c.mu.Lock()
+		c.sq.written() // the previous batch, if any, is out
 		if c.closed && c.closeFrame == nil {
 			c.releaseQueueLocked()
 			c.stopWritingLocked()
 			c.mu.Unlock()
 			return
 		}
-		batch := c.q
-		var frames []*frame
-		if batch != nil {
-			frames = batch.s[c.qHead:]
-		}
-		c.q, c.qHead = nil, 0
+		batch, frames := c.sq.take(maxN, maxBytes)
 		ping, pong := c.pendingPing, c.pendingPong
 		c.pendingPing, c.pendingPong = nil, nil
 		var closeFrame []byte
-		if len(frames) == 0 && c.closeFrame != nil {
+		if c.sq.pending() == 0 && c.closeFrame != nil {
 			closeFrame = c.closeFrame
 			c.closeFrame = nil
 			c.closeSent = true
 		}
 		if len(frames) == 0 && len(ping) == 0 && len(pong) == 0 && closeFrame == nil {
-			if batch != nil {
-				putQueue(batch)
-			}
 			c.stopWritingLocked()
 			c.mu.Unlock()
 			return
-		}
-		if c.spaceCh != nil {
-			close(c.spaceCh)
-			c.spaceCh = nil
 		}
 		c.mu.Unlock()
 
@@ -285,6 +390,9 @@ func (c *Client) writePump() {
 			c.mu.Unlock()
 		}
 		if h.cfg.WriteLinger > 0 && n > 1 {
+			c.mu.Lock()
+			c.sq.written() // free the space before lingering
+			c.mu.Unlock()
 			time.Sleep(h.cfg.WriteLinger)
 		}
 	}
@@ -300,16 +408,13 @@ func (c *Client) stopWritingLocked() {
 	}
 }
 
+// releaseQueueLocked drops what is pending without reporting it (the
+// connection is ending) and wakes those waiting for space.
 func (c *Client) releaseQueueLocked() {
-	if c.q != nil {
-		putQueue(c.q)
-		c.q, c.qHead = nil, 0
+	if q := c.sq.drop(); q != nil {
+		putQueue(q)
 	}
 	c.pendingPing, c.pendingPong = nil, nil
-	if c.spaceCh != nil {
-		close(c.spaceCh)
-		c.spaceCh = nil
-	}
 }
 
 // writeFrames encodes frames into *buf, flushing when it grows large, and

@@ -25,6 +25,7 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		afterMessage     []func(*core.Client, *core.Message, error)
 		onError          []func(*core.Client, error)
 		onSendDropped    []func(*core.Client, []byte)
+		onSlowClient     []func(*core.Client)
 		beforeRoomJoin   []func(*core.Client, string) error
 		afterRoomJoin    []func(*core.Client, string)
 		beforeRoomLeave  []func(*core.Client, string)
@@ -55,6 +56,9 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		if s.OnSendDropped != nil {
 			onSendDropped = append(onSendDropped, s.OnSendDropped)
 		}
+		if s.OnSlowClient != nil {
+			onSlowClient = append(onSlowClient, s.OnSlowClient)
+		}
 		if s.BeforeRoomJoin != nil {
 			beforeRoomJoin = append(beforeRoomJoin, s.BeforeRoomJoin)
 		}
@@ -77,6 +81,7 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		AfterMessage:     combine3(afterMessage),
 		OnError:          combine2(onError),
 		OnSendDropped:    combine2(onSendDropped),
+		OnSlowClient:     combine1(onSlowClient),
 		BeforeRoomJoin:   combineErr2(beforeRoomJoin),
 		AfterRoomJoin:    combine2(afterRoomJoin),
 		BeforeRoomLeave:  combine2(beforeRoomLeave),
