@@ -52,6 +52,8 @@ func TestCompressionBombCloses1009(t *testing.T) {
 
 	require.NoError(t, conn.WriteMessage(websocket.TextMessage, bomb))
 	assert.Equal(t, websocket.CloseMessageTooBig, readClose(t, conn).Code)
+	_ = conn.Close() // the hub waits for the peer to close after a fault
+	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
 
 	// A message within the limit still round-trips compressed.
 	conn2, resp2, err := d.Dial(wsURL(srv), nil)

@@ -100,6 +100,24 @@ func (c *Client) IsClosed() bool {
 	return c.closing || c.closed
 }
 
+// QueuedMessages returns the number of messages waiting for the client's
+// socket, including those being written. It is bounded by
+// Config.SendChannelSize.
+func (c *Client) QueuedMessages() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sq.count()
+}
+
+// QueuedBytes returns the payload bytes of the messages waiting for the
+// client's socket, including those being written. It stays below
+// Config.MaxQueuedBytes plus the size of one message.
+func (c *Client) QueuedBytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sq.bytes()
+}
+
 // GetUserID returns the user ID bound to the client, or "".
 func (c *Client) GetUserID() string {
 	c.state.RLock()

@@ -117,11 +117,14 @@ func TestMalformedBusMessageCounted(t *testing.T) {
 	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: core.AdapterPresence, Data: []byte{9, 9}}))
 	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: core.AdapterBroadcast, MsgType: 99, Data: []byte("bad")}))
 	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: "bogus", MsgType: 1, Data: []byte("bad")}))
+	// Text that is not UTF-8 (from a node that does not check it) would
+	// make every browser that receives it fail its connection.
+	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("\xff")}))
 	require.NoError(t, raw.Publish(ctx, core.AdapterMessage{NodeID: "x", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("good")}))
 	assert.Equal(t, "good", readText(t, conn))
 	require.Eventually(t, func() bool {
 		s := m.Stats()
-		return s.Errors["adapter_version"] == 1 && s.Errors["adapter_decode"] == 2
+		return s.Errors["adapter_version"] == 1 && s.Errors["adapter_decode"] == 3
 	}, 5*time.Second, time.Millisecond)
 }
 

@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Option configures a Hub in NewHub.
 type Option func(*Hub)
@@ -33,6 +36,19 @@ const (
 	// replays them.
 	DisconnectSlow
 )
+
+// String returns "DropNewest", "DropOldest" or "DisconnectSlow".
+func (p DropPolicy) String() string {
+	switch p {
+	case DropNewest:
+		return "DropNewest"
+	case DropOldest:
+		return "DropOldest"
+	case DisconnectSlow:
+		return "DisconnectSlow"
+	}
+	return "DropPolicy(" + strconv.Itoa(int(p)) + ")"
+}
 
 // WithConfig sets the connection settings; zero fields take their defaults.
 func WithConfig(config Config) Option { return func(h *Hub) { h.cfg = config } }

@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,4 +159,53 @@ func TestQueuedRepliesWrittenBeforeErrorClose(t *testing.T) {
 			assert.Equal(t, tt.wantCode, readClose(t, conn).Code)
 		})
 	}
+}
+
+// errorLog counts the Error lines a hub logs.
+type errorLog struct {
+	NoOpLogger
+	mu   sync.Mutex
+	args [][]any
+}
+
+func (l *errorLog) Error(_ string, args ...any) {
+	l.mu.Lock()
+	l.args = append(l.args, args)
+	l.mu.Unlock()
+}
+
+func (l *errorLog) lines() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.args) }
+
+// An OnSendDropped hook that panics on each of 1,000 drops is counted 1,000
+// times but logs its stack once, not once per message.
+func TestHookPanicsLogAtABoundedRate(t *testing.T) {
+	log := &errorLog{}
+	m := NewDebugMetrics()
+	h := NewHub(WithLogger(log), WithMetrics(m), WithConfig(DefaultConfig().WithSendChannelSize(1)),
+		WithHooks(Hooks{OnSendDropped: func(*Client, []byte) { panic("boom") }}))
+	c := stalledClient(t, h)
+	require.NoError(t, c.SendText("queued"))
+	for i := 0; i < 1000; i++ {
+		require.ErrorIs(t, c.SendText("dropped"), ErrSendBufferFull)
+	}
+	assert.Equal(t, int64(1000), m.Stats().Errors["panic"])
+	assert.Equal(t, 1, log.lines())
+	assert.False(t, c.IsClosed(), "a panic in OnSendDropped closes nothing")
+}
+
+func TestPanicLogWindows(t *testing.T) {
+	var l panicLog
+	t0 := time.Now()
+	n, ok := l.allow("OnSendDropped", t0)
+	assert.True(t, ok)
+	assert.Zero(t, n)
+	for i := 0; i < 3; i++ {
+		_, ok = l.allow("OnSendDropped", t0.Add(time.Second))
+		assert.False(t, ok)
+	}
+	_, ok = l.allow("message handler", t0.Add(time.Second))
+	assert.True(t, ok, "each place has its own window")
+	n, ok = l.allow("OnSendDropped", t0.Add(panicLogEvery+time.Second))
+	assert.True(t, ok)
+	assert.Equal(t, 3, n, "the next line says how many were not logged")
 }

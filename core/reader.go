@@ -46,7 +46,7 @@ func (c *Client) readPump() {
 		}
 		op, data, err := in.next()
 		if err != nil {
-			c.readError(err)
+			c.readError(in, err)
 			return
 		}
 		now := time.Now()
@@ -102,11 +102,12 @@ func (c *Client) newInbound() *inbound {
 // readError closes the connection after a failed read: a fault of the peer
 // with the close code it calls for, anything else (the peer went away, a
 // timeout) by cutting the socket.
-func (c *Client) readError(err error) {
+func (c *Client) readError(in *inbound, err error) {
 	var pe *protocolError
 	if errors.As(err, &pe) {
 		c.hub.metrics.IncrementErrors(pe.kind)
 		c.startClose(pe.code, pe.reason)
+		c.discardInput(in)
 		return
 	}
 	c.mu.Lock()
@@ -114,6 +115,24 @@ func (c *Client) readError(err error) {
 		c.closeCode = websocket.CloseAbnormalClosure
 	}
 	c.mu.Unlock()
+}
+
+// discardInput reads and drops what the peer still sends after our close
+// frame for a fault, until it closes the connection or the close frame has
+// had WriteWait to go out and the peer closeGrace to answer. Closing a
+// socket with unread input makes the kernel reset the connection, and the
+// peer could then lose our close frame and its code.
+func (c *Client) discardInput(in *inbound) {
+	c.mu.Lock()
+	if !c.closeSent { // the write pump shortens it to closeGrace once the frame is out
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.hub.cfg.WriteWait + closeGrace))
+	}
+	c.mu.Unlock()
+	for {
+		if _, err := c.conn.Read(in.fr.buf); err != nil {
+			return
+		}
+	}
 }
 
 // extendReadDeadline gives the peer another PongWait from now, unless the

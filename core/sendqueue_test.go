@@ -1,0 +1,187 @@
+package core
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func textFrame(s string) *frame { return newFrame(TextMessage, []byte(s)) }
+
+func TestSendQueueTakeBoundsTheBatch(t *testing.T) {
+	tests := []struct {
+		name      string
+		give      []string
+		maxN      int
+		maxBytes  int64
+		wantBatch int
+	}{
+		{name: "all fit", give: []string{"a", "b", "c"}, maxN: 8, maxBytes: 100, wantBatch: 3},
+		{name: "count bound", give: []string{"a", "b", "c", "d", "e"}, maxN: 2, maxBytes: 100, wantBatch: 2},
+		{name: "byte bound", give: []string{"aaaa", "bbbb", "cccc"}, maxN: 8, maxBytes: 6, wantBatch: 2},
+		{name: "one frame over the byte bound", give: []string{"aaaaaaaa", "b"}, maxN: 8, maxBytes: 4, wantBatch: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s sendQueue
+			var total int64
+			for _, g := range tt.give {
+				s.push(textFrame(g))
+				total += int64(len(g))
+			}
+			batch, frames := s.take(tt.maxN, tt.maxBytes)
+			require.Len(t, frames, tt.wantBatch)
+			for i, f := range frames {
+				assert.Equal(t, tt.give[i], string(f.data))
+			}
+			// What is being written still counts until it is written.
+			assert.Equal(t, len(tt.give), s.count())
+			assert.Equal(t, total, s.bytes())
+			assert.Equal(t, len(tt.give)-tt.wantBatch, s.pending())
+			putQueue(batch)
+			s.written()
+			assert.Equal(t, len(tt.give)-tt.wantBatch, s.count())
+			rest := []string{}
+			for s.pending() > 0 {
+				rest = append(rest, string(s.popOldest().data))
+			}
+			assert.Equal(t, tt.give[tt.wantBatch:], rest)
+			assert.Zero(t, s.bytes())
+		})
+	}
+}
+
+// smallBudget is a Config whose client queues hold 1000 bytes (and so
+// messages of at most 1000 bytes inbound).
+func smallBudget() Config { return DefaultConfig().WithMaxMessageSize(1000).WithMaxQueuedBytes(1000) }
+
+func TestByteBudgetDropNewest(t *testing.T) {
+	var dropped []int
+	h := NewHub(WithConfig(smallBudget()), WithHooks(Hooks{
+		OnSendDropped: func(_ *Client, d []byte) { dropped = append(dropped, len(d)) },
+	}))
+	c := stalledClient(t, h)
+	msg := make([]byte, 600)
+	require.NoError(t, c.SendBinary(msg))
+	require.NoError(t, c.SendBinary(msg), "below the budget before it, so admitted")
+	require.ErrorIs(t, c.SendBinary(msg), ErrSendBufferFull)
+	require.ErrorIs(t, c.SendBinary([]byte("x")), ErrSendBufferFull, "the budget holds for small messages too")
+	assert.Equal(t, []int{600, 1}, dropped)
+	assert.Equal(t, 2, c.QueuedMessages())
+	assert.Equal(t, int64(1200), c.QueuedBytes(), "at most the budget plus one message")
+}
+
+func TestByteBudgetDropOldest(t *testing.T) {
+	var dropped []string
+	h := NewHub(WithDropPolicy(DropOldest), WithConfig(smallBudget()), WithHooks(Hooks{
+		OnSendDropped: func(_ *Client, d []byte) { dropped = append(dropped, string(d[:1])) },
+	}))
+	c := stalledClient(t, h)
+	for _, s := range []string{"a", "b", "c", "d"} {
+		require.NoError(t, c.SendText(strings.Repeat(s, 400)))
+	}
+	// c was admitted below the budget and took the queue to 1200 bytes; d
+	// evicted a, which brought it below again.
+	assert.Equal(t, []string{"a"}, dropped)
+	assert.Equal(t, 3, c.QueuedMessages())
+	assert.Equal(t, int64(1200), c.QueuedBytes())
+}
+
+func TestDisconnectSlowOnFullQueue(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		dropped []string
+	)
+	slow := make(chan *Client, 1)
+	m := NewDebugMetrics()
+	h := NewHub(WithDropPolicy(DisconnectSlow), WithMetrics(m), WithConfig(DefaultConfig().WithSendChannelSize(2)),
+		WithHooks(Hooks{
+			OnSendDropped: func(_ *Client, d []byte) { mu.Lock(); dropped = append(dropped, string(d)); mu.Unlock() },
+			OnSlowClient:  func(c *Client) { slow <- c },
+		}))
+	c := stalledClient(t, h)
+	require.NoError(t, c.SendText("1"))
+	require.NoError(t, c.SendText("2"))
+	require.ErrorIs(t, c.SendText("3"), ErrSendBufferFull)
+	assert.True(t, c.IsClosed())
+	require.ErrorIs(t, c.SendText("4"), ErrConnectionClosed)
+	select {
+	case got := <-slow:
+		assert.Same(t, c, got)
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnSlowClient did not run")
+	}
+	mu.Lock()
+	assert.Equal(t, []string{"1", "2", "3"}, dropped, "the queued messages are dropped with the new one")
+	mu.Unlock()
+	assert.Zero(t, c.QueuedMessages())
+	assert.Equal(t, int64(1), m.Stats().Errors["slow_client"])
+	c.mu.Lock()
+	assert.Equal(t, 1013, c.closeCode)
+	assert.Equal(t, appendClose(nil, 1013, "slow client"), c.closeFrame)
+	c.mu.Unlock()
+}
+
+// A context send waits for the bytes of the batch being written, not only
+// for a free slot.
+func TestContextSendWaitsForBytes(t *testing.T) {
+	h := NewHub(WithConfig(smallBudget()))
+	c := stalledClient(t, h)
+	require.NoError(t, c.SendBinary(make([]byte, 1000)))
+	c.mu.Lock()
+	batch, frames := c.sq.take(10, 1<<20) // the pump took it and is writing it
+	c.mu.Unlock()
+	require.Len(t, frames, 1)
+	var sent atomic.Bool
+	errc := make(chan error, 1)
+	go func() {
+		errc <- c.SendWithContext(context.Background(), []byte("next"))
+		sent.Store(true)
+	}()
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.sq.spaceCh != nil
+	}, 5*time.Second, time.Millisecond)
+	assert.False(t, sent.Load(), "the bytes being written still count")
+	c.mu.Lock()
+	c.sq.written()
+	c.mu.Unlock()
+	putQueue(batch)
+	require.NoError(t, <-errc)
+	assert.Equal(t, 1, c.QueuedMessages())
+}
+
+func TestInvalidUTF8SendsRefused(t *testing.T) {
+	bad := []byte("caf\xe9")
+	m := NewDebugMetrics()
+	h, srv := startHub(t, WithMetrics(m))
+	conn, c := dialWait(t, h, srv)
+	require.NoError(t, h.JoinRoom(c, "r"))
+
+	require.ErrorIs(t, c.Send(bad), ErrInvalidUTF8)
+	require.ErrorIs(t, c.SendText(string(bad)), ErrInvalidUTF8)
+	require.ErrorIs(t, c.SendWithContext(context.Background(), bad), ErrInvalidUTF8)
+	require.ErrorIs(t, h.BroadcastToRoom("r", bad), ErrInvalidUTF8)
+	require.ErrorIs(t, h.BroadcastWithContext(context.Background(), bad), ErrInvalidUTF8)
+	require.ErrorIs(t, h.SendToClient(c.ID, bad), ErrInvalidUTF8)
+	require.ErrorIs(t, h.SendToClient("elsewhere", bad), ErrInvalidUTF8)
+	h.Broadcast(bad)
+	h.SendToUser("u", bad)
+	assert.Equal(t, int64(9), m.Stats().Errors["invalid_utf8_send"])
+
+	// Binary may hold any bytes; the connection is intact.
+	require.NoError(t, c.SendBinary(bad))
+	require.NoError(t, c.SendText("ok"))
+	typ, got := read(t, conn)
+	assert.Equal(t, BinaryMessage, MessageType(typ))
+	assert.Equal(t, string(bad), got)
+	_, got = read(t, conn)
+	assert.Equal(t, "ok", got)
+}
