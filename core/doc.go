@@ -24,19 +24,34 @@
 //
 // # Sending
 //
-// Sends never block on a slow client: each client has a bounded queue with
-// a DropPolicy; the ...WithContext variants wait for space instead. A
-// broadcast frames its message once and queues the same frame for every
-// recipient. The write pump writes all queued frames, as separate WebSocket
-// frames, with one system call. Sends keep a reference to the payload until
-// it is written: do not modify a slice after passing it.
+// Sends never block on a slow client: each client has a queue bounded in
+// messages (Config.SendChannelSize) and bytes (Config.MaxQueuedBytes), the
+// batch being written included, with a DropPolicy; the ...WithContext
+// variants wait for space instead. A broadcast frames its message once and
+// queues the same frame for every recipient. The write pump writes queued
+// frames, as separate WebSocket frames, with one system call per batch.
+// Sends keep a reference to the payload until it is written: do not modify
+// a slice after passing it. Text that is not valid UTF-8 is never sent
+// (ErrInvalidUTF8).
+//
+// # Flow control
+//
+// While a client's queue is at a bound, its read pump handles none of its
+// further messages, for at most WriteWait: a client that sends faster than
+// it reads is slowed down by TCP instead of losing its replies. After
+// WriteWait the drop policy applies (DisconnectSlow closes the client).
 //
 // # Failures
 //
-// A panic in a handler, hook or middleware is recovered, logged and counted
-// (IncrementErrors("panic")); a handler panic closes that one connection
-// with 1011. Inbound messages over MaxMessageSize close the connection with
-// 1009, also when compression would inflate them past the limit.
+// The hub reads and checks client frames itself (RFC 6455): a protocol
+// fault closes the connection with 1002, invalid UTF-8 in text or a close
+// reason with 1007, a message over MaxMessageSize with 1009 (also when
+// compression would inflate it past the limit), a message not complete
+// within MessageReadTimeout with 1008, and one that would pass the hub's
+// MaxInboundBytes with 1013. A panic in a handler, hook or middleware is
+// recovered, counted (IncrementErrors("panic")) and logged at a bounded
+// rate; a panic while handling a message closes that one connection with
+// 1011 (see Hooks for which hooks close what).
 //
 // All exported methods are safe for concurrent use unless documented
 // otherwise (Router and MiddlewareChain registration happens before use).

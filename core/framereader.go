@@ -81,7 +81,9 @@ func (fr *frameReader) fill(n int) error {
 	if fr.w-fr.r >= n {
 		return nil
 	}
-	if len(fr.buf)-fr.r < n {
+	// Move what is left to the front, so that the read can take as many
+	// frames as the buffer holds.
+	if fr.r > 0 {
 		fr.w = copy(fr.buf, fr.buf[fr.r:fr.w])
 		fr.r = 0
 	}

@@ -54,6 +54,9 @@ type inbound struct {
 	// bound caps the socket's read deadline at t while a message is being
 	// received; a zero t lifts the cap. Nil in tests without a socket.
 	bound func(t time.Time)
+	// waitFn is beforeBlock, made once; it is the frame reader's wait
+	// while a message is in progress and nil between messages.
+	waitFn func()
 
 	// The message being received.
 	op         byte // opText or opBinary; 0 between messages
@@ -105,6 +108,7 @@ func (in *inbound) next() (byte, []byte, error) {
 		}
 		if h.opcode != opContinuation {
 			in.op, in.compressed = h.opcode, h.rsv1
+			in.fr.wait = in.waitFn
 		}
 		have := int64(len(in.msg))
 		limit := in.limit
@@ -185,6 +189,7 @@ func (in *inbound) fail(err error) error {
 // reset forgets the message in progress and gives back what it held.
 func (in *inbound) reset() {
 	in.op, in.msg, in.compressed = 0, nil, false
+	in.fr.wait = nil
 	if in.reserved > 0 {
 		in.budget.give(in.reserved)
 		in.reserved = 0

@@ -61,7 +61,7 @@ func FuzzInboundFrames(f *testing.F) {
 			timeout:   0,
 			budget:    budget,
 		}
-		in.fr.wait = in.beforeBlock
+		in.waitFn = in.beforeBlock
 		for {
 			op, p, err := in.next()
 			if err != nil {

@@ -41,9 +41,6 @@ func (c *Client) readPump() {
 	in := c.newInbound()
 	c.extendReadDeadline(time.Now())
 	for {
-		if !c.awaitSpace() && h.dropPolicy == DisconnectSlow {
-			c.disconnectSlow()
-		}
 		op, data, err := in.next()
 		if err != nil {
 			c.readError(in, err)
@@ -62,7 +59,12 @@ func (c *Client) readPump() {
 			c.peerClosed(closeCodeOf(data))
 			return
 		}
-		if !c.extendReadDeadline(now) {
+		open, full := c.admit(now)
+		if full && !c.awaitSpace() && h.dropPolicy == DisconnectSlow {
+			c.disconnectSlow()
+			open = false
+		}
+		if !open {
 			// Our close frame is out (or going): only the peer's close
 			// matters now, within the deadline the write pump set.
 			continue
@@ -95,7 +97,7 @@ func (c *Client) newInbound() *inbound {
 	if cfg.MaxInboundBytes > 0 {
 		in.budget = &c.hub.inbound
 	}
-	in.fr.wait = in.beforeBlock
+	in.waitFn = in.beforeBlock
 	return in
 }
 
@@ -145,6 +147,21 @@ func (c *Client) discardInput(in *inbound) {
 func (c *Client) extendReadDeadline(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.extendLocked(now)
+}
+
+// admit is extendReadDeadline for a data message that is about to be
+// handled; full reports, under the same lock, that the client's queue is at
+// its bounds, so the read pump waits (awaitSpace) before handling it. The
+// pump reads no further meanwhile, which slows the peer down through TCP.
+func (c *Client) admit(now time.Time) (open, full bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.extendLocked(now), !c.fitsLocked()
+}
+
+// extendLocked is extendReadDeadline with c.mu held.
+func (c *Client) extendLocked(now time.Time) bool {
 	if c.closing {
 		return false
 	}

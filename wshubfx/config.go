@@ -33,7 +33,9 @@ type Config struct {
 	// Hub holds the per-connection WebSocket settings; zero fields take
 	// core.DefaultConfig's values.
 	Hub core.Config
-	// Limits bounds what clients may do; the zero value is unlimited.
+	// Limits bounds what clients may do; the zero value is unlimited but
+	// for a connection cap derived from the open-file limit (see
+	// core.Limits.MaxConnections).
 	Limits core.Limits
 	// NodeID names this node on the adapter's bus; empty: random.
 	NodeID string
@@ -54,7 +56,9 @@ type Config struct {
 	// their queues are written. Set fx.StopTimeout above it (fx's default is
 	// 15s): Shutdown needs time after the drain.
 	StopTimeout time.Duration
-	// DropPolicy applies to full send queues (default core.DropNewest).
+	// DropPolicy applies to full send queues (default core.DropNewest);
+	// core.DisconnectSlow closes clients that cannot keep up, and
+	// Hooks.OnSlowClient (AsHooks) hears of it.
 	DropPolicy core.DropPolicy
 	// WithoutHandlerLatency stops the hub from recording handler latency
 	// (core.WithoutHandlerLatency). Set it when a contributed middleware,

@@ -82,6 +82,9 @@ func (c *ctlClient) run(ctx context.Context, o *options) (loadserver.RunResult, 
 	q.Set("size", strconv.Itoa(o.size))
 	q.Set("duration", o.duration.String())
 	path := "/ctl/fanout"
+	if o.distinct {
+		q.Set("distinct", "1")
+	}
 	if o.scenario == scRooms {
 		path = "/ctl/rooms"
 		q.Set("rooms", strconv.Itoa(o.rooms))

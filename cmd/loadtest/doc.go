@@ -9,6 +9,12 @@
 //	         connection.
 //	fanout   the server broadcasts -rate msg/s of -size bytes for -duration
 //	         to all clients; clients measure latency, loss and duplicates.
+//	         With -slow N the first N clients read one message per
+//	         -slow-read (200ms) and are left out of latency and loss; the
+//	         report says what they read, how many the server closed as slow
+//	         (-policy disconnect), and the server's heap. With -distinct the
+//	         server sends each client its own copy of every message instead
+//	         of one shared broadcast (the worst case for queued memory).
 //	rooms    the same, spread round-robin over -rooms rooms (-rate in total);
 //	         client i joins room i mod -rooms.
 //	echo     each client sends a message and waits for its echo, as fast as

@@ -179,6 +179,10 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 		args.SentPerRoom = rr.SentPerRoom
 		res.Sent = rr.Sent
 		res.PacerMaxLagMs = float64(rr.MaxLagNs) / 1e6
+		res.Server.MaxHeapInuseBytes = rr.MaxHeapInuseBytes
+		if live, err := r.ctl.stats(ctx, true); err == nil {
+			res.Server.LiveHeapBytes = live.HeapBytes // queues still full: what they hold
+		}
 	case scEcho, scChurn:
 		if err := sleepCtx(ctx, o.duration); err != nil {
 			return nil, err
@@ -218,6 +222,9 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 		}
 		res.Server.Dropped = after.Dropped - before.Dropped
 		res.Server.Errors = after.Errors - before.Errors
+		if res.Slow != nil {
+			res.Slow.ServerClosed = after.SlowClosed - before.SlowClosed
+		}
 	}
 
 	// Rates and costs.
@@ -271,6 +278,7 @@ func (r *runner) startGroups(wsURL string, kids *children) error {
 			Scenario: o.scenario, URL: wsURL, Clients: n, Offset: offset, Rooms: o.rooms,
 			Size: o.size, DialConcurrency: o.dialConcurrency, ReadBufferSize: o.clientReadBuf,
 			ChurnRate: o.rate * float64(n) / float64(o.clients),
+			Slow:      o.slow, SlowReadNs: int64(o.slowRead),
 		}
 		offset += n
 		if o.procs == 1 {

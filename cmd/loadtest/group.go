@@ -19,6 +19,10 @@ type groupSpec struct {
 	DialConcurrency int     `json:"dial_concurrency"`
 	ReadBufferSize  int     `json:"read_buffer_size"`
 	ChurnRate       float64 `json:"churn_rate"`
+	// Slow clients are those whose global index is below Slow: they read
+	// one message per SlowReadNs and are left out of latency and loss.
+	Slow       int   `json:"slow"`
+	SlowReadNs int64 `json:"slow_read_ns"`
 }
 
 // connectResult reports a group's connect phase.
@@ -54,6 +58,11 @@ type groupResult struct {
 	LastRecvNs   int64       `json:"last_recv_ns"`
 	CPUSeconds   float64     `json:"cpu_seconds"`
 	ChurnSkipped uint64      `json:"churn_skipped"`
+	// Slow clients: how many, what they read, and how many the server
+	// closed with 1013 (DisconnectSlow).
+	SlowClients   int    `json:"slow_clients"`
+	SlowDelivered uint64 `json:"slow_delivered"`
+	SlowClosed    int    `json:"slow_closed"`
 }
 
 // progress is a group's running totals.

@@ -130,6 +130,21 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "fanout with slow readers closed by the server",
+			give: []string{"-scenario", "fanout", "-clients", "20", "-slow", "5", "-slow-read", "500ms", "-distinct",
+				"-size", "65536", "-rate", "40", "-duration", "2s", "-policy", "disconnect", "-max-queued", "1"},
+			check: func(t *testing.T, r result) {
+				// The fast clients get everything; the slow ones are left out.
+				assert.EqualValues(t, 80*15, r.Expected)
+				assert.Equal(t, r.Expected, r.Delivered)
+				require.NotNil(t, r.Slow)
+				assert.Equal(t, 5, r.Slow.Clients)
+				assert.Equal(t, 5, r.Slow.Closed, "every slow reader saw the server's 1013")
+				assert.EqualValues(t, 5, r.Slow.ServerClosed)
+				assert.Positive(t, r.Server.MaxHeapInuseBytes)
+			},
+		},
+		{
 			name: "rooms",
 			give: []string{"-scenario", "rooms", "-clients", "20", "-rooms", "4", "-rate", "40", "-duration", "1s"},
 			check: func(t *testing.T, r result) {
@@ -219,6 +234,18 @@ func TestRefusals(t *testing.T) {
 			give:     []string{"-url", "ws://192.0.2.1:80/ws"},
 			wantCode: 2,
 			wantErr:  "not a loopback address",
+		},
+		{
+			name:     "slow readers outside fanout",
+			give:     []string{"-scenario", "echo", "-slow", "1"},
+			wantCode: 2,
+			wantErr:  "-slow and -distinct apply to the fanout scenario",
+		},
+		{
+			name:     "unknown drop policy",
+			give:     []string{"-policy", "drop-all"},
+			wantCode: 2,
+			wantErr:  "-policy must be newest, oldest or disconnect",
 		},
 		{
 			name:     "unknown scenario",

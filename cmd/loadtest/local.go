@@ -35,6 +35,9 @@ type wsClient struct {
 	sent     atomic.Uint64
 	lastRecv atomic.Int64
 	dead     atomic.Bool // the connection failed during the run
+
+	slow       bool        // reads one message per SlowReadNs
+	closed1013 atomic.Bool // the server closed it as too slow
 }
 
 // localGroup runs a group's clients in this process.
@@ -97,7 +100,7 @@ func (g *localGroup) errorSamples() []string {
 // dial opens the connection of client i of the group.
 func (g *localGroup) dial(ctx context.Context, i int) (*wsClient, error) {
 	idx := g.spec.Offset + i
-	c := &wsClient{idx: idx}
+	c := &wsClient{idx: idx, slow: idx < g.spec.Slow}
 	u := g.spec.URL
 	if g.spec.Scenario == scRooms {
 		c.room = idx % g.spec.Rooms
@@ -156,7 +159,11 @@ func (g *localGroup) Connect(ctx context.Context) (connectResult, error) {
 				}
 				slots[i] = c
 				g.connected.Add(1)
-				if g.spec.Scenario != scEcho {
+				switch {
+				case c.slow:
+					g.wg.Add(1)
+					go g.slowReadLoop(c)
+				case g.spec.Scenario != scEcho:
 					g.wg.Add(1)
 					go g.readLoop(c)
 				}
@@ -207,6 +214,33 @@ func (g *localGroup) readLoop(c *wsClient) {
 			c.dupes.Add(1)
 		}
 		c.lastRecv.Store(now)
+	}
+}
+
+// slowReadLoop reads one message per SlowReadNs, or as fast as it can once
+// the run is over, until the connection ends. A close with 1013 (the
+// server's DisconnectSlow) is what this client is for, not an error.
+func (g *localGroup) slowReadLoop(c *wsClient) {
+	defer g.wg.Done()
+	tick := time.NewTicker(time.Duration(g.spec.SlowReadNs))
+	defer tick.Stop()
+	for {
+		if _, _, _, err := c.readHeader(); err != nil {
+			if websocket.IsCloseError(err, websocket.CloseTryAgainLater) {
+				c.closed1013.Store(true)
+				c.dead.Store(true)
+				g.connected.Add(-1)
+				return
+			}
+			g.lost(c, err)
+			return
+		}
+		c.unique.Add(1)
+		c.lastRecv.Store(time.Now().UnixNano())
+		select {
+		case <-tick.C:
+		case <-g.runStop:
+		}
 	}
 }
 
@@ -404,8 +438,9 @@ func (g *localGroup) Finish(ctx context.Context, args finishArgs) (groupResult, 
 	case scFanout, scRooms:
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
+		g.stopRun() // slow readers read what is left as fast as they can
 	wait:
-		for !g.allDelivered(args.SentPerRoom) {
+		for !g.allDelivered(args.SentPerRoom) || !g.slowSettled() {
 			select {
 			case <-tick.C:
 			case <-grace.C:
@@ -455,9 +490,21 @@ func (g *localGroup) stopRun() {
 	}
 }
 
+// slowSettled reports whether every slow reader is closed or has read
+// nothing for 250 ms: it has what the server queued for it.
+func (g *localGroup) slowSettled() bool {
+	idle := time.Now().Add(-250 * time.Millisecond).UnixNano()
+	for _, c := range g.clients {
+		if c.slow && !c.dead.Load() && c.lastRecv.Load() > idle {
+			return false
+		}
+	}
+	return true
+}
+
 func (g *localGroup) allDelivered(sent []uint64) bool {
 	for _, c := range g.clients {
-		if c.dead.Load() {
+		if c.dead.Load() || c.slow {
 			continue
 		}
 		if c.room < len(sent) && c.unique.Load() < sent[c.room] {
@@ -470,6 +517,14 @@ func (g *localGroup) allDelivered(sent []uint64) bool {
 func (g *localGroup) result(args finishArgs) groupResult {
 	r := groupResult{Errors: g.errCount.Load(), ErrorSamples: g.errorSamples()}
 	for _, c := range g.clients {
+		if c.slow {
+			r.SlowClients++
+			r.SlowDelivered += c.unique.Load()
+			if c.closed1013.Load() {
+				r.SlowClosed++
+			}
+			continue
+		}
 		if c.dead.Load() {
 			r.Disconnected++
 		} else {

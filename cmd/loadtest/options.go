@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"github.com/wshub/wshub/core"
 )
 
 // Scenario names.
@@ -46,6 +48,9 @@ type options struct {
 	timeout         time.Duration
 	progress        bool
 	serverProfile   string
+	slow            int
+	slowRead        time.Duration
+	distinct        bool
 
 	// server (in -serve mode, and passed to the server the generator starts)
 	serve      bool
@@ -57,6 +62,8 @@ type options struct {
 	coalesce   bool
 	cpuProfile string
 	exitOnEOF  bool
+	policy     string
+	maxQueued  int64
 
 	// worker
 	worker     bool
@@ -82,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "overall deadline of the run (0: derived from -duration and -clients)")
 	fs.BoolVar(&o.progress, "progress", true, "print progress on stderr once per second")
 	fs.StringVar(&o.serverProfile, "server-cpuprofile", "", "write a CPU profile of the started server to this file")
+	fs.IntVar(&o.slow, "slow", 0, "fanout: how many of the clients read slowly (one message per -slow-read); they are left out of latency and loss")
+	fs.DurationVar(&o.slowRead, "slow-read", 200*time.Millisecond, "fanout: the slow clients' pause between two messages")
+	fs.BoolVar(&o.distinct, "distinct", false, "fanout: the server sends each client its own copy of each message instead of one shared broadcast")
 
 	fs.BoolVar(&o.serve, "serve", false, "run the server side (hub plus control API) instead of the generator")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "-serve: listen address (loopback only)")
@@ -92,6 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.coalesce, "coalesce", false, "server: core.Config.CoalesceWrites")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator or -serve) to this file")
 	fs.BoolVar(&o.exitOnEOF, "exit-on-eof", false, "-serve: stop when stdin reaches EOF (set by the generator)")
+	fs.StringVar(&o.policy, "policy", "newest", "server: drop policy for full client queues: newest, oldest or disconnect")
+	fs.Int64Var(&o.maxQueued, "max-queued", 0, "server: core.Config.MaxQueuedBytes (0: core's default)")
 
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as a client worker of a generator")
 	fs.StringVar(&o.workerSpec, "worker-spec", "", "internal: the worker's group spec (JSON)")
@@ -144,6 +156,15 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: -dial-concurrency must be in [1, 4096]", errUsage)
 	case o.timeout < 0:
 		return fmt.Errorf("%w: -timeout must not be negative", errUsage)
+	case o.slow < 0 || o.slow > o.clients:
+		return fmt.Errorf("%w: -slow must be in [0, -clients]", errUsage)
+	case (o.slow > 0 || o.distinct) && o.scenario != scFanout:
+		return fmt.Errorf("%w: -slow and -distinct apply to the fanout scenario", errUsage)
+	case o.slowRead <= 0 || o.slowRead > time.Minute:
+		return fmt.Errorf("%w: -slow-read must be in (0, 1m]", errUsage)
+	}
+	if _, err := dropPolicy(o.policy); err != nil {
+		return err
 	}
 	if o.url != "" {
 		if err := checkLoopbackURL(o.url); err != nil {
@@ -177,4 +198,17 @@ func checkLoopbackHost(host string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %q is not a loopback address; loadtest only targets this machine (127.0.0.0/8, ::1)", errUsage, host)
+}
+
+// dropPolicy parses -policy.
+func dropPolicy(name string) (core.DropPolicy, error) {
+	switch name {
+	case "newest":
+		return core.DropNewest, nil
+	case "oldest":
+		return core.DropOldest, nil
+	case "disconnect":
+		return core.DisconnectSlow, nil
+	}
+	return 0, fmt.Errorf("%w: -policy must be newest, oldest or disconnect, not %q", errUsage, name)
 }

@@ -34,6 +34,7 @@ type result struct {
 	Errors          uint64         `json:"errors"`
 	ErrorSamples    []string       `json:"error_samples,omitempty"`
 	Churn           *churnResult   `json:"churn,omitempty"`
+	Slow            *slowResult    `json:"slow,omitempty"`
 
 	lastRecvNs   int64
 	churnSkipped uint64
@@ -55,6 +56,20 @@ type serverResult struct {
 	Goroutines        int     `json:"goroutines"`
 	Dropped           uint64  `json:"dropped"`
 	Errors            uint64  `json:"errors"`
+	// Heap figures of a fanout run: the largest heap in use (garbage
+	// included) during it, and what was live right after it.
+	MaxHeapInuseBytes int64 `json:"max_heap_inuse_bytes,omitempty"`
+	LiveHeapBytes     int64 `json:"live_heap_bytes,omitempty"`
+}
+
+// slowResult reports the slow readers of a fanout run (-slow).
+type slowResult struct {
+	Clients   int    `json:"clients"`
+	Delivered uint64 `json:"delivered"`
+	// Closed counts slow clients that saw the server's 1013 close.
+	Closed int `json:"closed"`
+	// ServerClosed is the server's own count of DisconnectSlow closes.
+	ServerClosed uint64 `json:"server_closed"`
 }
 
 type generatorStats struct {
@@ -88,6 +103,14 @@ func (res *result) merge(results []groupResult, conn connectResult) {
 		res.ErrorSamples = appendSamples(res.ErrorSamples, g.ErrorSamples)
 		res.lastRecvNs = max(res.lastRecvNs, g.LastRecvNs)
 		res.churnSkipped += g.ChurnSkipped
+		if g.SlowClients > 0 {
+			if res.Slow == nil {
+				res.Slow = &slowResult{}
+			}
+			res.Slow.Clients += g.SlowClients
+			res.Slow.Delivered += g.SlowDelivered
+			res.Slow.Closed += g.SlowClosed
+		}
 		h.addSparse(g.Hist)
 		maxNs = max(maxNs, g.MaxNs)
 	}
@@ -117,6 +140,14 @@ func printTable(out io.Writer, r *result) error {
 		row("delivered per second", "%.0f", r.DeliveredPerSec)
 		row("lost, dupes", "%d, %d", r.Lost, r.Dupes)
 		row("pacer max lag", "%.1f ms", r.PacerMaxLagMs)
+		if s := r.Slow; s != nil {
+			row("slow readers", "%d (left out of the figures above and below)", s.Clients)
+			row("slow: read, closed (1013)", "%d messages, %d clients (server: %d)", s.Delivered, s.Closed, s.ServerClosed)
+		}
+		if r.Server.MaxHeapInuseBytes > 0 {
+			row("server heap", "%.1f MB in use at most, %.1f MB live after the run",
+				float64(r.Server.MaxHeapInuseBytes)/1e6, float64(r.Server.LiveHeapBytes)/1e6)
+		}
 	case scEcho:
 		row("size, duration", "%d bytes, %.0fs", r.Size, r.Duration)
 		row("round trips", "%d of %d sent", r.Delivered, r.Expected)

@@ -36,7 +36,14 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 	cfg.ReadBufferSize = o.readBuf
 	cfg.EnableCompression = o.compress
 	cfg.CoalesceWrites = o.coalesce
-	srv := loadserver.New(loadserver.Config{Hub: cfg, MaxClients: capacity})
+	if o.maxQueued > 0 {
+		cfg.MaxQueuedBytes = o.maxQueued
+	}
+	policy, err := dropPolicy(o.policy)
+	if err != nil {
+		return err
+	}
+	srv := loadserver.New(loadserver.Config{Hub: cfg, MaxClients: capacity, DropPolicy: policy})
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -58,8 +65,8 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 			cancel()
 		}()
 	}
-	sayf(stderr, "loadtest server: listening on %s, at most %d clients (open-file limit %d), linger=%v queue=%d readbuf=%d compress=%v coalesce=%v\n",
-		ln.Addr(), capacity, limit, cfg.WriteLinger, cfg.SendChannelSize, cfg.ReadBufferSize, cfg.EnableCompression, cfg.CoalesceWrites)
+	sayf(stderr, "loadtest server: listening on %s, at most %d clients (open-file limit %d), linger=%v queue=%d max-queued=%d readbuf=%d compress=%v coalesce=%v policy=%v\n",
+		ln.Addr(), capacity, limit, cfg.WriteLinger, cfg.SendChannelSize, cfg.MaxQueuedBytes, cfg.ReadBufferSize, cfg.EnableCompression, cfg.CoalesceWrites, policy)
 	if _, err := fmt.Fprintf(stdout, "LISTEN %s\n", ln.Addr()); err != nil {
 		_ = ln.Close()
 		return err

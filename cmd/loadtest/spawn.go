@@ -85,6 +85,8 @@ func startServer(ctx context.Context, o *options, kids *children) (*serverProc, 
 		"-readbuf", strconv.Itoa(o.readBuf),
 		"-compress=" + strconv.FormatBool(o.compress),
 		"-coalesce=" + strconv.FormatBool(o.coalesce),
+		"-policy", o.policy,
+		"-max-queued", strconv.FormatInt(o.maxQueued, 10),
 	}
 	if o.serverProfile != "" {
 		args = append(args, "-cpuprofile", o.serverProfile)

@@ -8,9 +8,10 @@
 //	                       Data messages a client sends are echoed back to it.
 //	GET  /ctl/stats[?gc=1] process statistics as JSON (Stats); gc=1 collects
 //	                       garbage and returns freed memory to the OS first.
-//	POST /ctl/fanout?rate=R&size=S&duration=D
+//	POST /ctl/fanout?rate=R&size=S&duration=D[&distinct=1]
 //	                       broadcasts R msg/s of S bytes for D to every client,
-//	                       paced by the server, and answers when done (Run).
+//	                       paced by the server, and answers when done (Run);
+//	                       with distinct=1 each client gets its own copy.
 //	POST /ctl/rooms?rooms=K&rate=R&size=S&duration=D
 //	                       the same, round-robin over rooms r0..r(K-1).
 //

@@ -3,6 +3,7 @@ package loadserver
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -19,6 +20,10 @@ type RunSpec struct {
 	// Rooms spreads the messages round-robin over rooms r0..r(Rooms-1);
 	// zero broadcasts every message to all clients.
 	Rooms int
+	// Distinct sends every client its own copy of each message instead of
+	// one shared broadcast: what a server that builds per-client payloads
+	// does, and the worst case for the memory queues hold. Not with Rooms.
+	Distinct bool
 }
 
 func (s RunSpec) validate() error {
@@ -31,6 +36,8 @@ func (s RunSpec) validate() error {
 		return fmt.Errorf("duration %v not in (0, %v]: %w", s.Duration, maxDuration, ErrInvalidSpec)
 	case s.Rooms < 0 || s.Rooms > maxRooms:
 		return fmt.Errorf("rooms %d not in [0, %d]: %w", s.Rooms, maxRooms, ErrInvalidSpec)
+	case s.Distinct && s.Rooms > 0:
+		return fmt.Errorf("distinct copies go to all clients, not to rooms: %w", ErrInvalidSpec)
 	}
 	return nil
 }
@@ -51,6 +58,9 @@ type RunResult struct {
 	// Interrupted is true when the run was cut short (request cancelled or
 	// server stopping).
 	Interrupted bool `json:"interrupted"`
+	// MaxHeapInuseBytes is the largest Go heap in use (garbage included)
+	// seen during the run, sampled every 100 ms.
+	MaxHeapInuseBytes int64 `json:"max_heap_inuse_bytes"`
 }
 
 // Run broadcasts spec.Rate binary messages per second for spec.Duration,
@@ -97,6 +107,8 @@ func (s *Server) pace(ctx context.Context, spec RunSpec) RunResult {
 		names = append(names, "r"+strconv.Itoa(k))
 	}
 	res := RunResult{SentPerRoom: perRoom}
+	var ms runtime.MemStats
+	var sampled time.Time
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	nsPerMsg := 1e9 / spec.Rate
@@ -121,6 +133,11 @@ func (s *Server) pace(ctx context.Context, spec RunSpec) RunResult {
 				res.MaxLagNs = lag
 			}
 		}
+		if now := time.Now(); now.Sub(sampled) >= 100*time.Millisecond {
+			sampled = now
+			runtime.ReadMemStats(&ms)
+			res.MaxHeapInuseBytes = max(res.MaxHeapInuseBytes, int64(ms.HeapInuse))
+		}
 		room := 0
 		if spec.Rooms > 0 {
 			room = int(i % uint64(spec.Rooms))
@@ -131,9 +148,14 @@ func (s *Server) pace(ctx context.Context, spec RunSpec) RunResult {
 		PutHeader(msg, perRoom[room], time.Now().UnixNano())
 		perRoom[room]++
 		res.Sent++
-		if spec.Rooms > 0 {
+		switch {
+		case spec.Rooms > 0:
 			_ = s.hub.BroadcastBinaryToRoom(names[room], msg) // an empty room has no one to miss it
-		} else {
+		case spec.Distinct:
+			for _, c := range s.hub.Clients() {
+				_ = c.SendBinary(append([]byte(nil), msg...)) // a full queue or a closed client: counted by the hub
+			}
+		default:
 			s.hub.BroadcastBinary(msg)
 		}
 	}

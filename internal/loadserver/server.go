@@ -42,6 +42,8 @@ type Config struct {
 	// read buffer, compression, coalescing). Zero fields take core's
 	// defaults.
 	Hub core.Config
+	// DropPolicy is the hub's policy for full client queues.
+	DropPolicy core.DropPolicy
 	// MaxClients caps the connections the hub accepts (upgrades beyond get
 	// HTTP 503); zero means no cap. Set it below the process's open-file
 	// limit so that the server refuses connections cleanly instead of
@@ -67,12 +69,13 @@ type Server struct {
 	runs      sync.WaitGroup     // paced runs in progress
 }
 
-// counters is the hub's MetricsCollector: it keeps the two counts the load
+// counters is the hub's MetricsCollector: it keeps the counts the load
 // generator reports and ignores the rest.
 type counters struct {
 	core.NoOpMetrics
 	dropped atomic.Uint64
 	errors  atomic.Uint64
+	slow    atomic.Uint64
 }
 
 var _ core.MetricsCollector = (*counters)(nil)
@@ -80,8 +83,14 @@ var _ core.MetricsCollector = (*counters)(nil)
 // IncrementMessagesDropped counts a message dropped by backpressure.
 func (c *counters) IncrementMessagesDropped() { c.dropped.Add(1) }
 
-// IncrementErrors counts an error of any kind.
-func (c *counters) IncrementErrors(string) { c.errors.Add(1) }
+// IncrementErrors counts an error of any kind, and slow-client disconnects
+// apart.
+func (c *counters) IncrementErrors(kind string) {
+	c.errors.Add(1)
+	if kind == "slow_client" {
+		c.slow.Add(1)
+	}
+}
 
 // New returns a Server configured by cfg. It starts nothing.
 func New(cfg Config) *Server {
@@ -95,6 +104,7 @@ func New(cfg Config) *Server {
 	s.hub = core.NewHub(
 		core.WithConfig(cfg.Hub),
 		core.WithLimits(core.Limits{MaxConnections: cfg.MaxClients}),
+		core.WithDropPolicy(cfg.DropPolicy),
 		core.WithMetrics(s.counters),
 		core.WithMessageHandler(func(c *core.Client, m *core.Message) error {
 			// Echo: the message owns its Data, so it can be queued as is.
@@ -179,6 +189,8 @@ func (s *Server) Stats(gc bool) Stats {
 	if gc {
 		debug.FreeOSMemory()
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	var members int64
 	for _, name := range s.hub.RoomNames() {
 		members += int64(s.hub.RoomCount(name))
@@ -189,8 +201,10 @@ func (s *Server) Stats(gc bool) Stats {
 		Clients:     s.hub.ClientCount(),
 		RoomMembers: members,
 		CPUSeconds:  ProcessCPUSeconds(),
+		HeapBytes:   int64(ms.HeapAlloc),
 		Dropped:     s.counters.dropped.Load(),
 		Errors:      s.counters.errors.Load(),
+		SlowClosed:  s.counters.slow.Load(),
 		MaxClients:  s.cfg.MaxClients,
 	}
 }
@@ -236,6 +250,7 @@ func parseSpec(r *http.Request, rooms bool) (RunSpec, error) {
 	if spec.Duration, err = time.ParseDuration(q.Get("duration")); err != nil {
 		return spec, fmt.Errorf("duration: %w", err)
 	}
+	spec.Distinct = q.Get("distinct") == "1"
 	if rooms {
 		if spec.Rooms, err = strconv.Atoi(q.Get("rooms")); err != nil {
 			return spec, fmt.Errorf("rooms: %w", err)

@@ -106,6 +106,20 @@ func TestFanoutDeliversEverySequenceNumberToEveryClient(t *testing.T) {
 	assert.Equal(t, want, readSeqs(t, b, 20, 40))
 }
 
+func TestDistinctCopiesReachEveryClient(t *testing.T) {
+	s, addr := startServer(t, Config{})
+	a, b := dial(t, addr, ""), dial(t, addr, "")
+	waitClients(t, s, 2, 0)
+	res, err := s.Run(context.Background(), RunSpec{Rate: 1000, Size: 64, Duration: 5 * time.Millisecond, Distinct: true})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), res.Sent)
+	assert.Positive(t, res.MaxHeapInuseBytes)
+	assert.Equal(t, []uint64{0, 1, 2, 3, 4}, readSeqs(t, a, 5, 64))
+	assert.Equal(t, []uint64{0, 1, 2, 3, 4}, readSeqs(t, b, 5, 64))
+	_, err = s.Run(context.Background(), RunSpec{Rate: 10, Size: 64, Duration: time.Millisecond, Distinct: true, Rooms: 2})
+	require.ErrorIs(t, err, ErrInvalidSpec)
+}
+
 func TestRoomsNumberEachRoomSeparately(t *testing.T) {
 	s, addr := startServer(t, Config{})
 	r0, r1 := dial(t, addr, "?room=r0"), dial(t, addr, "?room=r1")

@@ -19,10 +19,15 @@ type Stats struct {
 	RoomMembers int64 `json:"room_members"`
 	// CPUSeconds is user plus system CPU time of the process so far.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// HeapBytes is the Go heap in use (runtime.MemStats.HeapAlloc); after
+	// gc=1 it is what is live.
+	HeapBytes int64 `json:"heap_bytes"`
 	// Dropped counts messages the hub dropped because a queue was full.
 	Dropped uint64 `json:"dropped"`
 	// Errors counts errors the hub reported (write failures, panics, ...).
 	Errors uint64 `json:"errors"`
+	// SlowClosed counts clients the DisconnectSlow policy closed.
+	SlowClosed uint64 `json:"slow_closed"`
 	// MaxClients is the most connections this server accepts; upgrades
 	// beyond it get HTTP 503.
 	MaxClients int `json:"max_clients"`
