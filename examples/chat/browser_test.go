@@ -92,6 +92,20 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 	// The node shown next to each message is the author's.
 	waitJS(pageB, t, `[...document.querySelectorAll("#log li.said")].some(li => li.textContent.includes("hello from ann") && li.textContent.includes("node-a"))`)
 
+	// Text that is not UTF-8 would make each browser that receives it fail
+	// its connection: the hub refuses to send it, here and to node B, and
+	// both pages stay on the connections they have.
+	connsA, connsB := nodeA.stats.Stats().TotalConnections, nodeB.stats.Stats().TotalConnections
+	require.ErrorIs(t, nodeA.hub.BroadcastToRoom("lobby", []byte("{\"type\":\"said\",\"nick\":\"x\",\"text\":\"\xff\"}")), core.ErrInvalidUTF8)
+	nodeA.hub.Broadcast([]byte("\xff\xfe")) // refused and counted
+	say(pageB, t, "still connected")
+	for _, page := range []context.Context{pageA, pageB} {
+		waitJS(page, t, `saidText().includes("still connected")`)
+	}
+	require.Equal(t, connsA, nodeA.stats.Stats().TotalConnections, "a page on node A reconnected")
+	require.Equal(t, connsB, nodeB.stats.Stats().TotalConnections, "a page on node B reconnected")
+	require.Equal(t, int64(2), nodeA.stats.Stats().Errors["invalid_utf8_send"])
+
 	dir := os.Getenv("SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()
