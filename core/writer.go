@@ -151,7 +151,7 @@ func (c *Client) overflow(f *frame) error {
 		}
 		return nil
 	case DisconnectSlow:
-		gone, start := c.disconnectSlowLocked()
+		gone, start := c.disconnectSlowLocked() // the client is open: enqueue checked
 		c.mu.Unlock()
 		if start {
 			go c.writePump()
@@ -166,32 +166,30 @@ func (c *Client) overflow(f *frame) error {
 	}
 }
 
-// disconnectSlowLocked starts closing the client with 1013 because it does
-// not read fast enough: its pending frames are dropped at once, so their
-// memory is freed and the close frame goes out right after the batch being
-// written. It returns the dropped frames' queue (nil if none) and whether
-// the caller must start a write pump; c.mu must be held. A client already
-// closing is left alone.
+// disconnectSlowLocked starts closing the open client with 1013 because it
+// does not read fast enough: its pending frames are dropped at once, so
+// their memory is freed and the close frame goes out right after the batch
+// being written. It returns the dropped frames' queue (nil if none) and
+// whether the caller must start a write pump; c.mu must be held and the
+// client open. The caller reports the disconnect with reportSlow.
 func (c *Client) disconnectSlowLocked() (*frameQueue, bool) {
-	if c.closing || c.closed {
-		return nil, false
-	}
 	c.closing = true
 	c.closeCode = websocket.CloseTryAgainLater
 	c.closeFrame = appendClose(nil, websocket.CloseTryAgainLater, slowClientReason)
-	gone := c.sq.drop()
-	if gone == nil {
-		gone = &frameQueue{} // non-nil: the caller reports the disconnect
-	}
-	return gone, c.wakeLocked()
+	return c.sq.drop(), c.wakeLocked()
 }
 
 // slowClientReason is the reason of the close frame DisconnectSlow sends.
 const slowClientReason = "slow client"
 
-// disconnectSlow closes the client as too slow, from the read pump.
+// disconnectSlow closes the client as too slow, from the read pump, unless
+// it is closing already.
 func (c *Client) disconnectSlow() {
 	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return
+	}
 	gone, start := c.disconnectSlowLocked()
 	c.mu.Unlock()
 	if start {
@@ -200,19 +198,17 @@ func (c *Client) disconnectSlow() {
 	c.reportSlow(gone)
 }
 
-// reportSlow counts a slow-client disconnect, reports the frames it
-// dropped and runs Hooks.OnSlowClient; gone nil means the client was
-// already closing and nothing happened.
+// reportSlow counts a slow-client disconnect, reports the frames it dropped
+// (gone, nil if none) and runs Hooks.OnSlowClient.
 func (c *Client) reportSlow(gone *frameQueue) {
-	if gone == nil {
-		return
-	}
 	h := c.hub
 	h.metrics.IncrementErrors("slow_client")
-	for _, f := range gone.s {
-		h.dropped(c, f.data)
+	if gone != nil {
+		for _, f := range gone.s {
+			h.dropped(c, f.data)
+		}
+		putQueue(gone)
 	}
-	putQueue(gone)
 	if h.slowLog.allow() {
 		h.logger.Warn("wshub: closing a client that reads too slowly", "client_id", c.ID,
 			"max_queued_messages", h.cfg.SendChannelSize, "max_queued_bytes", h.cfg.MaxQueuedBytes)
@@ -312,6 +308,7 @@ func (c *Client) startClose(code int, reason string) bool {
 	c.closing = true
 	c.closeCode = code
 	c.closeFrame = appendClose(nil, code, reason)
+	c.sq.signal() // those waiting for space see the close
 	start := c.wakeLocked()
 	c.mu.Unlock()
 	if start {
