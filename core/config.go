@@ -34,7 +34,11 @@ type Config struct {
 	// socket, including those being written: a message is queued while
 	// fewer bytes than this wait, so a client holds at most MaxQueuedBytes
 	// plus one message. The DropPolicy applies when it is reached. Default
-	// 4 MiB; never less than MaxMessageSize.
+	// 4 MiB, never less than MaxMessageSize: room for 256 messages of
+	// 16 KiB (below that size SendChannelSize is the bound that applies),
+	// or a few seconds of a feed of large updates, while 1,000 clients that
+	// stopped reading hold 4 GiB at worst, and far less when they share
+	// broadcast frames (a broadcast queues one frame for all).
 	MaxQueuedBytes int64
 	// MessageReadTimeout bounds the time an inbound message may take to
 	// arrive once it started waiting on the network (a large or fragmented

@@ -130,10 +130,10 @@ func WithHookTimeout(timeout time.Duration) Option {
 }
 
 // WithDropPolicy sets the policy for full send queues (default DropNewest).
-// It also decides what happens to a client whose own messages stopped the
-// read pump (see Hub's doc on flow control) for longer than WriteWait: the
-// read pump goes on under DropNewest and DropOldest, and DisconnectSlow
-// closes the client.
+// It also decides what happens to a client whose own messages kept its
+// read pump waiting (see Flow control in the package documentation) for
+// longer than WriteWait: the read pump goes on under DropNewest and
+// DropOldest, and DisconnectSlow closes the client.
 func WithDropPolicy(policy DropPolicy) Option { return func(h *Hub) { h.dropPolicy = policy } }
 
 // WithoutHandlerLatency stops the hub from recording handler latency; use it
