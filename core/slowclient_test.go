@@ -119,11 +119,14 @@ func TestSlowReadersStayWithinBudget(t *testing.T) {
 					defer readers.Done()
 					tk := time.NewTicker(200 * time.Millisecond)
 					defer tk.Stop()
+					paced := true // until stop; then it reads what is left, and the close
 					for {
-						select {
-						case <-stop:
-							return
-						case <-tk.C:
+						if paced {
+							select {
+							case <-stop:
+								paced = false
+							case <-tk.C:
+							}
 						}
 						if _, _, err := conn.ReadMessage(); err != nil {
 							if websocket.IsCloseError(err, websocket.CloseTryAgainLater) {
@@ -168,8 +171,11 @@ func TestSlowReadersStayWithinBudget(t *testing.T) {
 
 			var maxQueued int64
 			var maxHeap uint64
+			// Sample for at least 3 s, and until the queues have reached their
+			// bounds (drops begin), which takes longer on a loaded machine.
 			sample := time.NewTicker(50 * time.Millisecond)
-			for i, end := 0, time.Now().Add(3*time.Second); time.Now().Before(end); i++ {
+			start := time.Now()
+			for i := 0; ; i++ {
 				for _, c := range slow {
 					maxQueued = max(maxQueued, c.QueuedBytes())
 				}
@@ -178,6 +184,10 @@ func TestSlowReadersStayWithinBudget(t *testing.T) {
 					runtime.ReadMemStats(&ms)
 					maxHeap = max(maxHeap, ms.HeapAlloc)
 				}
+				if time.Since(start) >= 3*time.Second && m.Stats().TotalDropped > 0 {
+					break
+				}
+				require.Less(t, time.Since(start), time.Minute, "the slow readers' queues never reached their bounds")
 				<-sample.C
 			}
 			sample.Stop()
