@@ -22,13 +22,20 @@ func (h *Hub) BroadcastBinary(data []byte) { h.broadcast(BinaryMessage, data, ni
 func (h *Hub) BroadcastRawJSON(data []byte) { h.broadcast(TextMessage, data, nil) }
 
 // BroadcastJSON broadcasts the JSON encoding of v, or returns the
-// marshalling error.
+// marshalling error, or ErrInvalidUTF8 when the encoding is not UTF-8 (a
+// json.RawMessage inside v can make it so).
 func (h *Hub) BroadcastJSON(v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	h.broadcast(TextMessage, data, nil)
+	// Checked too: a json.RawMessage or a MarshalJSON method can put bytes
+	// that are not UTF-8 in json.Marshal's output.
+	f, err := h.frameFor(TextMessage, data)
+	if err != nil {
+		return err
+	}
+	h.broadcastFrame(f, nil)
 	return nil
 }
 
@@ -62,11 +69,16 @@ func (h *Hub) broadcast(typ MessageType, data []byte, except []*Client) {
 		h.refusedText("Broadcast")
 		return
 	}
+	h.broadcastFrame(f, except)
+}
+
+// broadcastFrame delivers f locally and publishes it.
+func (h *Hub) broadcastFrame(f *frame, except []*Client) {
 	_ = h.deliverAll(context.Background(), false, f, except, nil)
 	if h.adapter == nil {
 		return
 	}
-	m := AdapterMessage{Type: AdapterBroadcast, MsgType: int(typ), Data: data}
+	m := AdapterMessage{Type: AdapterBroadcast, MsgType: int(f.typ), Data: f.data}
 	if len(except) > 0 {
 		m.Type = AdapterBroadcastExcept
 		m.ExceptClientIDs = clientIDs(except)

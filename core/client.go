@@ -231,6 +231,8 @@ func (c *Client) SendJSON(v any) error {
 	if err != nil {
 		return err
 	}
+	// Checked too: a json.RawMessage or a MarshalJSON method can put bytes
+	// that are not UTF-8 in json.Marshal's output.
 	return c.SendMessage(TextMessage, data)
 }
 
@@ -238,11 +240,12 @@ func (c *Client) SendJSON(v any) error {
 func (c *Client) SendRawJSON(data []byte) error { return c.SendMessage(TextMessage, data) }
 
 // SendMessage queues a message of the given type (TextMessage or
-// BinaryMessage). It never blocks. When the queue is full, DropNewest
-// returns ErrSendBufferFull and DropOldest evicts the oldest message;
-// OnSendDropped sees the dropped payload. A closed client returns
-// ErrConnectionClosed, and text that is not valid UTF-8 ErrInvalidUTF8
-// (see Config.DisableUTF8Validation).
+// BinaryMessage). It never blocks. When the queue is at its bounds the
+// DropPolicy applies: DropNewest returns ErrSendBufferFull, DropOldest
+// evicts older messages, DisconnectSlow returns ErrSendBufferFull and
+// closes the client; OnSendDropped sees each dropped payload. A closed
+// client returns ErrConnectionClosed, and text that is not valid UTF-8
+// ErrInvalidUTF8 (see Config.DisableUTF8Validation).
 func (c *Client) SendMessage(msgType MessageType, data []byte) error {
 	f, err := c.hub.frameFor(msgType, data)
 	if err != nil {

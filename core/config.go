@@ -24,7 +24,7 @@ type Config struct {
 	PingPeriod time.Duration
 	// MaxMessageSize is the largest inbound message in bytes; a larger one
 	// closes the connection with 1009. With compression it bounds the
-	// decompressed size. Default 512 KiB.
+	// decompressed size. Default 512 KiB; at most 2^58.
 	MaxMessageSize int64
 	// SendChannelSize bounds the messages waiting for one client's socket,
 	// including those being written; the DropPolicy applies when it is
@@ -82,6 +82,10 @@ type Config struct {
 	WriteLinger time.Duration
 }
 
+// maxMessageSizeCap is the largest MaxMessageSize the hub takes: more is as
+// good as unlimited, and the bounds derived from it stay within int64.
+const maxMessageSizeCap = 1 << 58
+
 // DefaultConfig returns the default Config.
 func DefaultConfig() Config {
 	return Config{
@@ -120,6 +124,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = d.MaxMessageSize
 	}
+	c.MaxMessageSize = min(c.MaxMessageSize, maxMessageSizeCap)
 	if c.SendChannelSize <= 0 {
 		c.SendChannelSize = d.SendChannelSize
 	}

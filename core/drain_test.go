@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -112,4 +113,27 @@ func TestShutdownFromOnCloseDuringShutdown(t *testing.T) {
 	defer cancel()
 	require.NoError(t, h.Shutdown(ctx))
 	require.NoError(t, <-inner)
+}
+
+// Pings and pongs are not data: a client that only gets pings is idle for
+// the drain's reaper, which closes it with 1001.
+func TestReaperClosesClientsThatOnlyGetPings(t *testing.T) {
+	cfg := DefaultConfig().WithTimeouts(time.Second, 2*time.Second, 100*time.Millisecond)
+	h, srv := startHub(t, WithConfig(cfg), WithDrainTimeout(300*time.Millisecond))
+	conn, _ := dialWait(t, h, srv)
+	closed := make(chan int, 1)
+	go func() {
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil { // answers pings meanwhile
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					closed <- ce.Code
+				}
+				close(closed)
+				return
+			}
+		}
+	}()
+	require.NoError(t, h.Drain(contextWithTimeout(t, 10*time.Second)))
+	assert.Equal(t, websocket.CloseGoingAway, <-closed)
 }

@@ -14,8 +14,8 @@ var (
 	// UTF-8: browsers fail a connection that receives such a frame, so the
 	// hub never writes one (see Config.DisableUTF8Validation).
 	ErrInvalidUTF8 = errors.New("wshub: text message is not valid UTF-8")
-	// ErrSendBufferFull is returned by a send that found the client's queue full
-	// under the DropNewest policy.
+	// ErrSendBufferFull is returned by a send that found the client's queue at
+	// its bounds under the DropNewest or DisconnectSlow policy.
 	ErrSendBufferFull = errors.New("wshub: send buffer full")
 
 	// ErrClientNotFound is returned when no local client has the given ID and no

@@ -34,9 +34,10 @@ const (
 // protocolError is a fault in what the peer sent that the hub answers with
 // a close frame carrying code; kind names it in the errors metric.
 type protocolError struct {
-	code   int
-	kind   string
-	reason string // sent in the close frame; at most 123 bytes
+	code    int
+	kind    string
+	reason  string // sent in the close frame; at most 123 bytes
+	aligned bool   // the stream is at a frame boundary after the fault
 }
 
 func (e *protocolError) Error() string {
@@ -204,6 +205,21 @@ func (fr *frameReader) payload(dst []byte, key [4]byte, pos int) error {
 		}
 	}
 	maskBytes(key, pos, dst)
+	return nil
+}
+
+// skip reads and drops the next n bytes.
+func (fr *frameReader) skip(n int64) error {
+	for n > 0 {
+		if fr.r == fr.w {
+			if err := fr.fill(1); err != nil {
+				return err
+			}
+		}
+		m := min(n, int64(fr.w-fr.r))
+		fr.r += int(m)
+		n -= m
+	}
 	return nil
 }
 

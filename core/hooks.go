@@ -7,7 +7,8 @@ import "net/http"
 //
 // A panicking hook is recovered and counted as IncrementErrors("panic"); it
 // never stops the hub. Its stack is logged at most once per 10 seconds per
-// hook (the line says how many panics were not logged since). The hooks that
+// hook, the hooks and callbacks of one message sharing one such window with
+// the handler (the line says how many panics were not logged since). The hooks that
 // run for a message in the client's read goroutine (BeforeMessage,
 // AfterMessage, OnError, like the handler and Client.OnMessage callbacks)
 // close that client's connection with 1011 when they panic, since its

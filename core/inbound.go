@@ -20,6 +20,11 @@ import (
 // shared counter.
 const inboundFreeBytes = 4 << 10
 
+// inboundChunk is the most a message's buffer grows by before the bytes to
+// fill it have arrived, beyond what it holds already: what a frame header
+// announces is not allocated, nor reserved, on the header's word.
+const inboundChunk = 16 << 10
+
 // inboundBudget bounds the bytes that all of a hub's connections hold in
 // messages they are still receiving.
 type inboundBudget struct {
@@ -30,11 +35,15 @@ type inboundBudget struct {
 // take reserves n bytes; it reports false, reserving nothing, when that
 // would pass the bound.
 func (b *inboundBudget) take(n int64) bool {
-	if b.used.Add(n) > b.max {
-		b.used.Add(-n)
-		return false
+	for {
+		used := b.used.Load()
+		if used+n > b.max {
+			return false
+		}
+		if b.used.CompareAndSwap(used, used+n) {
+			return true
+		}
 	}
-	return true
 }
 
 func (b *inboundBudget) give(n int64) { b.used.Add(-n) }
@@ -68,12 +77,15 @@ type inbound struct {
 	ctl [maxControlPayload]byte
 }
 
+// The faults found in whole messages leave the stream at a frame boundary
+// (aligned), so that what the peer sends next can still be read as frames.
 var (
-	errMessageTooBig = &protocolError{code: websocket.CloseMessageTooBig, kind: "message_too_big", reason: "message too big"}
-	errInvalidUTF8   = &protocolError{code: websocket.CloseInvalidFramePayloadData, kind: "invalid_utf8", reason: "text is not valid UTF-8"}
-	errInflate       = &protocolError{code: websocket.CloseInvalidFramePayloadData, kind: "protocol_error", reason: "invalid compressed data"}
-	errInboundFull   = &protocolError{code: websocket.CloseTryAgainLater, kind: "inbound_memory", reason: "server busy, try again later"}
-	errMessageSlow   = &protocolError{code: websocket.ClosePolicyViolation, kind: "message_timeout", reason: "message not completed in time"}
+	errMessageTooBig  = &protocolError{code: websocket.CloseMessageTooBig, kind: "message_too_big", reason: "message too big"}
+	errInflatedTooBig = &protocolError{code: websocket.CloseMessageTooBig, kind: "message_too_big", reason: "message too big", aligned: true}
+	errInvalidUTF8    = &protocolError{code: websocket.CloseInvalidFramePayloadData, kind: "invalid_utf8", reason: "text is not valid UTF-8", aligned: true}
+	errInflate        = &protocolError{code: websocket.CloseInvalidFramePayloadData, kind: "protocol_error", reason: "invalid compressed data", aligned: true}
+	errInboundFull    = &protocolError{code: websocket.CloseTryAgainLater, kind: "inbound_memory", reason: "server busy, try again later"}
+	errMessageSlow    = &protocolError{code: websocket.ClosePolicyViolation, kind: "message_timeout", reason: "message not completed in time"}
 )
 
 // next returns the next data message (opText or opBinary, with a payload
@@ -118,15 +130,19 @@ func (in *inbound) next() (byte, []byte, error) {
 		if h.length > limit-have {
 			return 0, nil, in.fail(errMessageTooBig)
 		}
-		if h.length > 0 {
-			total := have + h.length
-			if err := in.grow(total, limit); err != nil {
+		// Read the payload as it arrives, the buffer at most doubling (by
+		// inboundChunk at least) ahead of the bytes in it.
+		for pos := int64(0); pos < h.length; {
+			n := int64(len(in.msg))
+			step := min(h.length-pos, max(inboundChunk, n))
+			if err := in.grow(n+step, limit); err != nil {
 				return 0, nil, in.fail(err)
 			}
-			in.msg = in.msg[:total]
-			if err := in.fr.payload(in.msg[have:], h.key, 0); err != nil {
+			in.msg = in.msg[:n+step]
+			if err := in.fr.payload(in.msg[n:], h.key, int(pos&3)); err != nil {
 				return 0, nil, in.fail(err)
 			}
+			pos += step
 		}
 		if h.fin {
 			return in.finish()
@@ -248,7 +264,7 @@ const deflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
 // flateReaders recycles decompressors, which are large.
 var flateReaders sync.Pool
 
-// inflate decompresses one message, failing with errMessageTooBig once the
+// inflate decompresses one message, failing with errInflatedTooBig once the
 // output passes limit, without producing more than limit+1 bytes.
 func inflate(compressed []byte, limit int64) ([]byte, error) {
 	src := bytes.NewReader(append(compressed, deflateTail...))
@@ -269,7 +285,7 @@ func inflate(compressed []byte, limit int64) ([]byte, error) {
 		n, err := zr.Read(out[len(out):cap(out)])
 		out = out[:len(out)+n]
 		if int64(len(out)) > limit {
-			return nil, errMessageTooBig
+			return nil, errInflatedTooBig
 		}
 		switch {
 		case err == io.EOF:

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/binary"
 	"sync"
 	"testing"
 	"time"
@@ -139,4 +140,67 @@ func TestMessageReadTimeout(t *testing.T) {
 	assert.Equal(t, websocket.ClosePolicyViolation, code)
 	assert.Less(t, time.Since(start), 5*time.Second)
 	<-done
+}
+
+// A close frame in the middle of a fragmented message gives back what the
+// message held of the hub's inbound budget.
+func TestInboundBudgetGivenBackOnCloseMidMessage(t *testing.T) {
+	h, srv := startHub(t)
+	for i := 0; i < 3; i++ {
+		rc := rawDial(t, srv, false)
+		rc.frame(opBinary, make([]byte, 100<<10)) // no FIN
+		rc.frame(0x80|opClose, []byte{0x03, 0xe8})
+		code, _ := rc.readClose()
+		assert.Equal(t, websocket.CloseNormalClosure, code)
+		_ = rc.nc.Close()
+	}
+	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
+	assert.Zero(t, h.inbound.used.Load())
+}
+
+// A frame header alone does not make the hub allocate or reserve the length
+// it announces: four headers announcing 512 KiB each hold a few chunks of a
+// 2 MiB budget, and another client's 8 KiB message goes through.
+func TestAnnouncedLengthIsNotReservedAhead(t *testing.T) {
+	got := make(chan int, 1)
+	h, srv := startHub(t, WithConfig(DefaultConfig().WithMaxInboundBytes(2<<20)),
+		WithMessageHandler(func(_ *Client, m *Message) error { got <- len(m.Data); return nil }))
+	for i := 0; i < 4; i++ {
+		rc := rawDial(t, srv, false)
+		hdr := []byte{0x82, 0x80 | 127}
+		hdr = binary.BigEndian.AppendUint64(hdr, 512<<10)
+		rc.write(append(hdr, rawMask[:]...))
+	}
+	require.Eventually(t, func() bool { return h.inbound.used.Load() == 4*inboundChunk }, 5*time.Second, time.Millisecond)
+	rc := rawDial(t, srv, false)
+	rc.frame(0x82, make([]byte, 8<<10))
+	select {
+	case n := <-got:
+		assert.Equal(t, 8<<10, n)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the message was not handled")
+	}
+}
+
+// A MaxMessageSize meant as "no limit" works: compressed messages go
+// through, and a header announcing 2^50 bytes makes the hub hold one chunk,
+// not the 2^50 bytes (an allocation that large would panic).
+func TestHugeMaxMessageSize(t *testing.T) {
+	got := make(chan string, 1)
+	cfg := DefaultConfig().WithMaxMessageSize(1<<63 - 1).WithCompression(true).WithMaxInboundBytes(1 << 62)
+	h, srv := startHub(t, WithConfig(cfg), WithMessageHandler(func(_ *Client, m *Message) error { got <- string(m.Data); return nil }))
+	rc := rawDial(t, srv, true)
+	rc.frame(0xC1, deflate(t, []byte("hello")))
+	select {
+	case s := <-got:
+		assert.Equal(t, "hello", s)
+	case <-time.After(5 * time.Second):
+		t.Fatal("compressed message not delivered")
+	}
+	hdr := []byte{0x82, 0x80 | 127}
+	hdr = binary.BigEndian.AppendUint64(hdr, 1<<50)
+	rc.write(append(hdr, rawMask[:]...))
+	rc.write(make([]byte, 100)) // some of it
+	require.Eventually(t, func() bool { return h.inbound.used.Load() == inboundChunk }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 1, h.ClientCount())
 }

@@ -22,9 +22,10 @@ const (
 	DropNewest DropPolicy = iota
 	// DropOldest evicts the oldest queued messages to make room: the send
 	// succeeds and OnSendDropped gets each evicted payload. Messages already
-	// being written cannot be evicted; when they fill the bounds alone (one
-	// message larger than MaxQueuedBytes) the new message is refused as
-	// under DropNewest.
+	// being written cannot be evicted; when they fill the bounds alone
+	// (SendChannelSize 1, or one message larger than half of
+	// MaxQueuedBytes), the new message waits beyond the bounds, in place of
+	// any older one: the newest message is never the one lost.
 	DropOldest
 	// DisconnectSlow closes a client that does not keep up: the send
 	// returns ErrSendBufferFull, the client's queued messages are dropped

@@ -253,3 +253,20 @@ func TestUTF8ValidationOff(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []byte("\xff"), f.payload)
 }
+
+// After a fault found in a whole message, a peer that answers the hub's
+// close frame with its own (as browsers do, then waiting for the server to
+// close the connection) is let go at once, not after the close grace.
+func TestFaultThenPeerCloseEndsPromptly(t *testing.T) {
+	h, srv := startHub(t)
+	rc := rawDial(t, srv, false)
+	require.Eventually(t, func() bool { return h.ClientCount() == 1 }, 5*time.Second, time.Millisecond)
+	rc.frame(0x81, []byte("\xff"))
+	code, _ := rc.readClose()
+	require.Equal(t, websocket.CloseInvalidFramePayloadData, code)
+	start := time.Now()
+	rc.frame(0x88, []byte{0x03, 0xef}) // 1007 back
+	_, err := rc.next(5 * time.Second)
+	require.Error(t, err, "the hub closes the connection")
+	assert.Less(t, time.Since(start), closeGrace*8/10, "the hub waited for the close grace although the peer had answered")
+}

@@ -192,6 +192,12 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 		h.adapterError(&AdapterError{Op: "decode", Err: errBadMsgType})
 		return
 	}
+	switch m.Type {
+	case AdapterBroadcast, AdapterBroadcastExcept, AdapterRoom, AdapterRoomExcept, AdapterUser, AdapterClient:
+	default:
+		h.adapterError(&AdapterError{Op: "decode", Err: errUnknownType})
+		return
+	}
 	f, err := h.frameFor(typ, m.Data)
 	if err != nil {
 		h.adapterError(&AdapterError{Op: "decode", Err: err})
@@ -208,8 +214,6 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 		if c, ok := h.clients.get(m.ClientID); ok {
 			_ = c.enqueue(f)
 		}
-	default:
-		h.adapterError(&AdapterError{Op: "decode", Err: errUnknownType})
 	}
 }
 

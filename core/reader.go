@@ -39,6 +39,15 @@ func (c *Client) readPump() {
 	defer c.teardown()
 
 	in := c.newInbound()
+	defer in.reset() // a close frame may come in the middle of a message
+	defer func() {
+		// The frame reader must not panic on any input (it is fuzzed); if it
+		// does, it costs this connection, not the process.
+		if p := recover(); p != nil {
+			h.panicked("read pump", p, "client_id", c.ID)
+			c.startClose(websocket.CloseInternalServerErr, "internal error")
+		}
+	}()
 	c.extendReadDeadline(time.Now())
 	for {
 		op, data, err := in.next()
@@ -60,9 +69,11 @@ func (c *Client) readPump() {
 			return
 		}
 		open, full := c.admit(now)
-		if full && !c.awaitSpace() && h.dropPolicy == DisconnectSlow {
-			c.disconnectSlow()
-			open = false
+		if full {
+			if !c.awaitSpace() && h.dropPolicy == DisconnectSlow {
+				c.disconnectSlow()
+			}
+			open = !c.IsClosed() // it may have started closing meanwhile
 		}
 		if !open {
 			// Our close frame is out (or going): only the peer's close
@@ -86,10 +97,14 @@ func (c *Client) readPump() {
 func (c *Client) newInbound() *inbound {
 	cfg := &c.hub.cfg
 	in := &inbound{
-		fr:        newFrameReader(c.conn, cfg.ReadBufferSize),
-		compress:  c.cc != nil,
-		limit:     cfg.MaxMessageSize,
-		wireLimit: cfg.MaxMessageSize + cfg.MaxMessageSize/64 + 64,
+		fr:       newFrameReader(c.conn, cfg.ReadBufferSize),
+		compress: c.cc != nil,
+		limit:    cfg.MaxMessageSize,
+		// Compressed bytes may exceed what they inflate to (a sender that
+		// flushes every small fragment adds a few bytes each); the bound
+		// only stops a message of endless empty blocks. MaxMessageSize is
+		// at most 2^58, so this cannot overflow.
+		wireLimit: 2*cfg.MaxMessageSize + 1024,
 		checkUTF8: !cfg.DisableUTF8Validation,
 		timeout:   cfg.MessageReadTimeout,
 		bound:     c.boundReadDeadline,
@@ -107,9 +122,10 @@ func (c *Client) newInbound() *inbound {
 func (c *Client) readError(in *inbound, err error) {
 	var pe *protocolError
 	if errors.As(err, &pe) {
-		c.hub.metrics.IncrementErrors(pe.kind)
-		c.startClose(pe.code, pe.reason)
-		c.discardInput(in)
+		if c.startClose(pe.code, pe.reason) { // counted when it is what closes the connection
+			c.hub.metrics.IncrementErrors(pe.kind)
+		}
+		c.discardInput(in, pe.aligned)
 		return
 	}
 	c.mu.Lock()
@@ -120,16 +136,28 @@ func (c *Client) readError(in *inbound, err error) {
 }
 
 // discardInput reads and drops what the peer still sends after our close
-// frame for a fault, until it closes the connection or the close frame has
-// had WriteWait to go out and the peer closeGrace to answer. Closing a
-// socket with unread input makes the kernel reset the connection, and the
-// peer could then lose our close frame and its code.
-func (c *Client) discardInput(in *inbound) {
+// frame for a fault, until it closes the connection, answers with its own
+// close frame (when the stream is still aligned on frames), or the close
+// frame has had WriteWait to go out and the peer closeGrace to answer.
+// Closing a socket with unread input makes the kernel reset the
+// connection, and the peer could then lose our close frame and its code.
+func (c *Client) discardInput(in *inbound, aligned bool) {
 	c.mu.Lock()
 	if !c.closeSent { // the write pump shortens it to closeGrace once the frame is out
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.hub.cfg.WriteWait + closeGrace))
 	}
 	c.mu.Unlock()
+	for aligned {
+		h, err := in.fr.header()
+		if err != nil || h.opcode == opClose {
+			// The peer answered (a browser then waits for us to close the
+			// connection), went away, or sent what is no frame.
+			return
+		}
+		if err := in.fr.skip(h.length); err != nil {
+			return
+		}
+	}
 	for {
 		if _, err := c.conn.Read(in.fr.buf); err != nil {
 			return

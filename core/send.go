@@ -16,11 +16,11 @@ func (h *Hub) SendBinaryToClient(clientID string, data []byte) error {
 }
 
 func (h *Hub) sendToClient(id string, typ MessageType, data []byte) error {
-	if err := h.checkText(typ, data); err != nil {
-		return err
-	}
 	if c, ok := h.clients.get(id); ok {
 		return c.SendMessage(typ, data)
+	}
+	if err := h.checkText(typ, data); err != nil {
+		return err
 	}
 	if h.adapter == nil {
 		return ErrClientNotFound
@@ -32,11 +32,11 @@ func (h *Hub) sendToClient(id string, typ MessageType, data []byte) error {
 // SendToClientWithContext is SendToClient waiting for queue space instead of
 // dropping (for a local client); it returns ctx's error if ctx ends first.
 func (h *Hub) SendToClientWithContext(ctx context.Context, clientID string, data []byte) error {
-	if err := h.checkText(TextMessage, data); err != nil {
-		return err
-	}
 	if c, ok := h.clients.get(clientID); ok {
 		return c.SendMessageWithContext(ctx, TextMessage, data)
+	}
+	if err := h.checkText(TextMessage, data); err != nil {
+		return err
 	}
 	if h.adapter == nil {
 		return ErrClientNotFound

@@ -65,6 +65,12 @@ func (s *sendQueue) fits(maxN int, maxBytes int64) bool {
 func (s *sendQueue) push(f *frame) {
 	if s.q == nil {
 		s.q = getQueue()
+	} else if s.head > 0 && s.head >= len(s.q.s)/2 {
+		// Evictions (popOldest) moved the head: reuse the front of the
+		// array instead of growing it while a long write holds the pump.
+		n := copy(s.q.s, s.q.s[s.head:])
+		clear(s.q.s[n:])
+		s.q.s, s.head = s.q.s[:n], 0
 	}
 	s.q.s = append(s.q.s, f)
 	s.pendBytes += int64(len(f.data))
@@ -80,7 +86,7 @@ func (s *sendQueue) popOldest() *frame {
 }
 
 // take moves the oldest pending frames, up to maxN frames and maxBytes bytes
-// but at least one, into the batch in flight. It returns them, and the queue
+// (or one frame larger than that), into the batch in flight. It returns them, and the queue
 // that holds them, which the caller returns to the pool once written. The
 // batch is bounded to half the client's bounds by the caller, so that new
 // frames find room while it is written (DropOldest always has a pending
@@ -93,11 +99,12 @@ func (s *sendQueue) take(maxN int, maxBytes int64) (*frameQueue, []*frame) {
 	pend := s.q.s[s.head:]
 	k, size := 0, int64(0)
 	for k < n && k < maxN {
-		size += int64(len(pend[k].data))
-		k++
-		if size >= maxBytes {
+		next := size + int64(len(pend[k].data))
+		if k > 0 && next > maxBytes {
 			break
 		}
+		size = next
+		k++
 	}
 	batch := s.q
 	if k == n {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,8 @@ func TestSendQueueTakeBoundsTheBatch(t *testing.T) {
 	}{
 		{name: "all fit", give: []string{"a", "b", "c"}, maxN: 8, maxBytes: 100, wantBatch: 3},
 		{name: "count bound", give: []string{"a", "b", "c", "d", "e"}, maxN: 2, maxBytes: 100, wantBatch: 2},
-		{name: "byte bound", give: []string{"aaaa", "bbbb", "cccc"}, maxN: 8, maxBytes: 6, wantBatch: 2},
+		{name: "byte bound", give: []string{"aaaa", "bbbb", "cccc"}, maxN: 8, maxBytes: 6, wantBatch: 1},
+		{name: "byte bound reached exactly", give: []string{"aaa", "bbb", "ccc"}, maxN: 8, maxBytes: 6, wantBatch: 2},
 		{name: "one frame over the byte bound", give: []string{"aaaaaaaa", "b"}, maxN: 8, maxBytes: 4, wantBatch: 1},
 	}
 	for _, tt := range tests {
@@ -174,7 +176,11 @@ func TestInvalidUTF8SendsRefused(t *testing.T) {
 	require.ErrorIs(t, h.SendToClient("elsewhere", bad), ErrInvalidUTF8)
 	h.Broadcast(bad)
 	h.SendToUser("u", bad)
-	assert.Equal(t, int64(9), m.Stats().Errors["invalid_utf8_send"])
+	// json.Marshal copies a RawMessage's bytes as they are.
+	raw := map[string]any{"a": json.RawMessage("\"\xff\"")}
+	require.ErrorIs(t, c.SendJSON(raw), ErrInvalidUTF8)
+	require.ErrorIs(t, h.BroadcastJSON(raw), ErrInvalidUTF8)
+	assert.Equal(t, int64(11), m.Stats().Errors["invalid_utf8_send"])
 
 	// Binary may hold any bytes; the connection is intact.
 	require.NoError(t, c.SendBinary(bad))
@@ -184,4 +190,43 @@ func TestInvalidUTF8SendsRefused(t *testing.T) {
 	assert.Equal(t, string(bad), got)
 	_, got = read(t, conn)
 	assert.Equal(t, "ok", got)
+}
+
+// DropOldest never loses the newest message, also with SendChannelSize 1
+// while a message is being written.
+func TestDropOldestKeepsTheNewest(t *testing.T) {
+	var dropped []string
+	h, srv, gate := startGatedHub(t, WithDropPolicy(DropOldest), WithConfig(DefaultConfig().WithSendChannelSize(1)),
+		WithHooks(Hooks{OnSendDropped: func(_ *Client, d []byte) { dropped = append(dropped, string(d)) }}))
+	conn, c := dialWait(t, h, srv)
+	gate.hold()
+	require.NoError(t, c.SendText("1"))
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.sq.flightN == 1
+	}, 5*time.Second, time.Millisecond)
+	for _, s := range []string{"2", "3", "4"} {
+		require.NoError(t, c.SendText(s))
+	}
+	assert.Equal(t, []string{"2", "3"}, dropped)
+	gate.open()
+	_, got := read(t, conn)
+	assert.Equal(t, "1", got)
+	_, got = read(t, conn)
+	assert.Equal(t, "4", got)
+}
+
+// Evictions while a write is blocked reuse the queue's array instead of
+// growing it.
+func TestDropOldestQueueDoesNotGrow(t *testing.T) {
+	h := NewHub(WithDropPolicy(DropOldest), WithConfig(DefaultConfig().WithSendChannelSize(8)))
+	c := stalledClient(t, h)
+	for i := 0; i < 100_000; i++ {
+		require.NoError(t, c.SendText("m"))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	assert.Equal(t, 8, c.sq.count())
+	assert.LessOrEqual(t, cap(c.sq.q.s), 32)
 }

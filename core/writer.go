@@ -129,25 +129,22 @@ func (c *Client) overflow(f *frame) error {
 	h := c.hub
 	switch h.dropPolicy {
 	case DropOldest:
+		// Evict until f fits; when the batch being written fills the
+		// bounds alone (SendChannelSize 1, or one message over
+		// MaxQueuedBytes), f waits beyond them in place of every older
+		// pending message: the newest is never the one lost.
 		var buf [4]*frame
 		evicted := buf[:0]
 		for !c.fitsLocked() && c.sq.pending() > 0 {
 			evicted = append(evicted, c.sq.popOldest())
 		}
-		fits := c.fitsLocked()
-		start := fits && c.pushLocked(f)
+		start := c.pushLocked(f)
 		c.mu.Unlock()
 		if start {
 			go c.writePump()
 		}
 		for _, e := range evicted {
 			h.dropped(c, e.data)
-		}
-		if !fits {
-			// The batch being written fills the bounds alone (one message
-			// over MaxQueuedBytes): nothing older is left to evict.
-			h.dropped(c, f.data)
-			return ErrSendBufferFull
 		}
 		return nil
 	case DisconnectSlow:
@@ -324,16 +321,17 @@ func (c *Client) writePump() {
 	bp := getBuf()
 	defer putBuf(bp)
 	h := c.hub
-	// One batch holds at most half the client's bounds, so that senders
-	// find room while it is written.
+	// One batch holds at most half the client's bounds (or one larger
+	// message), so that senders find room while it is written.
 	maxN := max(1, h.cfg.SendChannelSize/2)
 	maxBytes := max(1, h.cfg.MaxQueuedBytes/2)
+	wroteData := false // a ping or pong alone does not end the client's idleness
 	for {
 		c.mu.Lock()
 		c.sq.written() // the previous batch, if any, is out
 		if c.closed && c.closeFrame == nil {
 			c.releaseQueueLocked()
-			c.stopWritingLocked()
+			c.stopWritingLocked(wroteData)
 			c.mu.Unlock()
 			return
 		}
@@ -347,11 +345,12 @@ func (c *Client) writePump() {
 			c.closeSent = true
 		}
 		if len(frames) == 0 && len(ping) == 0 && len(pong) == 0 && closeFrame == nil {
-			c.stopWritingLocked()
+			c.stopWritingLocked(wroteData)
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
+		wroteData = wroteData || len(frames) > 0
 
 		*bp = append(append((*bp)[:0], ping...), pong...)
 		n, err := c.writeFrames(frames, bp)
@@ -395,10 +394,14 @@ func (c *Client) writePump() {
 	}
 }
 
-// stopWritingLocked marks the pump stopped and wakes whoever waits for it.
-func (c *Client) stopWritingLocked() {
+// stopWritingLocked marks the pump stopped and wakes whoever waits for it;
+// after data frames (not pings or pongs alone) the client's idleness starts
+// over, for the drain's idle reaper.
+func (c *Client) stopWritingLocked(wroteData bool) {
 	c.writing = false
-	c.idleSince = time.Now().UnixNano()
+	if wroteData {
+		c.idleSince = time.Now().UnixNano()
+	}
 	if c.writerDone != nil {
 		close(c.writerDone)
 		c.writerDone = nil
