@@ -149,9 +149,14 @@ func (c *Client) discardInput(in *inbound, aligned bool) {
 	c.mu.Unlock()
 	for aligned {
 		h, err := in.fr.header()
-		if err != nil || h.opcode == opClose {
-			// The peer answered (a browser then waits for us to close the
-			// connection), went away, or sent what is no frame.
+		var pe *protocolError
+		switch {
+		case errors.As(err, &pe):
+			aligned = false // no frame: drop bytes as they come, below
+			continue
+		case err != nil || h.opcode == opClose:
+			// The peer went away, or answered (a browser then waits for us
+			// to close the connection).
 			return
 		}
 		if err := in.fr.skip(h.length); err != nil {
