@@ -218,10 +218,11 @@ func (in *inbound) reset() {
 	}
 }
 
-// beforeBlock runs before every read that may block: the first time a
-// message in progress waits on the network, its deadline starts.
+// beforeBlock runs before every read that may block while a message is in
+// progress (it is the frame reader's wait only then): the first time the
+// message waits on the network, its deadline starts.
 func (in *inbound) beforeBlock() {
-	if in.op == 0 || !in.deadline.IsZero() || in.timeout <= 0 {
+	if !in.deadline.IsZero() || in.timeout <= 0 {
 		return
 	}
 	in.deadline = time.Now().Add(in.timeout)
