@@ -61,6 +61,33 @@ type AdapterMessage struct {
 	MsgType int `json:"msg_type"`
 	// Data is the payload (for AdapterPresence, the presence record).
 	Data []byte `json:"data"`
+	// Seq numbers the message in its sender's stream. The hub sets it; an
+	// adapter carries it to the other nodes unchanged. The zero value means
+	// "not numbered" (a publisher that is not a hub of this version) and is
+	// not tracked.
+	Seq Sequence `json:"seq,omitzero"`
+}
+
+// Sequence places a bus message in the numbering of the hub that sent it, so
+// that a receiving node can count what went missing on the way.
+//
+// A sending hub numbers its messages per stream: one stream for broadcasts,
+// user and client messages, one for presence, and one per room. Each stream
+// travels on one broker channel, so a node that receives a stream at all
+// receives it whole and in order, unless something is lost. Numbers are
+// contiguous within (Instance, Epoch): 1, 2, 3, ...
+type Sequence struct {
+	// Instance is a random non-zero number the hub picks each time it runs;
+	// it tells a restarted node from its previous run.
+	Instance uint64 `json:"instance"`
+	// Epoch is the generation of the stream's counter within the instance.
+	// It is 1 for the broadcast and presence streams. A room's counter is
+	// dropped after the room has been idle for a while and started again
+	// with a higher epoch when the room is used again.
+	Epoch uint64 `json:"epoch"`
+	// Number is the message's place in the stream, from 1; 0 means the
+	// message is not numbered.
+	Number uint64 `json:"number"`
 }
 
 // BatchPublisher is an optional Adapter extension. The hub's publisher
@@ -103,6 +130,16 @@ func WithRoomInterest(ctx context.Context) context.Context {
 func DeclaresRoomInterest(ctx context.Context) bool {
 	v, _ := ctx.Value(roomInterestKey{}).(bool)
 	return v
+}
+
+// LinkStateAdapter is an optional Adapter extension that tells, without
+// blocking, whether Publish can reach the broker now. While Connected
+// reports false the hub does not hand messages to the adapter: it drops
+// them at once and counts them as dropped with reason "link_down", so a
+// client library's reconnect buffer never replays an outage's traffic
+// seconds late, and the dropped messages take no sequence numbers.
+type LinkStateAdapter interface {
+	Connected() bool
 }
 
 // HealthCheckAdapter is an optional Adapter extension that reports the state

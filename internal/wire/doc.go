@@ -11,6 +11,17 @@
 // The package starts no goroutines and holds no state; all functions are safe
 // for concurrent use.
 //
+// # Versions
+//
+// Version 1 is the layout below. Version 2 is the same layout followed by
+// extensions, which is how fields are added from now on: a decoder skips
+// the extensions it does not know, so a node reads messages of newer nodes
+// that add fields, and a rolling upgrade keeps delivering. Append writes
+// version 2 only for a message that carries an extension (today: a
+// numbered message, core.Sequence), and version 1 otherwise; Decode reads
+// both. A first byte above 2 means a layout this package cannot read
+// (ErrVersion); the version byte changes only for such a layout.
+//
 // # Layout, version 1
 //
 // A message is the following fields, in this order, with nothing after the
@@ -49,14 +60,27 @@
 //	| 7    | core.AdapterPresence             |
 //
 // Codes 8 to 255 are malformed. Flag bits 0x10 to 0x80 are reserved and must
-// be zero; a version 1 decoder rejects a message that sets them as malformed
-// (a format that adds fields takes a new version number).
+// be zero; a decoder rejects a message that sets them as malformed (new
+// fields come as extensions instead).
 //
 // An encoder sets a flag only when the field is non-empty (an except list
 // only when it has at least one ID); a decoder also accepts a flagged field
 // that is empty. MsgType is the int value converted to uint64, so a negative
 // value takes ten bytes; on decode a value that does not fit in an int is
 // malformed.
+//
+// # Extensions, version 2
+//
+// After Data, zero or more extensions fill the rest of the message, each a
+// uvarint key K (not 0), a uvarint length L and L bytes of value. A decoder
+// skips a value whose key it does not know and reads the fields it knows
+// at the start of a value it does know, ignoring bytes after them (so an
+// extension can grow). A known key twice is malformed.
+//
+//	| key | value                                                  |
+//	|-----|--------------------------------------------------------|
+//	| 1   | sequence (core.Sequence): Instance as 8 bytes, little- |
+//	|     | endian; Epoch, uvarint; Number, uvarint, not 0         |
 //
 // Limits a decoder enforces: every length must fit in the bytes that remain;
 // an except count larger than the number of remaining bytes is malformed
@@ -76,5 +100,9 @@
 //	01 03 01 02 'n' '1' 01 'r' 01 02 'h' 'i'
 //
 // that is version 1, type code 3 (room), flags 0x01 (Room), NodeID "n1",
-// Room "r", MsgType 1, Data "hi".
+// Room "r", MsgType 1, Data "hi". Numbered 300 in epoch 1 of instance
+// 0x0102030405060708, it is version 2 and 13 bytes longer:
+//
+//	02 03 01 02 'n' '1' 01 'r' 01 02 'h' 'i'
+//	01 0b 08 07 06 05 04 03 02 01 01 ac 02
 package wire

@@ -9,10 +9,15 @@ import (
 	"github.com/wshub/wshub/core"
 )
 
-// Version is the format version that Append writes and the newest one Decode
-// reads.
-const Version = 1
+// Version is the newest format version Decode reads. Append writes it for
+// messages that carry an extension (a numbered message, see
+// core.Sequence) and version 1, byte for byte as before, for the others.
+const Version = 2
 
+// Extension keys of version 2 (see the package documentation).
+const (
+	extSequence = 1
+)
 // Sentinel errors returned (wrapped) by Decode. Match them with errors.Is.
 var (
 	// ErrMalformed reports bytes that are not a well-formed message: empty or
@@ -111,7 +116,11 @@ func flagsOf(m *core.AdapterMessage) byte {
 func Append(dst []byte, m *core.AdapterMessage) []byte {
 	code := typeCode(m.Type)
 	flags := flagsOf(m)
-	dst = append(dst, Version, code, flags)
+	version := byte(1)
+	if m.Seq.Number != 0 {
+		version = 2
+	}
+	dst = append(dst, version, code, flags)
 	if code == codeOther {
 		dst = appendString(dst, m.Type)
 	}
@@ -133,8 +142,19 @@ func Append(dst []byte, m *core.AdapterMessage) []byte {
 	}
 	dst = binary.AppendUvarint(dst, uint64(m.MsgType))
 	dst = binary.AppendUvarint(dst, uint64(len(m.Data)))
-	return append(dst, m.Data...)
+	dst = append(dst, m.Data...)
+	if m.Seq.Number != 0 {
+		dst = append(dst, extSequence, byte(seqValueSize(&m.Seq)))
+		dst = binary.LittleEndian.AppendUint64(dst, m.Seq.Instance)
+		dst = binary.AppendUvarint(dst, m.Seq.Epoch)
+		dst = binary.AppendUvarint(dst, m.Seq.Number)
+	}
+	return dst
 }
+
+// seqValueSize is the length of the sequence extension's value: at most
+// 8+10+10 bytes, so its length fits in one varint byte.
+func seqValueSize(q *core.Sequence) int { return 8 + uvarintSize(q.Epoch) + uvarintSize(q.Number) }
 
 // Size returns the number of bytes Append writes for m.
 func Size(m *core.AdapterMessage) int {
@@ -160,7 +180,11 @@ func Size(m *core.AdapterMessage) int {
 		}
 	}
 	n += uvarintSize(uint64(m.MsgType))
-	return n + uvarintSize(uint64(len(m.Data))) + len(m.Data)
+	n += uvarintSize(uint64(len(m.Data))) + len(m.Data)
+	if m.Seq.Number != 0 {
+		n += 2 + seqValueSize(&m.Seq)
+	}
+	return n
 }
 
 func appendString(dst []byte, s string) []byte {
@@ -227,6 +251,54 @@ func (r *reader) field(what string) span {
 	return s
 }
 
+// extensions reads the extensions of a version 2 message up to the end of
+// the input: the ones it knows, and past the ones it does not.
+func (r *reader) extensions() core.Sequence {
+	var seq core.Sequence
+	seen := false
+	for r.err == nil && r.remaining() > 0 {
+		key := r.uvarint("extension key")
+		v := r.field("extension value")
+		if r.err != nil {
+			break
+		}
+		switch key {
+		case 0:
+			r.fail("extension key", "zero")
+		case extSequence:
+			if seen {
+				r.fail("sequence", "repeated")
+				break
+			}
+			seen = true
+			seq = r.sequence(r.b[v.off : v.off+v.n])
+		default: // a later extension: skipped
+		}
+	}
+	return seq
+}
+
+// sequence decodes the value of the sequence extension. Bytes after the
+// fields it knows are left for later versions to define.
+func (r *reader) sequence(b []byte) core.Sequence {
+	if len(b) < 8 {
+		r.fail("sequence", "shorter than its instance")
+		return core.Sequence{}
+	}
+	q := core.Sequence{Instance: binary.LittleEndian.Uint64(b)}
+	b = b[8:]
+	var k int
+	if q.Epoch, k = binary.Uvarint(b); k <= 0 {
+		r.fail("sequence", "bad epoch")
+		return core.Sequence{}
+	}
+	if q.Number, k = binary.Uvarint(b[k:]); k <= 0 || q.Number == 0 {
+		r.fail("sequence", "bad or zero number")
+		return core.Sequence{}
+	}
+	return q
+}
+
 // Decode decodes one message that must fill all of b. On failure it returns
 // an error wrapping ErrMalformed or ErrVersion and a zero message; it never
 // panics. The result does not alias b: its strings and Data are copies (all
@@ -242,6 +314,7 @@ func Decode(b []byte) (core.AdapterMessage, error) {
 	case b[0] > Version:
 		return core.AdapterMessage{}, fmt.Errorf("%w: version %d, newest known is %d", ErrVersion, b[0], Version)
 	}
+	version := b[0]
 	if len(b) < 3 {
 		return core.AdapterMessage{}, fmt.Errorf("%w: truncated header", ErrMalformed)
 	}
@@ -287,6 +360,10 @@ func Decode(b []byte) (core.AdapterMessage, error) {
 		r.fail("msg type", "out of range")
 	}
 	data = r.field("data")
+	var seq core.Sequence
+	if version >= 2 {
+		seq = r.extensions()
+	}
 	if r.err == nil && r.remaining() != 0 {
 		r.fail("end", "trailing bytes")
 	}
@@ -310,7 +387,7 @@ func Decode(b []byte) (core.AdapterMessage, error) {
 	}
 	all := sb.String()
 
-	m := core.AdapterMessage{MsgType: msgType}
+	m := core.AdapterMessage{MsgType: msgType, Seq: seq}
 	pos := 0
 	next := func(n int) string {
 		s := all[pos : pos+n]

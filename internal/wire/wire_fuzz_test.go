@@ -53,7 +53,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 // seedCorpus returns the fuzz seeds: every sample message that is small,
-// a truncation and a version-2 copy of one, and hand-made malformed inputs.
+// a truncation and a version-3 copy of one, version-2 extensions, and hand-made malformed inputs.
 func seedCorpus() map[string][]byte {
 	seeds := map[string][]byte{}
 	for name, m := range sampleMessages() {
@@ -65,7 +65,9 @@ func seedCorpus() map[string][]byte {
 	}
 	room := Append(nil, &core.AdapterMessage{NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("d")})
 	seeds["truncated-room"] = room[:len(room)-1]
-	seeds["version-2"] = append([]byte{2}, room[1:]...)
+	seeds["version-3"] = append([]byte{3}, room[1:]...)
+	seeds["version-2-unknown-extension"] = append(append([]byte{2}, room[1:]...), 9, 2, 'x', 'y')
+	seeds["version-2-sequence-extra"] = append(append([]byte{2}, room[1:]...), extSequence, 12, 1, 2, 3, 4, 5, 6, 7, 8, 1, 5, 0xff, 0xff)
 	seeds["trailing-byte"] = append(append([]byte(nil), room...), 0)
 	seeds["too-many-except"] = []byte{1, codeBroadcastExcept, flagExcept, 0, 0x7f, 0, 0, 0, 0}
 	seeds["empty"] = []byte{}

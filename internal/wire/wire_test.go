@@ -39,6 +39,9 @@ func sampleMessages() map[string]core.AdapterMessage {
 		"long strings":     {NodeID: strings.Repeat("n", 300), Type: core.AdapterRoom, Room: strings.Repeat("r", 20000), MsgType: 1, Data: []byte("d")},
 		"many except IDs":  {NodeID: "n", Type: core.AdapterBroadcastExcept, ExceptClientIDs: many, MsgType: 1, Data: []byte("m")},
 		"big data":         {NodeID: "n", Type: core.AdapterRoom, Room: "big", MsgType: 2, Data: big},
+		"numbered":         {NodeID: "n", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("s"), Seq: core.Sequence{Instance: 0xfeedface12345678, Epoch: 1, Number: 42}},
+		"numbered max":     {NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 2, Seq: core.Sequence{Instance: 1<<64 - 1, Epoch: 1<<64 - 1, Number: 1<<64 - 1}},
+		"numbered zeroes":  {NodeID: "n", Type: core.AdapterPresence, Seq: core.Sequence{Number: 1}},
 	}
 }
 
@@ -160,7 +163,10 @@ func TestDecodeMalformed(t *testing.T) {
 }
 
 // TestDecodeEveryTruncation cuts every valid sample at every length: each
-// prefix must be rejected as malformed, never accepted and never a panic.
+// prefix must be rejected as malformed, never accepted and never a panic,
+// except the one cut exactly where a numbered message's extension starts,
+// which is a whole version 2 message without extensions (it decodes as
+// unnumbered).
 func TestDecodeEveryTruncation(t *testing.T) {
 	t.Parallel()
 	for name, m := range sampleMessages() {
@@ -170,8 +176,19 @@ func TestDecodeEveryTruncation(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := Append(nil, &m)
+			unnumbered := m
+			unnumbered.Seq = core.Sequence{}
+			whole := -1
+			if m.Seq.Number != 0 {
+				whole = Size(&unnumbered)
+			}
 			for n := range len(b) {
-				_, err := Decode(b[:n])
+				got, err := Decode(b[:n])
+				if n == whole {
+					require.NoError(t, err)
+					assert.Zero(t, got.Seq)
+					continue
+				}
 				require.ErrorIs(t, err, ErrMalformed, "prefix of %d of %d bytes", n, len(b))
 			}
 		})
@@ -192,7 +209,7 @@ func TestDecodeEveryTruncation(t *testing.T) {
 func TestDecodeVersion(t *testing.T) {
 	t.Parallel()
 	b := Append(nil, &core.AdapterMessage{NodeID: "n", Type: core.AdapterBroadcast, Data: []byte("x")})
-	for _, v := range []byte{2, 3, 255} {
+	for _, v := range []byte{3, 4, 255} {
 		b[0] = v
 		_, err := Decode(b)
 		require.ErrorIs(t, err, ErrVersion, "version %d", v)
@@ -201,8 +218,87 @@ func TestDecodeVersion(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), "wshub: wire: "), err.Error())
 	}
 	// A newer version is reported even when the rest means nothing to us.
-	_, err := Decode([]byte{2})
+	_, err := Decode([]byte{3})
 	require.ErrorIs(t, err, ErrVersion)
+}
+
+// TestVersions: a message without a sequence is written as version 1, byte
+// for byte as before version 2 existed, and version 1 input still decodes;
+// a numbered one is version 2.
+func TestVersions(t *testing.T) {
+	t.Parallel()
+	plain := core.AdapterMessage{NodeID: "n1", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("hi")}
+	v1 := []byte{1, 3, 1, 2, 'n', '1', 1, 'r', 1, 2, 'h', 'i'}
+	assert.Equal(t, v1, Append(nil, &plain))
+	got, err := Decode(v1)
+	require.NoError(t, err)
+	assert.Equal(t, plain, got)
+
+	numbered := plain
+	numbered.Seq = core.Sequence{Instance: 0x0102030405060708, Epoch: 1, Number: 300}
+	v2 := Append(nil, &numbered)
+	want := append(append([]byte{2}, v1[1:]...), extSequence, 11, 8, 7, 6, 5, 4, 3, 2, 1, 1, 0xac, 0x02)
+	assert.Equal(t, want, v2)
+	got, err = Decode(v2)
+	require.NoError(t, err)
+	assert.Equal(t, numbered, got)
+
+	// A version 2 message needs no extension.
+	got, err = Decode(append([]byte{2}, v1[1:]...))
+	require.NoError(t, err)
+	assert.Equal(t, plain, got)
+	// Version 1 has no extensions: bytes after Data are trailing garbage.
+	_, err = Decode(append(append([]byte(nil), v1...), extSequence, 0))
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+// TestExtensions: unknown extensions are skipped (that is how later fields
+// reach nodes of this version without breaking them), bytes a known
+// extension's value has beyond its fields are ignored, and broken
+// extensions are malformed.
+func TestExtensions(t *testing.T) {
+	t.Parallel()
+	base := append([]byte{2}, Append(nil, &core.AdapterMessage{NodeID: "n", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("d")})[1:]...)
+	seqValue := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 3}
+	wantSeq := core.Sequence{Instance: 1, Epoch: 2, Number: 3}
+	ext := func(parts ...[]byte) []byte {
+		b := append([]byte(nil), base...)
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		return b
+	}
+	seqExt := append([]byte{extSequence, byte(len(seqValue))}, seqValue...)
+	for _, tt := range []struct {
+		name    string
+		give    []byte
+		want    core.Sequence
+		wantErr bool
+	}{
+		{name: "unknown only", give: ext([]byte{9, 3, 'a', 'b', 'c'})},
+		{name: "unknown empty", give: ext([]byte{200, 1, 0})},
+		{name: "unknown around sequence", give: ext([]byte{7, 1, 'x'}, seqExt, []byte{0x80, 0x01, 0}), want: wantSeq},
+		{name: "sequence with more fields", give: ext([]byte{extSequence, byte(len(seqValue) + 2)}, seqValue, []byte{9, 9}), want: wantSeq},
+		{name: "sequence twice", give: ext(seqExt, seqExt), wantErr: true},
+		{name: "key zero", give: ext([]byte{0, 0}), wantErr: true},
+		{name: "value beyond end", give: ext([]byte{9, 5, 'a'}), wantErr: true},
+		{name: "key without length", give: ext([]byte{9}), wantErr: true},
+		{name: "sequence too short", give: ext([]byte{extSequence, 7, 1, 2, 3, 4, 5, 6, 7}), wantErr: true},
+		{name: "sequence number zero", give: ext([]byte{extSequence, 10, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0}), wantErr: true},
+		{name: "sequence without number", give: ext([]byte{extSequence, 9, 1, 0, 0, 0, 0, 0, 0, 0, 2}), wantErr: true},
+		{name: "sequence bad varint", give: ext([]byte{extSequence, 10, 1, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x80}), wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode(tt.give)
+			if tt.wantErr {
+				require.ErrorIs(t, err, ErrMalformed)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.Seq)
+			assert.Equal(t, []byte("d"), got.Data)
+		})
+	}
 }
 
 func TestFlaggedEmptyFieldsAccepted(t *testing.T) {
