@@ -216,6 +216,11 @@ func (h *Hub) deliverRoom(ctx context.Context, wait bool, name string, f *frame,
 	if r == nil {
 		return false, nil
 	}
+	return true, h.deliverInRoom(ctx, wait, r, f, except, exceptIDs)
+}
+
+// deliverInRoom queues f for the members of r.
+func (h *Hub) deliverInRoom(ctx context.Context, wait bool, r *Room, f *frame, except []*Client, exceptIDs []string) error {
 	start := time.Now()
 	defer func() { h.metrics.RecordBroadcastDuration(time.Since(start)) }()
 	bp := getClientBuf()
@@ -223,6 +228,5 @@ func (h *Hub) deliverRoom(ctx context.Context, wait bool, name string, f *frame,
 	r.mu.RLock()
 	*bp = append((*bp)[:0], r.members...)
 	r.mu.RUnlock()
-	err := deliverTo(ctx, wait, *bp, f, except, exceptIDs)
-	return true, err
+	return deliverTo(ctx, wait, *bp, f, except, exceptIDs)
 }

@@ -56,6 +56,7 @@ type Hub struct {
 	logger           Logger
 	metrics          MetricsCollector
 	adapterMetrics   AdapterMetricsCollector
+	deliveryMetrics  DeliveryMetricsCollector
 	closeMetrics     CloseMetricsCollector
 	hooks            Hooks
 	handler          HandlerFunc
@@ -95,9 +96,12 @@ type Hub struct {
 	bgStop  context.CancelFunc // set by Run under life; stops the background goroutines
 	pub     *publisher
 	pres    *presence
-	limiter logLimiter // adapter failures and drops
-	slowLog logLimiter // slow-client disconnects
-	utf8Log logLimiter // text sends refused as invalid UTF-8
+	// maxPublishDelay bounds a message's time from send to broker.
+	maxPublishDelay time.Duration
+	origins         originStreams // other nodes' broadcast and presence streams
+	limiter logLimiter    // adapter failures and drops
+	slowLog logLimiter    // slow-client disconnects
+	utf8Log logLimiter    // text sends refused as invalid UTF-8
 	panics  panicLog
 	// maxConns is the connection cap in force: Limits.MaxConnections, or
 	// one derived from the open-file limit; 0 means none.
@@ -122,6 +126,8 @@ func NewHub(opts ...Option) *Hub {
 		drainTimeout: 30 * time.Second,
 		hookTimeout:  5 * time.Second,
 		rooms:        make(map[string]*Room),
+
+		maxPublishDelay: DefaultMaxPublishDelay,
 		runningCh:    make(chan struct{}),
 		stopCh:       make(chan struct{}),
 		runDone:      make(chan struct{}),
@@ -137,6 +143,7 @@ func NewHub(opts ...Option) *Hub {
 	h.inbound.max = h.cfg.MaxInboundBytes
 	h.maxConns = connectionCap(h.limits.MaxConnections, openFileLimit)
 	h.adapterMetrics, _ = h.metrics.(AdapterMetricsCollector)
+	h.deliveryMetrics, _ = h.metrics.(DeliveryMetricsCollector)
 	h.closeMetrics, _ = h.metrics.(CloseMetricsCollector)
 	h.state.Store(int32(StateCreated))
 	h.upgrader = websocket.Upgrader{

@@ -45,17 +45,44 @@ type MetricsCollector interface {
 // through it; otherwise adapter errors and drops are counted with
 // IncrementErrors("adapter_<op>").
 type AdapterMetricsCollector interface {
-	// IncrementAdapterPublished counts messages handed to the broker.
+	// IncrementAdapterPublished counts messages handed to the broker. Each
+	// took a sequence number (AdapterMessage.Seq): a node that receives its
+	// stream counts it as received or, if it never arrives, as lost.
 	IncrementAdapterPublished(count int)
-	// IncrementAdapterReceived counts messages received from the broker,
-	// including the ones this node ignores as its own.
+	// IncrementAdapterReceived counts messages received from other nodes
+	// (this node's own, which some brokers echo, are not counted).
 	IncrementAdapterReceived(count int)
 	// IncrementAdapterErrors counts a failed broker operation or a rejected
 	// bus message. op is "publish", "subscribe", "decode" or "version".
 	IncrementAdapterErrors(op string)
 	// IncrementAdapterDropped counts messages dropped before reaching the
-	// broker because the publish queue was full or the hub stopped.
+	// broker because the publish queue was full, the link was down or the
+	// hub stopped. A collector that implements DeliveryMetricsCollector
+	// gets IncrementAdapterDroppedReason instead.
 	IncrementAdapterDropped(count int)
+}
+
+// DeliveryMetricsCollector is an optional extension of MetricsCollector
+// for the accounting of messages between nodes. With it, for a node B that
+// receives the whole of a node A's traffic, A's published count equals B's
+// received count from A plus B's lost count (less reordered ones, which
+// were counted lost when the gap showed), once nothing is in flight; and
+// A's sends to the cluster equal its published count plus its dropped
+// count. Messages that reach B are then counted again, per socket, by
+// IncrementMessagesSent or IncrementMessagesDropped.
+type DeliveryMetricsCollector interface {
+	// IncrementAdapterDroppedReason counts messages dropped before reaching
+	// the broker, by reason: DropQueueFull, DropLinkDown or DropStopped.
+	// They took no sequence number.
+	IncrementAdapterDroppedReason(reason string, count int)
+	// IncrementAdapterLost counts messages of other nodes that did not
+	// arrive: gaps in a sender's sequence numbers.
+	IncrementAdapterLost(count int)
+	// IncrementAdapterReordered counts messages that arrived after a later
+	// one of the same sender and stream (and were counted lost then).
+	IncrementAdapterReordered(count int)
+	// IncrementAdapterDuplicates counts messages that arrived twice.
+	IncrementAdapterDuplicates(count int)
 }
 
 // CloseMetricsCollector is an optional extension of MetricsCollector that

@@ -114,6 +114,27 @@ func WithPresence(interval time.Duration) Option {
 	}
 }
 
+// DefaultMaxPublishDelay is the publish delay bound without
+// WithMaxPublishDelay.
+const DefaultMaxPublishDelay = time.Second
+
+// WithMaxPublishDelay bounds how late a message may leave this node for the
+// others (default DefaultMaxPublishDelay; zero or less means the default).
+// A message still in the publish queue that long after its send is dropped
+// (reason DropStale), and a publish call to the broker is cancelled once its
+// oldest message reaches the bound, so a broker that stalls or an outage
+// never makes the node send old messages as a burst when the link returns.
+// Real-time traffic is worth little seconds late; set a larger bound if
+// yours is not.
+func WithMaxPublishDelay(d time.Duration) Option {
+	return func(h *Hub) {
+		if d <= 0 {
+			d = DefaultMaxPublishDelay
+		}
+		h.maxPublishDelay = d
+	}
+}
+
 // WithDrainTimeout sets how long a connection's send queue must stay empty
 // during Drain before the idle reaper closes it with 1001 (default 30s).
 // Zero disables the reaper: Drain then waits for clients to leave.

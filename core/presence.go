@@ -165,6 +165,11 @@ func (p *presence) heartbeat() {
 func (p *presence) goodbye(ctx context.Context) {
 	rec := presenceRecord{kind: presenceGoodbye, instance: p.instance}
 	m := AdapterMessage{NodeID: p.h.nodeID, Type: AdapterPresence, Data: appendPresence(nil, &rec)}
+	// The publisher goroutine has returned: its numbering is ours now.
+	p.h.pub.seq.number(&m)
+	if p.h.adapterMetrics != nil {
+		p.h.adapterMetrics.IncrementAdapterPublished(1)
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := p.h.adapter.Publish(ctx, m); err != nil {
@@ -179,6 +184,7 @@ func (p *presence) evict(now time.Time) {
 	for id, n := range p.nodes {
 		if now.Sub(n.lastSeen) > limit {
 			delete(p.nodes, id)
+			p.h.origins.forget(id)
 			p.h.logger.Info("wshub: evicted silent node", "node_id", id)
 		}
 	}
@@ -209,6 +215,7 @@ func (p *presence) receive(m AdapterMessage) {
 	if rec.kind == presenceGoodbye {
 		if n := p.nodes[m.NodeID]; n != nil && n.instance == rec.instance {
 			delete(p.nodes, m.NodeID)
+			p.h.origins.forget(m.NodeID)
 		}
 		return
 	}

@@ -19,10 +19,13 @@ const publishBatchMax = 256
 // goroutine, preserving their order.
 type publisher struct {
 	h     *Hub
-	queue chan AdapterMessage
+	queue chan queued
+	seq   *numbering // see numbering for who may use it when
+	// base is the zero of queued.at: a monotonic clock reading.
+	base time.Time
 	// leftover is a batch run took from the queue as the hub stopped; flush
 	// sends it first. Written by run, read by flush after run returned.
-	leftover []AdapterMessage
+	leftover []queued
 	stopped  atomic.Bool // flush ran: nothing reads the queue any more
 	// sendCtx is the sends' lifetime: it outlives the hub's stop, so a
 	// batch in flight is not cut halfway, and ends with Shutdown's ctx.
@@ -30,9 +33,16 @@ type publisher struct {
 	cancelSends context.CancelFunc
 }
 
+// queued is a message waiting for the broker and when it was sent.
+type queued struct {
+	m  AdapterMessage
+	at time.Duration // since publisher.base
+}
+
 func newPublisher(h *Hub) *publisher {
 	sctx, cancel := context.WithCancel(context.Background())
-	return &publisher{h: h, queue: make(chan AdapterMessage, publishQueueSize), sendCtx: sctx, cancelSends: cancel}
+	return &publisher{h: h, queue: make(chan queued, publishQueueSize), seq: newNumbering(),
+		base: time.Now(), sendCtx: sctx, cancelSends: cancel}
 }
 
 // publish hands m to the publisher without blocking.
@@ -42,13 +52,13 @@ func (h *Hub) publish(m AdapterMessage) {
 	}
 	m.NodeID = h.nodeID
 	if h.pub.stopped.Load() {
-		h.adapterDropped(1, "hub stopped")
+		h.adapterDropped(1, DropStopped)
 		return
 	}
 	select {
-	case h.pub.queue <- m:
+	case h.pub.queue <- queued{m: m, at: time.Since(h.pub.base)}:
 	default:
-		h.adapterDropped(1, "publish queue full")
+		h.adapterDropped(1, DropQueueFull)
 	}
 }
 
@@ -56,18 +66,20 @@ func (h *Hub) publish(m AdapterMessage) {
 // within the stop context of Shutdown (see flush).
 func (p *publisher) run(ctx context.Context) {
 	defer p.h.bgWG.Done()
-	batch := make([]AdapterMessage, 0, publishBatchMax)
+	batch := make([]queued, 0, publishBatchMax)
+	msgs := make([]AdapterMessage, 0, publishBatchMax)
 	for {
 		select {
-		case m := <-p.queue:
-			batch = p.fill(append(batch[:0], m))
+		case q := <-p.queue:
+			batch = p.fill(append(batch[:0], q))
 			if ctx.Err() != nil {
-				p.leftover = append([]AdapterMessage(nil), batch...)
+				p.leftover = append([]queued(nil), batch...)
 				return
 			}
 			// A batch taken is sent even if the hub stops meanwhile: the
-			// stop must not cancel it halfway. WriteWait still bounds it.
-			p.send(p.sendCtx, batch)
+			// stop must not cancel it halfway. WriteWait and the publish
+			// delay bound still bound it.
+			msgs = p.send(p.sendCtx, batch, msgs)
 		case <-ctx.Done():
 			return
 		}
@@ -75,11 +87,11 @@ func (p *publisher) run(ctx context.Context) {
 }
 
 // fill adds whatever else is queued, up to publishBatchMax.
-func (p *publisher) fill(batch []AdapterMessage) []AdapterMessage {
+func (p *publisher) fill(batch []queued) []queued {
 	for len(batch) < publishBatchMax {
 		select {
-		case m := <-p.queue:
-			batch = append(batch, m)
+		case q := <-p.queue:
+			batch = append(batch, q)
 		default:
 			return batch
 		}
@@ -87,45 +99,77 @@ func (p *publisher) fill(batch []AdapterMessage) []AdapterMessage {
 	return batch
 }
 
-func (p *publisher) send(ctx context.Context, batch []AdapterMessage) {
+// send hands batch to the adapter, numbered, and returns msgs (the
+// buffer it used) for reuse. It first drops, unnumbered, the messages that
+// waited past the publish delay bound, and the whole batch if the adapter
+// says its link is down, so nothing published during an outage or a stall
+// is sent late. The call to the adapter is cancelled when the oldest
+// message reaches the bound.
+func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMessage) []AdapterMessage {
 	h := p.h
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.WriteWait)
+	now := time.Since(p.base)
+	stale := 0
+	for stale < len(batch) && now-batch[stale].at >= h.maxPublishDelay {
+		stale++ // the queue is in send order: the oldest come first
+	}
+	if stale > 0 {
+		h.adapterDropped(stale, DropStale)
+		batch = batch[stale:]
+	}
+	if len(batch) == 0 {
+		return msgs
+	}
+	if ls, ok := h.adapter.(LinkStateAdapter); ok && !ls.Connected() {
+		h.adapterDropped(len(batch), DropLinkDown)
+		return msgs
+	}
+	p.seq.sweep(time.Now())
+	msgs = msgs[:0]
+	for i := range batch {
+		msgs = append(msgs, batch[i].m)
+		p.seq.number(&msgs[len(msgs)-1])
+	}
+	if h.adapterMetrics != nil {
+		h.adapterMetrics.IncrementAdapterPublished(len(msgs))
+	}
+	wait := min(h.cfg.WriteWait, batch[0].at+h.maxPublishDelay-now)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var err error
 	if bp, ok := h.adapter.(BatchPublisher); ok {
-		err = bp.PublishBatch(ctx, batch)
+		err = bp.PublishBatch(ctx, msgs)
 	} else {
-		for i := range batch {
-			if e := h.adapter.Publish(ctx, batch[i]); e != nil && err == nil {
+		for i := range msgs {
+			if e := h.adapter.Publish(ctx, msgs[i]); e != nil && err == nil {
 				err = e
 			}
 		}
 	}
 	if err != nil {
+		// The batch was numbered and counted as published: what of it did
+		// not reach the broker shows as lost on the receiving nodes.
 		h.adapterError(&AdapterError{Op: "publish", Err: err})
-		h.adapterDropped(len(batch), "publish failed")
-		return
 	}
-	if h.adapterMetrics != nil {
-		h.adapterMetrics.IncrementAdapterPublished(len(batch))
-	}
+	clear(msgs) // let the payloads go
+	return msgs
 }
 
 // flush publishes what is still queued, bounded by ctx, then marks the
 // publisher stopped: later messages, and any still queued, are dropped and
 // counted.
 func (p *publisher) flush(ctx context.Context) {
+	var msgs []AdapterMessage
 	if len(p.leftover) > 0 {
-		p.send(ctx, p.leftover)
+		msgs = p.send(ctx, p.leftover, msgs)
 		p.leftover = nil
 	}
-	batch := make([]AdapterMessage, 0, publishBatchMax)
+	batch := make([]queued, 0, publishBatchMax)
 	for ctx.Err() == nil {
 		batch = p.fill(batch[:0])
 		if len(batch) == 0 {
 			break
 		}
-		p.send(ctx, batch)
+		msgs = p.send(ctx, batch, msgs)
 	}
 	p.stopped.Store(true)
 	// What a sender queued before it saw stopped (or what ctx left).
@@ -140,18 +184,23 @@ func (p *publisher) flush(ctx context.Context) {
 		break
 	}
 	if n > 0 {
-		p.h.adapterDropped(n, "hub stopped")
+		p.h.adapterDropped(n, DropStopped)
 	}
 }
 
-func (h *Hub) adapterDropped(n int, why string) {
-	if h.adapterMetrics != nil {
+// adapterDropped counts n messages dropped before the broker, for reason
+// (one of the Drop* constants), and logs at a bounded rate.
+func (h *Hub) adapterDropped(n int, reason string) {
+	switch {
+	case h.deliveryMetrics != nil:
+		h.deliveryMetrics.IncrementAdapterDroppedReason(reason, n)
+	case h.adapterMetrics != nil:
 		h.adapterMetrics.IncrementAdapterDropped(n)
-	} else {
+	default:
 		h.metrics.IncrementErrors("adapter_dropped")
 	}
 	if h.limiter.allow() {
-		h.logger.Warn("wshub: dropping messages for other nodes", "reason", why, "count", n)
+		h.logger.Warn("wshub: dropping messages for other nodes", "reason", reason, "count", n)
 	}
 }
 
@@ -175,27 +224,46 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 			h.panicked("adapter message", p)
 		}
 	}()
-	if h.adapterMetrics != nil {
+	own := m.NodeID == h.nodeID
+	if !own && h.adapterMetrics != nil {
 		h.adapterMetrics.IncrementAdapterReceived(1)
 	}
 	if m.Type == AdapterPresence {
+		if !own && m.Seq.Number != 0 {
+			h.countSeq(h.origins.follow(m.NodeID, true, m.Seq, time.Now()))
+		}
 		if h.pres != nil {
 			h.pres.receive(m)
 		}
 		return
 	}
-	if m.NodeID == h.nodeID {
-		return
-	}
-	typ := MessageType(m.MsgType)
-	if typ != TextMessage && typ != BinaryMessage {
-		h.adapterError(&AdapterError{Op: "decode", Err: errBadMsgType})
+	if own {
 		return
 	}
 	switch m.Type {
 	case AdapterBroadcast, AdapterBroadcastExcept, AdapterRoom, AdapterRoomExcept, AdapterUser, AdapterClient:
 	default:
 		h.adapterError(&AdapterError{Op: "decode", Err: errUnknownType})
+		return
+	}
+	typ := MessageType(m.MsgType)
+	// Follow the sender's stream before anything can refuse the message:
+	// a message that arrived is not lost, whatever happens to it here.
+	var room *Room
+	switch m.Type {
+	case AdapterRoom, AdapterRoomExcept:
+		// A room that does not exist here is not followed: this node
+		// receives its stream only while it has members in it.
+		if room = h.room(m.Room); room != nil && m.Seq.Number != 0 {
+			h.countSeq(room.seqs.follow(m.NodeID, m.Seq))
+		}
+	default:
+		if m.Seq.Number != 0 {
+			h.countSeq(h.origins.follow(m.NodeID, false, m.Seq, time.Now()))
+		}
+	}
+	if typ != TextMessage && typ != BinaryMessage {
+		h.adapterError(&AdapterError{Op: "decode", Err: errBadMsgType})
 		return
 	}
 	f, err := h.frameFor(typ, m.Data)
@@ -207,7 +275,9 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 	case AdapterBroadcast, AdapterBroadcastExcept:
 		_ = h.deliverAll(context.Background(), false, f, nil, m.ExceptClientIDs)
 	case AdapterRoom, AdapterRoomExcept:
-		_, _ = h.deliverRoom(context.Background(), false, m.Room, f, nil, m.ExceptClientIDs)
+		if room != nil {
+			_ = h.deliverInRoom(context.Background(), false, room, f, nil, m.ExceptClientIDs)
+		}
 	case AdapterUser:
 		_ = h.deliverUser(context.Background(), false, m.UserID, f)
 	case AdapterClient:

@@ -14,7 +14,8 @@ type Room struct {
 	mu      sync.RWMutex
 	members []*Client
 	pos     map[*Client]int
-	deleted bool // removed from the hub: joins must retry with a new room
+	deleted bool        // removed from the hub: joins must retry with a new room
+	seqs    roomStreams // other nodes' streams of this room, while it exists here
 }
 
 // getOrCreateRoom returns the live room named name, creating it if needed.

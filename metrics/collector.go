@@ -32,7 +32,10 @@ type Collector struct {
 
 	adapterPublished prometheus.Counter
 	adapterReceived  prometheus.Counter
-	adapterDropped   prometheus.Counter
+	adapterDropped   *prometheus.CounterVec
+	adapterLost      prometheus.Counter
+	adapterReordered prometheus.Counter
+	adapterDups      prometheus.Counter
 
 	errors        *prometheus.CounterVec
 	adapterErrors *prometheus.CounterVec
@@ -43,6 +46,7 @@ type Collector struct {
 	// of the label values.
 	errorChildren        childCache[string]
 	adapterErrorChildren childCache[string]
+	droppedChildren      childCache[string]
 	closeCodeChildren    childCache[string]
 	// closeCodeLabels maps a code outside 1000-1015 to its label, or to
 	// "other" past maxPrivateCloseCodes; closeCodesMu serialises deciding.
@@ -56,9 +60,10 @@ type Collector struct {
 }
 
 var (
-	_ core.MetricsCollector        = (*Collector)(nil)
-	_ core.AdapterMetricsCollector = (*Collector)(nil)
-	_ core.CloseMetricsCollector   = (*Collector)(nil)
+	_ core.MetricsCollector         = (*Collector)(nil)
+	_ core.AdapterMetricsCollector  = (*Collector)(nil)
+	_ core.DeliveryMetricsCollector = (*Collector)(nil)
+	_ core.CloseMetricsCollector    = (*Collector)(nil)
 )
 
 // New builds a Collector and registers its metrics on reg, all of them or,
@@ -192,10 +197,18 @@ func (c *Collector) build(o options) {
 	c.roomLeaves = counter("room_leaves_total", "Room leaves.")
 	c.errors = counterVec("errors_total", "Errors counted by the hub, by kind.", "type")
 
-	c.adapterPublished = counter("adapter_published_total", "Messages handed to the multi-node adapter's broker.")
-	c.adapterReceived = counter("adapter_received_total", "Messages received from the multi-node adapter's broker, including this node's own.")
+	c.adapterPublished = counter("adapter_published_total", "Messages numbered and handed to the multi-node adapter's broker.")
+	c.adapterReceived = counter("adapter_received_total", "Messages received from other nodes through the broker.")
 	c.adapterErrors = counterVec("adapter_errors_total", "Failed adapter operations and rejected bus messages, by operation.", "op")
-	c.adapterDropped = counter("adapter_dropped_total", "Messages dropped before reaching the broker (publish queue full or hub stopped).")
+	c.adapterDropped = counterVec("adapter_dropped_total", "Messages dropped before reaching the broker, by reason (queue_full, link_down, stopped).", "reason")
+	// The reasons the hub uses exist from the start, so rate() and
+	// increase() see their first drop.
+	for _, r := range []string{core.DropQueueFull, core.DropLinkDown, core.DropStopped} {
+		c.adapterDropped.WithLabelValues(r)
+	}
+	c.adapterLost = counter("adapter_lost_total", "Messages of other nodes that never arrived: gaps in their sequence numbers.")
+	c.adapterReordered = counter("adapter_reordered_total", "Messages of other nodes that arrived after a later one of the same stream (counted lost before).")
+	c.adapterDups = counter("adapter_duplicates_total", "Messages of other nodes that arrived twice.")
 
 	c.closeCodes = counterVec("close_codes_total", "Closed connections by WebSocket close code.", "code")
 
@@ -282,8 +295,31 @@ func (c *Collector) IncrementAdapterErrors(op string) {
 }
 
 // IncrementAdapterDropped counts count messages dropped before reaching the
-// broker. A count of zero or less is ignored.
-func (c *Collector) IncrementAdapterDropped(count int) { addCount(c.adapterDropped, count) }
+// broker, with the reason "unknown": the hub itself calls
+// IncrementAdapterDroppedReason. A count of zero or less is ignored.
+func (c *Collector) IncrementAdapterDropped(count int) {
+	c.IncrementAdapterDroppedReason("unknown", count)
+}
+
+// IncrementAdapterDroppedReason counts count messages dropped before
+// reaching the broker under adapter_dropped_total{reason}. reason must come
+// from a fixed set (the core.Drop* constants). A count of zero or less is
+// ignored.
+func (c *Collector) IncrementAdapterDroppedReason(reason string, count int) {
+	addCount(c.droppedChildren.get(c.adapterDropped, reason), count)
+}
+
+// IncrementAdapterLost counts count messages of other nodes that never
+// arrived. A count of zero or less is ignored.
+func (c *Collector) IncrementAdapterLost(count int) { addCount(c.adapterLost, count) }
+
+// IncrementAdapterReordered counts count messages that arrived after a
+// later one of their stream. A count of zero or less is ignored.
+func (c *Collector) IncrementAdapterReordered(count int) { addCount(c.adapterReordered, count) }
+
+// IncrementAdapterDuplicates counts count messages that arrived twice. A
+// count of zero or less is ignored.
+func (c *Collector) IncrementAdapterDuplicates(count int) { addCount(c.adapterDups, count) }
 
 // maxPrivateCloseCodes bounds the close_codes_total series for codes
 // outside the protocol's 1000-1015: a peer may close with any code from

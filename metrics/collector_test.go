@@ -11,6 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wshub/wshub/core"
 )
 
 // allNames lists every metric a Collector registers, without namespace.
@@ -21,6 +23,7 @@ var allNames = []string{
 	"errors_total",
 	"adapter_published_total", "adapter_received_total",
 	"adapter_errors_total", "adapter_dropped_total",
+	"adapter_lost_total", "adapter_reordered_total", "adapter_duplicates_total",
 	"close_codes_total",
 	"message_size_bytes", "handler_latency_seconds", "broadcast_duration_seconds",
 }
@@ -56,6 +59,10 @@ func TestCountersAndGauges(t *testing.T) {
 	c.IncrementAdapterReceived(4)
 	c.IncrementAdapterDropped(2)
 	c.IncrementAdapterDropped(-1) // ignored
+	c.IncrementAdapterLost(6)
+	c.IncrementAdapterLost(0) // ignored
+	c.IncrementAdapterReordered(3)
+	c.IncrementAdapterDuplicates(1)
 
 	tests := []struct {
 		name string
@@ -72,7 +79,10 @@ func TestCountersAndGauges(t *testing.T) {
 		{"rooms", c.rooms, 1},
 		{"adapter_published_total", c.adapterPublished, 7},
 		{"adapter_received_total", c.adapterReceived, 4},
-		{"adapter_dropped_total", c.adapterDropped, 2},
+		{"adapter_dropped_total", c.adapterDropped.WithLabelValues("unknown"), 2},
+		{"adapter_lost_total", c.adapterLost, 6},
+		{"adapter_reordered_total", c.adapterReordered, 3},
+		{"adapter_duplicates_total", c.adapterDups, 1},
 	}
 	for _, tt := range tests {
 		assert.InDelta(t, tt.want, testutil.ToFloat64(tt.give), 0, tt.name)
@@ -93,8 +103,17 @@ func TestLabelledCounters(t *testing.T) {
 	c.IncrementCloseCode(1001)
 	c.IncrementCloseCode(1001)
 	c.IncrementCloseCode(4000)
+	c.IncrementAdapterDroppedReason(core.DropLinkDown, 5)
+	c.IncrementAdapterDroppedReason(core.DropQueueFull, 1)
+	c.IncrementAdapterDropped(2)
 
 	want := `
+# HELP wshub_adapter_dropped_total Messages dropped before reaching the broker, by reason (queue_full, link_down, stopped).
+# TYPE wshub_adapter_dropped_total counter
+wshub_adapter_dropped_total{reason="link_down"} 5
+wshub_adapter_dropped_total{reason="queue_full"} 1
+wshub_adapter_dropped_total{reason="stopped"} 0
+wshub_adapter_dropped_total{reason="unknown"} 2
 # HELP wshub_errors_total Errors counted by the hub, by kind.
 # TYPE wshub_errors_total counter
 wshub_errors_total{type="panic"} 1
@@ -110,7 +129,7 @@ wshub_close_codes_total{code="1001"} 2
 wshub_close_codes_total{code="4000"} 1
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"wshub_errors_total", "wshub_adapter_errors_total", "wshub_close_codes_total"))
+		"wshub_errors_total", "wshub_adapter_errors_total", "wshub_close_codes_total", "wshub_adapter_dropped_total"))
 }
 
 // Codes outside 1000-1015 come from applications or from any peer: past
@@ -295,8 +314,8 @@ func TestRegistrationIsAllOrNothing(t *testing.T) {
 	// with the same help and labels, so the registry calls it the same
 	// metric.
 	squatter := prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "wshub", Name: "adapter_dropped_total",
-		Help: "Messages dropped before reaching the broker (publish queue full or hub stopped).",
+		Namespace: "wshub", Name: "adapter_duplicates_total",
+		Help: "Messages of other nodes that arrived twice.",
 	})
 	require.NoError(t, reg.Register(squatter))
 
@@ -312,7 +331,7 @@ func TestRegistrationIsAllOrNothing(t *testing.T) {
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	require.Len(t, families, 1)
-	assert.Equal(t, "wshub_adapter_dropped_total", families[0].GetName())
+	assert.Equal(t, "wshub_adapter_duplicates_total", families[0].GetName())
 
 	// And once the squatter leaves, a collector registers fine.
 	require.True(t, reg.Unregister(squatter))

@@ -1,8 +1,8 @@
 // Package metrics exports the hub's counters and observations to Prometheus.
 //
 // New builds a Collector, which implements core.MetricsCollector and its
-// optional extensions core.AdapterMetricsCollector and
-// core.CloseMetricsCollector, and registers its metrics on the Registerer it
+// optional extensions core.AdapterMetricsCollector,
+// core.DeliveryMetricsCollector and core.CloseMetricsCollector, and registers its metrics on the Registerer it
 // is given; hand the Collector to the hub with core.WithMetrics. Nothing is
 // ever registered on prometheus.DefaultRegisterer. Handler serves what a
 // Gatherer holds in the Prometheus text format.
@@ -19,10 +19,13 @@
 //	wshub_room_joins_total               counter    room joins
 //	wshub_room_leaves_total              counter    room leaves
 //	wshub_errors_total{type}             counter    errors by kind
-//	wshub_adapter_published_total        counter    messages handed to the broker
-//	wshub_adapter_received_total         counter    messages received from the broker
+//	wshub_adapter_published_total        counter    messages numbered and handed to the broker
+//	wshub_adapter_received_total         counter    messages received from other nodes
 //	wshub_adapter_errors_total{op}       counter    failed broker operations
-//	wshub_adapter_dropped_total          counter    messages dropped before the broker
+//	wshub_adapter_dropped_total{reason}  counter    messages dropped before the broker
+//	wshub_adapter_lost_total             counter    other nodes' messages that never arrived
+//	wshub_adapter_reordered_total        counter    other nodes' messages that arrived late
+//	wshub_adapter_duplicates_total       counter    other nodes' messages that arrived twice
 //	wshub_close_codes_total{code}        counter    closed connections by close code
 //	wshub_message_size_bytes             histogram  inbound message sizes
 //	wshub_handler_latency_seconds        histogram  message handler run time

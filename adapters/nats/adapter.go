@@ -38,10 +38,17 @@ type Adapter struct {
 	mu         sync.Mutex
 	subscribed bool
 	desired    map[string]struct{} // rooms this node wants traffic for
-	dirty      map[string]struct{} // rooms whose subscription may need a change
+	dirty      map[string]struct{} // rooms whose subscription failed and must be retried
 	allSub     *natsgo.Subscription
 	presSub    *natsgo.Subscription
 	baseErr    error // last failure to create a base subscription
+	// Set by Subscribe; rooms is then changed by SetRoomInterest and the
+	// reconciler, both under mu. byInterest: the Subscribe ctx declared
+	// room interest, so rooms are subscribed one by one.
+	inbox      chan *natsgo.Msg
+	rooms      map[string]*sub
+	byInterest bool
+	stopped    bool // the reconciler removed every subscription
 }
 
 var (
@@ -50,6 +57,7 @@ var (
 	_ core.RoomInterestAdapter   = (*Adapter)(nil)
 	_ core.HealthCheckAdapter    = (*Adapter)(nil)
 	_ core.ErrorReportingAdapter = (*Adapter)(nil)
+	_ core.LinkStateAdapter      = (*Adapter)(nil)
 )
 
 // New returns an Adapter publishing and subscribing on nc. It validates the
@@ -81,8 +89,12 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 
 // Publish sends msg to the other nodes. It does not wait for the broker's
 // answer: nats.go buffers the message, writing to the socket itself only
-// when its buffer is full; while reconnecting it keeps messages up to its
-// reconnect buffer. Publish returns nats.go's error when it cannot, e.g.
+// when its buffer is full. While the connection is not established Publish
+// refuses the message (ErrNotConnected) rather than let nats.go keep it in
+// its reconnect buffer and replay it, stale, when the link returns; a
+// connection made with natsgo.ReconnectBufSize(-1) closes the instant
+// between that check and the write too (see the package documentation).
+// Publish returns nats.go's error when it cannot, e.g.
 // natsgo.ErrReconnectBufExceeded or natsgo.ErrConnectionClosed. It returns
 // ctx's error if ctx is already done, core.ErrAdapterClosed after Close and
 // core.ErrEmptyRoomName for a room message without a room. Messages of a
@@ -138,6 +150,9 @@ func (a *Adapter) publish(bp *[]byte, msg *core.AdapterMessage) error {
 	if err != nil {
 		return err
 	}
+	if !a.nc.IsConnected() {
+		return fmt.Errorf("wshub/nats: publish %s: %w: connection %s", msg.Type, ErrNotConnected, a.nc.Status())
+	}
 	*bp = wire.Append((*bp)[:0], msg)
 	if err := a.nc.Publish(subj, *bp); err != nil {
 		return fmt.Errorf("wshub/nats: publish %s to %q: %w", msg.Type, subj, err)
@@ -173,12 +188,22 @@ func (a *Adapter) putBuf(bp *[]byte) {
 	}
 }
 
-// SetRoomInterest records whether this node wants the traffic of room and
-// returns at once; the reconciler started by Subscribe adds or removes the
-// room's subscription in the background (interest recorded before Subscribe
-// is applied then). An empty room name is ignored. It has no effect unless
-// the Subscribe context came from core.WithRoomInterest: without it the
-// adapter receives every room.
+// Connected reports whether the NATS connection is established; while it
+// is not, the hub drops what it would publish instead of handing it over
+// (core.LinkStateAdapter).
+func (a *Adapter) Connected() bool { return a.nc.IsConnected() }
+
+// SetRoomInterest records whether this node wants the traffic of room and,
+// after Subscribe, subscribes to or unsubscribes from the room's subject
+// before it returns. That writes the SUB into the connection's buffer, ahead
+// of every message this node publishes afterwards, so the broker applies
+// the subscription before it routes them; it does not wait for the broker
+// (nats.go sends the subscription when it is connected, again after every
+// reconnect). A subscription that fails (the connection is closed) is
+// retried by the reconciler. Interest recorded before Subscribe is applied
+// by Subscribe. An empty room name is ignored. It has no effect unless the
+// Subscribe context came from core.WithRoomInterest: without it the adapter
+// receives every room.
 func (a *Adapter) SetRoomInterest(room string, interested bool) {
 	if room == "" {
 		return
@@ -189,12 +214,44 @@ func (a *Adapter) SetRoomInterest(room string, interested bool) {
 	} else {
 		delete(a.desired, room)
 	}
-	a.dirty[room] = struct{}{}
-	a.mu.Unlock()
-	select {
-	case a.wake <- struct{}{}:
-	default:
+	retry := false
+	if a.rooms != nil && a.byInterest && !a.stopped {
+		retry = !a.applyRoomLocked(room, interested)
+	} else {
+		a.dirty[room] = struct{}{}
 	}
+	a.mu.Unlock()
+	if retry {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// applyRoomLocked subscribes to or unsubscribes from room's subject so that
+// it matches interested, and reports whether that worked; a failed room is
+// marked dirty for the reconciler. a.mu is held.
+func (a *Adapter) applyRoomLocked(room string, interested bool) bool {
+	cur, have := a.rooms[room]
+	switch {
+	case interested && !have:
+		subj := a.subj.roomSubject(room)
+		s, err := a.nc.ChanSubscribe(subj, a.inbox)
+		if err != nil {
+			a.failures.Fail("subscribe", fmt.Errorf("room %q (%s): %w", room, subj, err))
+			a.dirty[room] = struct{}{}
+			return false
+		}
+		a.rooms[room] = &sub{s: s}
+	case !interested && have:
+		// An error means the subscription is already gone (closed
+		// connection); either way the broker no longer sends it.
+		_ = cur.s.Unsubscribe()
+		delete(a.rooms, room)
+	}
+	delete(a.dirty, room)
+	return true
 }
 
 // SetErrorReporter installs report, called from the adapter's goroutines (or

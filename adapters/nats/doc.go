@@ -33,5 +33,20 @@
 // call in progress. nats.go itself re-establishes live subscriptions after a
 // reconnect.
 //
+// # Delivery
+//
+// Messages of one node on one subject arrive at another node in the order
+// sent, or not at all; the hub numbers them (core.Sequence) and the
+// receiving hub counts what went missing. SetRoomInterest writes the room's
+// SUB on the connection before it returns, so it reaches the broker ahead
+// of whatever this node publishes after the join: an answer another node
+// sends to such a message reaches the new member. (On a NATS cluster, the
+// servers exchange interest asynchronously: the guarantee holds for nodes
+// connected to the same server.) While the connection is down the adapter
+// refuses to publish, and the hub drops and counts those messages at once
+// (core.LinkStateAdapter), so an outage's traffic is never replayed late;
+// dial with ConnectOptions so that nats.go keeps no reconnect buffer either
+// and reconnects quickly.
+//
 // All methods of Adapter are safe for concurrent use.
 package nats

@@ -104,8 +104,9 @@ func TestBrokerFaults(t *testing.T) {
 	sub.SetRoomInterest(room, true)
 	got := subscribe(t, sub)
 	require.ErrorIs(t, sub.CheckHealth(ctx), ErrNotConnected)
-	require.NoError(t, pub.Publish(ctx, core.AdapterMessage{Type: core.AdapterBroadcast, Data: []byte("buffered")}),
-		"nats.go buffers while (re)connecting")
+	require.ErrorIs(t, pub.Publish(ctx, core.AdapterMessage{Type: core.AdapterBroadcast, Data: []byte("stale")}), ErrNotConnected,
+		"refused while (re)connecting, not left in nats.go's buffer to be replayed late")
+	assert.False(t, pub.Connected())
 
 	// flows publishes a new round (a broadcast and one message per room)
 	// and reports whether some round, this one or an earlier, arrived whole.

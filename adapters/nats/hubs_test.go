@@ -2,6 +2,9 @@ package nats
 
 import (
 	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/wshub/wshub/core"
 	"github.com/wshub/wshub/internal/adaptertest"
@@ -35,5 +38,26 @@ func TestHubsSurviveBrokerRestart(t *testing.T) {
 	prefix := testPrefix()
 	adaptertest.RunHubFault(t, natsBroker{srv}, func(t *testing.T) core.Adapter {
 		return newAdapter(t, connect(t, srv.url(), faultConnOptions()...), prefix)
+	})
+}
+
+// TestJoinRaceOverNATS: an answer to a message sent right after a join
+// reaches the new member, a thousand times out of a thousand.
+func TestJoinRaceOverNATS(t *testing.T) {
+	prefix := testPrefix()
+	adaptertest.RunJoinRace(t, 1000, func(t *testing.T) core.Adapter {
+		return newAdapter(t, connect(t, sharedURL), prefix)
+	})
+}
+
+// TestBrokerRestartsAccounting kills and restarts a private nats-server
+// five times under load (see adaptertest.RunBrokerRestarts).
+func TestBrokerRestartsAccounting(t *testing.T) {
+	srv := newNATSServer(t)
+	srv.start(t)
+	prefix := testPrefix()
+	adaptertest.RunBrokerRestarts(t, adaptertest.RestartSpecFromEnv(), natsBroker{srv}, func(t *testing.T) core.Adapter {
+		opts := append(ConnectOptions(), natsgo.RetryOnFailedConnect(true), natsgo.Timeout(500*time.Millisecond))
+		return newAdapter(t, connect(t, srv.url(), opts...), prefix)
 	})
 }

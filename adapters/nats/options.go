@@ -3,6 +3,8 @@ package nats
 import (
 	"fmt"
 	"time"
+
+	natsgo "github.com/nats-io/nats.go"
 )
 
 // DefaultSubjectPrefix is the subject prefix used without WithSubjectPrefix.
@@ -54,4 +56,35 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: health timeout %v must be positive", ErrInvalidOption, c.healthTimeout)
 	}
 	return nil
+}
+
+// Reconnect timing of ConnectOptions.
+const (
+	// ReconnectWait is the pause between two reconnect attempts to one
+	// server; with the jitter below, a node is back within half a second of
+	// the broker's return.
+	ReconnectWait = 250 * time.Millisecond
+	// ReconnectJitter is the most that is added at random to each wait, so
+	// the nodes of a cluster do not reconnect in the same instant.
+	ReconnectJitter = 250 * time.Millisecond
+)
+
+// ConnectOptions returns the nats.go options the adapter is designed for;
+// pass them to natsgo.Connect before your own (natsfx does):
+//   - unlimited reconnects, every ReconnectWait plus up to ReconnectJitter
+//     (nats.go's default waits 2 s, which is most of the traffic lost after a
+//     broker restart);
+//   - no reconnect buffer (natsgo.ReconnectBufSize(-1)): nats.go would
+//     otherwise keep what is published while it reconnects and send it, as
+//     one burst and seconds late, when the link returns. The adapter
+//     already refuses to publish while the connection is down; without the
+//     buffer, a message that races with the disconnect fails too, and its
+//     receivers count it lost instead of getting it late.
+func ConnectOptions() []natsgo.Option {
+	return []natsgo.Option{
+		natsgo.MaxReconnects(-1),
+		natsgo.ReconnectWait(ReconnectWait),
+		natsgo.ReconnectJitter(ReconnectJitter, ReconnectJitter),
+		natsgo.ReconnectBufSize(-1),
+	}
 }

@@ -38,7 +38,7 @@ const (
 //
 // Subscribe starts the dispatcher and the reconciler goroutines. handler is
 // called from the dispatcher only, one message at a time. The reconciler
-// applies later SetRoomInterest calls and retries failed subscriptions with
+// retries failed subscriptions (SetRoomInterest applies its own) with
 // backoff (100 ms doubling to 5 s) until they succeed; each failure is
 // reported (Op "subscribe"), and Subscribe itself does not fail for them.
 // Both goroutines stop, and the subscriptions are removed, when ctx ends or
@@ -60,6 +60,9 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 		return ErrAlreadySubscribed
 	}
 	a.subscribed = true
+	a.inbox = make(chan *natsgo.Msg, inboxSize)
+	a.rooms = make(map[string]*sub)
+	a.byInterest = core.DeclaresRoomInterest(ctx)
 	for room := range a.desired {
 		a.dirty[room] = struct{}{}
 	}
@@ -68,12 +71,7 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 	a.wg.Add(2)
 	a.mu.Unlock()
 
-	r := &reconciler{
-		a:          a,
-		inbox:      make(chan *natsgo.Msg, inboxSize),
-		rooms:      make(map[string]*sub),
-		byInterest: core.DeclaresRoomInterest(ctx),
-	}
+	r := &reconciler{a: a}
 	select {
 	case <-a.wake: // interest declared so far is covered by this first pass
 	default:
@@ -88,7 +86,7 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 	}
 	// Both goroutines watch ctx, which outlives this call by design: it is
 	// the subscription's lifetime, as the core.Adapter contract defines.
-	go a.dispatch(ctx, r.inbox, handler, !r.byInterest)
+	go a.dispatch(ctx, a.inbox, handler, !a.byInterest)
 	go a.reconcile(ctx, r, !ok)
 	return nil
 }
@@ -126,17 +124,15 @@ type sub struct {
 	dropped int
 }
 
-// reconciler is the state owned by the reconcile goroutine.
+// reconciler is the state owned by the reconcile goroutine: the base
+// subscriptions. Room subscriptions are in Adapter.rooms.
 type reconciler struct {
-	a     *Adapter
-	inbox chan *natsgo.Msg
-	all   sub
-	pres  sub
-	rooms map[string]*sub
-	// byInterest: the Subscribe ctx declared room interest, so rooms are
-	// subscribed one by one; otherwise anyRoom takes every room's subject.
-	byInterest bool
-	anyRoom    sub
+	a    *Adapter
+	all  sub
+	pres sub
+	// anyRoom takes every room's subject when the Subscribe ctx did not
+	// declare room interest.
+	anyRoom sub
 }
 
 // reconcile keeps the actual subscriptions equal to the desired ones until
@@ -197,54 +193,19 @@ func (r *reconciler) pass() bool {
 	a := r.a
 	ok := r.ensureBase(&r.all, a.subj.all)
 	ok = r.ensureBase(&r.pres, a.subj.presence) && ok
-	if !r.byInterest {
+	if !a.byInterest {
 		a.mu.Lock()
 		clear(a.dirty)
 		a.mu.Unlock()
 		return r.ensureBase(&r.anyRoom, a.subj.room+"*") && ok
 	}
-
 	a.mu.Lock()
-	type change struct {
-		room string
-		want bool
-	}
-	changes := make([]change, 0, len(a.dirty))
+	defer a.mu.Unlock()
 	for room := range a.dirty {
 		_, want := a.desired[room]
-		changes = append(changes, change{room, want})
+		ok = a.applyRoomLocked(room, want) && ok
 	}
-	clear(a.dirty)
-	a.mu.Unlock()
-
-	var failed []string
-	for _, c := range changes {
-		cur, have := r.rooms[c.room]
-		switch {
-		case c.want && !have:
-			subj := a.subj.roomSubject(c.room)
-			s, err := a.nc.ChanSubscribe(subj, r.inbox)
-			if err != nil {
-				a.failures.Fail("subscribe", fmt.Errorf("room %q (%s): %w", c.room, subj, err))
-				failed = append(failed, c.room)
-				continue
-			}
-			r.rooms[c.room] = &sub{s: s}
-		case !c.want && have:
-			// An error means the subscription is already gone (closed
-			// connection); either way the broker no longer sends it.
-			_ = cur.s.Unsubscribe()
-			delete(r.rooms, c.room)
-		}
-	}
-	if len(failed) > 0 {
-		a.mu.Lock()
-		for _, room := range failed {
-			a.dirty[room] = struct{}{}
-		}
-		a.mu.Unlock()
-	}
-	return ok && len(failed) == 0
+	return ok
 }
 
 // ensureBase creates the subscription to subj if it does not exist yet and
@@ -254,7 +215,7 @@ func (r *reconciler) ensureBase(b *sub, subj string) bool {
 	if b.s != nil && b.s.IsValid() {
 		return true
 	}
-	s, err := a.nc.ChanSubscribe(subj, r.inbox)
+	s, err := a.nc.ChanSubscribe(subj, a.inbox)
 	a.mu.Lock()
 	if err == nil {
 		*b = sub{s: s}
@@ -289,9 +250,11 @@ func (r *reconciler) checkDropped() {
 	count(&r.all)
 	count(&r.pres)
 	count(&r.anyRoom)
-	for _, s := range r.rooms {
+	r.a.mu.Lock()
+	for _, s := range r.a.rooms {
 		count(s)
 	}
+	r.a.mu.Unlock()
 	if n > 0 {
 		r.a.failures.Fail("subscribe", fmt.Errorf("%w: %d messages dropped, handler too slow", natsgo.ErrSlowConsumer, n))
 	}
@@ -305,17 +268,14 @@ func (r *reconciler) unsubscribeAll() {
 			_ = s.s.Unsubscribe() // fails only if already gone
 		}
 	}
-	for _, s := range r.rooms {
-		_ = s.s.Unsubscribe() // fails only if already gone
-	}
 	a := r.a
 	a.mu.Lock()
+	for _, s := range a.rooms {
+		_ = s.s.Unsubscribe() // fails only if already gone
+	}
+	clear(a.rooms)
+	a.stopped = true
 	a.allSub, a.presSub = nil, nil
 	a.baseErr = errors.New("subscriptions stopped")
-	// Rooms still wanted must be subscribed again by a later reconciler;
-	// none can start after Subscribe, but keep the state coherent.
-	for room := range r.rooms {
-		a.dirty[room] = struct{}{}
-	}
 	a.mu.Unlock()
 }

@@ -40,14 +40,15 @@ type Adapter struct {
 	// reads the whole desired set; a send that finds it full is dropped.
 	wake chan struct{}
 
-	// confirmed is closed when Redis first answers the subscription, and
+	// firstAnswer is closed when Redis first answers the subscription, and
 	// firstFailed when the first attempt to subscribe fails; Subscribe waits
 	// for either.
-	confirmed, firstFailed chan struct{}
-	confirmOnce, failOnce  sync.Once
+	firstAnswer, firstFailed chan struct{}
+	confirmOnce, failOnce    sync.Once
 
 	// Link state, written by the receiver and the keeper.
 	live     atomic.Bool  // the subscription answered since it last failed
+	down     atomic.Bool  // the subscription failed and has not answered since
 	lastRecv atomic.Int64 // nanoseconds since epoch of the last reply read
 	epoch    time.Time    // set by Subscribe before the goroutines start
 
@@ -59,6 +60,12 @@ type Adapter struct {
 	started  bool  // Subscribe was called
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// Room interest confirmation (see confirm.go). interestVer and
+	// confirmCh are guarded by mu; confirmedVer only grows.
+	interestVer  uint64
+	confirmedVer atomic.Uint64
+	confirmCh    chan struct{} // closed and replaced when confirmedVer grows or the link goes down
 }
 
 var (
@@ -67,6 +74,7 @@ var (
 	_ core.RoomInterestAdapter   = (*Adapter)(nil)
 	_ core.HealthCheckAdapter    = (*Adapter)(nil)
 	_ core.ErrorReportingAdapter = (*Adapter)(nil)
+	_ core.LinkStateAdapter      = (*Adapter)(nil)
 )
 
 // maxPooledBuf is the largest encoding buffer kept for reuse, so one huge
@@ -101,10 +109,11 @@ func New(client goredis.UniversalClient, opts ...Option) (*Adapter, error) {
 		chPresence:    cfg.prefix + ":presence",
 		roomPrefix:    cfg.prefix + ":room:",
 		wake:          make(chan struct{}, 1),
-		confirmed:     make(chan struct{}),
+		firstAnswer:   make(chan struct{}),
 		firstFailed:   make(chan struct{}),
 		interest:      make(map[string]struct{}),
 		linkErr:       fmt.Errorf("%w: not subscribed", ErrNotConnected),
+		confirmCh:     make(chan struct{}),
 	}
 	return a, nil
 }
@@ -172,7 +181,15 @@ func (a *Adapter) putBuf(bp *[]byte, b []byte) {
 	a.bufs.Put(bp)
 }
 
-// Publish sends msg to the other nodes with one PUBLISH. It is safe for
+// Connected reports false while the subscription's connection has failed
+// and not come back; the hub then drops what it would publish instead of
+// handing it over (core.LinkStateAdapter). Before the first answer from
+// Redis it reports true.
+func (a *Adapter) Connected() bool { return !a.down.Load() }
+
+// Publish sends msg to the other nodes with one PUBLISH. It first waits
+// until Redis has confirmed the room subscriptions declared before the call
+// (at most the health timeout; see SetRoomInterest). It is safe for
 // concurrent use and returns core.ErrAdapterClosed after Close, ctx's error
 // if ctx is already done, or the client's error wrapped with the channel
 // name. See the package documentation on how ctx bounds the call.
@@ -183,6 +200,7 @@ func (a *Adapter) Publish(ctx context.Context, msg core.AdapterMessage) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	a.awaitInterest(ctx)
 	ch := a.channel(&msg)
 	bp := a.getBuf()
 	b := wire.Append((*bp)[:0], &msg)
@@ -196,8 +214,9 @@ func (a *Adapter) Publish(ctx context.Context, msg core.AdapterMessage) error {
 	return nil
 }
 
-// PublishBatch sends msgs, in order, with one pipelined round trip. It
-// returns nil for an empty batch, core.ErrAdapterClosed after Close, and
+// PublishBatch sends msgs, in order, with one pipelined round trip, after
+// waiting for room subscriptions as Publish does. It returns nil for an
+// empty batch, core.ErrAdapterClosed after Close, and
 // otherwise the first failure of the pipeline; on failure some messages of
 // the batch may have been delivered. Order is kept on single-node, failover
 // and ring clients, which send the pipeline over one connection.
@@ -211,6 +230,7 @@ func (a *Adapter) PublishBatch(ctx context.Context, msgs []core.AdapterMessage) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	a.awaitInterest(ctx)
 	// Encode every message into one buffer, remembering where each ends,
 	// and slice it only once it no longer grows.
 	bp := a.getBuf()

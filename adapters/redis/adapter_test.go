@@ -174,7 +174,7 @@ func TestMalformedPayloads(t *testing.T) {
 	raw := newClient(t, sharedAddr)
 	ctx := context.Background()
 	good := wire.Append(nil, &core.AdapterMessage{NodeID: "n", Type: core.AdapterBroadcast, Data: []byte("ok")})
-	newer := append([]byte{2}, good[1:]...)
+	newer := append([]byte{wire.Version + 1}, good[1:]...)
 	for _, p := range [][]byte{{}, {0}, {1, 99}, good[:len(good)-1], append(append([]byte{}, good...), 0), newer} {
 		require.NoError(t, raw.Publish(ctx, prefix+":all", p).Err())
 	}
@@ -336,16 +336,20 @@ func TestCheckHealthPing(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	t.Parallel()
-	b := backoff{max: time.Second}
-	var got []time.Duration
-	for range 6 {
-		got = append(got, b.next())
-	}
 	ms := time.Millisecond
-	want := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}
-	assert.Equal(t, want, got)
-	b.reset()
-	assert.Equal(t, 100*time.Millisecond, b.next())
+	steps := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}
+	for range 50 { // the waits are random: try many
+		b := backoff{max: time.Second}
+		for i, step := range steps {
+			got := b.next()
+			assert.GreaterOrEqual(t, got, step/2, "wait %d", i)
+			assert.LessOrEqual(t, got, step, "wait %d", i)
+		}
+		b.reset()
+		got := b.next()
+		assert.GreaterOrEqual(t, got, 50*ms)
+		assert.LessOrEqual(t, got, 100*ms)
+	}
 }
 
 // go-redis's dial failures reach the logger installed with GoRedisLogger

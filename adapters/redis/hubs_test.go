@@ -37,3 +37,23 @@ func TestHubsSurviveBrokerRestart(t *testing.T) {
 		return newAdapter(t, srv.addr(), prefix)
 	})
 }
+
+// TestJoinRaceOverRedis: an answer to a message sent right after a join
+// reaches the new member, a thousand times out of a thousand.
+func TestJoinRaceOverRedis(t *testing.T) {
+	prefix := uniquePrefix(t)
+	adaptertest.RunJoinRace(t, 1000, func(t *testing.T) core.Adapter {
+		return newAdapter(t, sharedAddr, prefix)
+	})
+}
+
+// TestBrokerRestartsAccounting kills and restarts a private redis-server
+// five times under load (see adaptertest.RunBrokerRestarts).
+func TestBrokerRestartsAccounting(t *testing.T) {
+	srv := newRedisServer(t)
+	srv.start()
+	prefix := uniquePrefix(t)
+	adaptertest.RunBrokerRestarts(t, adaptertest.RestartSpecFromEnv(), redisBroker{srv}, func(t *testing.T) core.Adapter {
+		return newAdapter(t, srv.addr(), prefix)
+	})
+}

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -16,11 +17,13 @@ const (
 	// read the subscription; each further failure doubles the wait, up to
 	// maxBackoff for the initial subscription and maxReconnectBackoff for a
 	// subscription that worked before. The lower cap lets delivery resume
-	// within about a second of Redis coming back after an outage, at the
-	// cost of one refused dial per second per node while it is away.
+	// within half a second of Redis coming back after an outage, at the
+	// cost of a few refused dials per second per node while it is away.
+	// Each wait is jittered (between half and all of it), so the nodes of
+	// a cluster do not all dial at the same instant.
 	minBackoff          = 100 * time.Millisecond
 	maxBackoff          = 5 * time.Second
-	maxReconnectBackoff = time.Second
+	maxReconnectBackoff = 400 * time.Millisecond
 	// pingInterval is how often the keeper looks at the link, and how long the
 	// subscription may be idle before the keeper pings it.
 	pingInterval = time.Second
@@ -70,7 +73,7 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 	t := time.NewTimer(a.healthTimeout)
 	defer t.Stop()
 	select {
-	case <-a.confirmed:
+	case <-a.firstAnswer:
 	case <-a.firstFailed:
 	case <-t.C:
 	case <-runCtx.Done(): // ctx ended or Close was called
@@ -80,8 +83,12 @@ func (a *Adapter) Subscribe(ctx context.Context, handler func(core.AdapterMessag
 
 // SetRoomInterest records whether this node wants the traffic of room. It
 // never blocks on Redis: the keeper goroutine subscribes to or unsubscribes
-// from the room's channel in the background. Interest declared before
-// Subscribe takes effect with Subscribe; calls after Close are ignored.
+// from the room's channel in the background. A new interest holds back this
+// adapter's later publishes until Redis has confirmed the subscription (at
+// most the health timeout, and not while the link is down), so a message
+// another node sends in answer to one published after the join reaches
+// this node. Interest declared before Subscribe takes effect with
+// Subscribe; calls after Close are ignored.
 func (a *Adapter) SetRoomInterest(room string, interested bool) {
 	a.mu.Lock()
 	if a.closed.Load() {
@@ -89,6 +96,9 @@ func (a *Adapter) SetRoomInterest(room string, interested bool) {
 		return
 	}
 	if interested {
+		if _, ok := a.interest[room]; !ok {
+			a.noteInterestLocked()
+		}
 		a.interest[room] = struct{}{}
 	} else {
 		delete(a.interest, room)
@@ -142,16 +152,18 @@ func (a *Adapter) subscribeFirst(ctx context.Context, applied map[string]struct{
 	b := backoff{max: maxBackoff}
 	for {
 		var chans []string
+		a.mu.Lock()
+		ver := a.interestVer
 		if a.byInterest {
-			a.mu.Lock()
 			for room := range a.interest {
 				chans = append(chans, a.roomChannel(room))
 				applied[room] = struct{}{}
 			}
-			a.mu.Unlock()
 		}
+		a.mu.Unlock()
 		err := a.subscribeBase(ctx, ps, chans...)
 		if err == nil {
+			a.sendConfirm(ctx, ps, ver)
 			return true
 		}
 		if ctx.Err() != nil {
@@ -170,11 +182,17 @@ func (a *Adapter) subscribeFirst(ctx context.Context, applied map[string]struct{
 // reconcile brings the PubSub's room channels in line with the declared
 // interest.
 func (a *Adapter) reconcile(ctx context.Context, applied map[string]struct{}) {
+	a.mu.Lock()
+	ver := a.interestVer
 	if !a.byInterest {
-		return // the room pattern already takes every room
+		// The room pattern already takes every room; a new interest needs
+		// only its confirmation.
+		ps := a.ps
+		a.mu.Unlock()
+		a.sendConfirm(ctx, ps, ver)
+		return
 	}
 	var add, del []string
-	a.mu.Lock()
 	for room := range a.interest {
 		if _, ok := applied[room]; !ok {
 			add = append(add, room)
@@ -210,6 +228,7 @@ func (a *Adapter) reconcile(ctx context.Context, applied map[string]struct{}) {
 			a.failures.Fail("subscribe", fmt.Errorf("unsubscribe from %d room channels: %w", len(chans), err))
 		}
 	}
+	a.sendConfirm(ctx, ps, ver)
 }
 
 // watchLink pings an idle subscription and replaces one that stopped
@@ -218,6 +237,9 @@ func (a *Adapter) reconcile(ctx context.Context, applied map[string]struct{}) {
 func (a *Adapter) watchLink(ctx context.Context, applied map[string]struct{}) {
 	if !a.live.Load() {
 		return // the receiver is already retrying
+	}
+	if v := a.unconfirmed(); v != 0 {
+		a.sendConfirm(ctx, a.currentPubSub(), v) // a confirmation lost with a connection
 	}
 	idle := time.Since(a.epoch) - time.Duration(a.lastRecv.Load())
 	switch {
@@ -242,12 +264,14 @@ func (a *Adapter) replacePubSub(ctx context.Context, applied map[string]struct{}
 	for room := range applied {
 		chans = append(chans, a.roomChannel(room))
 	}
+	ver := a.unconfirmed()
 	nps := a.client.Subscribe(ctx)
 	sctx, cancel := context.WithTimeout(ctx, a.healthTimeout)
 	// On failure the new PubSub still holds chans and subscribes to them when
 	// the receiver's next read connects it.
 	_ = a.subscribeBase(sctx, nps, chans...)
 	cancel()
+	a.sendConfirm(ctx, nps, ver)
 	a.mu.Lock()
 	old := a.ps
 	a.ps = nps
@@ -302,8 +326,13 @@ func (a *Adapter) receive(ctx context.Context) {
 		}
 		b.reset()
 		a.linkUp()
-		if m, ok := reply.(*goredis.Message); ok {
-			a.deliver(m)
+		switch r := reply.(type) {
+		case *goredis.Message:
+			a.deliver(r)
+		case *goredis.Pong:
+			if v, ok := parseConfirm(r.Payload); ok {
+				a.confirmed(v)
+			}
 		}
 	}
 }
@@ -330,23 +359,34 @@ func (a *Adapter) deliver(m *goredis.Message) {
 	a.handler(msg)
 }
 
-// linkUp records a reply read from the subscription.
+// linkUp records a reply read from the subscription. When the link comes
+// back it wakes the keeper, which confirms the room subscriptions that
+// go-redis made again on the new connection.
 func (a *Adapter) linkUp() {
 	a.lastRecv.Store(int64(time.Since(a.epoch)))
 	if !a.live.Load() {
 		a.mu.Lock()
 		a.linkErr = nil
 		a.live.Store(true)
+		a.down.Store(false)
 		a.mu.Unlock()
-		a.confirmOnce.Do(func() { close(a.confirmed) })
+		a.confirmOnce.Do(func() { close(a.firstAnswer) })
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// linkDown records why the subscription is not live.
+// linkDown records why the subscription is not live, and releases the
+// publishers waiting for a confirmation that will not come on this link.
 func (a *Adapter) linkDown(err error) {
 	a.mu.Lock()
 	a.linkErr = err
 	a.live.Store(false)
+	a.down.Store(true)
+	close(a.confirmCh)
+	a.confirmCh = make(chan struct{})
 	a.mu.Unlock()
 }
 
@@ -357,13 +397,15 @@ var errStopped = fmt.Errorf("%w: the Subscribe context ended", ErrNotConnected)
 // backoff yields waits from minBackoff doubling up to max.
 type backoff struct{ d, max time.Duration }
 
+// next returns the next wait: the doubled step, jittered to between half
+// and all of it.
 func (b *backoff) next() time.Duration {
 	if b.d == 0 {
 		b.d = minBackoff
 	} else {
 		b.d = min(2*b.d, b.max)
 	}
-	return b.d
+	return b.d/2 + rand.N(b.d/2+1)
 }
 
 func (b *backoff) reset() { b.d = 0 }

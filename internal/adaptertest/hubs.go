@@ -68,9 +68,10 @@ type Socket struct {
 	Conn   *websocket.Conn
 	Client *core.Client // the hub's side of the connection
 
-	mu   sync.Mutex
-	msgs []string
-	done chan struct{}
+	mu      sync.Mutex
+	msgs    []string
+	changed chan struct{} // closed and replaced on every message
+	done    chan struct{}
 }
 
 // Dial connects a client to n and starts recording what it receives.
@@ -94,7 +95,7 @@ func (n *HubNode) dial(t *testing.T, pathQuery string) *Socket {
 	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Srv.URL, "http")+pathQuery, nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
-	s := &Socket{Conn: conn, done: make(chan struct{})}
+	s := &Socket{Conn: conn, done: make(chan struct{}), changed: make(chan struct{})}
 	require.Eventually(t, func() bool {
 		for _, c := range n.Hub.Clients() {
 			if !seen[c.ID] {
@@ -113,6 +114,8 @@ func (n *HubNode) dial(t *testing.T, pathQuery string) *Socket {
 			}
 			s.mu.Lock()
 			s.msgs = append(s.msgs, string(data))
+			close(s.changed)
+			s.changed = make(chan struct{})
 			s.mu.Unlock()
 		}
 	}()
@@ -133,6 +136,30 @@ func (s *Socket) Has(msg string) bool {
 		}
 	}
 	return false
+}
+
+// Await waits until the socket has received msg, or d has passed or the
+// connection ended; it reports whether msg arrived. It wakes on each
+// message, so it returns as soon as msg is read.
+func (s *Socket) Await(msg string, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		found := slices.Contains(s.msgs, msg)
+		s.mu.Unlock()
+		if found {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-s.done:
+			return s.Has(msg)
+		}
+	}
 }
 
 // Messages returns what the socket received so far, in order.

@@ -18,6 +18,7 @@ const Version = 2
 const (
 	extSequence = 1
 )
+
 // Sentinel errors returned (wrapped) by Decode. Match them with errors.Is.
 var (
 	// ErrMalformed reports bytes that are not a well-formed message: empty or

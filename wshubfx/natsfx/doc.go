@@ -5,8 +5,9 @@
 // With a *nats.Conn in the graph, Module builds the adapter on it and
 // leaves the connection to the application. Without one, it connects to
 // Config.URL in OnStart and flushes and closes that connection in OnStop.
-// By default it dials with natsgo.RetryOnFailedConnect(true) and unlimited
-// reconnects, so the application starts while the broker is unreachable:
+// By default it dials with natsgo.RetryOnFailedConnect(true) and the
+// adapter's ConnectOptions (unlimited, quick reconnects, no reconnect
+// buffer), so the application starts while the broker is unreachable:
 // the hub serves its local clients, readiness reports the "adapter" check
 // failing, and the link comes up when the broker does (add
 // natsgo.RetryOnFailedConnect(false) to Config.ConnectOptions to make a

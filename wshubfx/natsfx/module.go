@@ -22,8 +22,9 @@ type Config struct {
 	// *nats.Conn (default natsgo.DefaultURL, nats://127.0.0.1:4222).
 	URL string
 	// ConnectOptions are passed to natsgo.Connect, after Module's own:
-	// natsgo.Name("wshub"), natsgo.RetryOnFailedConnect(true) and
-	// natsgo.MaxReconnects(-1). So by default the application starts while
+	// natsgo.Name("wshub"), natsgo.RetryOnFailedConnect(true) and the
+	// adapter's natsadapter.ConnectOptions (unlimited reconnects every
+	// 250-500 ms, no reconnect buffer). So by default the application starts while
 	// the broker is down, serves its local clients, reports the adapter
 	// down in readiness and links up when the broker comes; add
 	// natsgo.RetryOnFailedConnect(false) to fail start-up instead.
@@ -80,8 +81,8 @@ func (d *dialer) start(context.Context) error {
 	opts := append([]natsgo.Option{
 		natsgo.Name("wshub"),
 		natsgo.RetryOnFailedConnect(true),
-		natsgo.MaxReconnects(-1),
-	}, d.cfg.ConnectOptions...)
+	}, natsadapter.ConnectOptions()...)
+	opts = append(opts, d.cfg.ConnectOptions...)
 	nc, err := natsgo.Connect(url, opts...)
 	if err != nil {
 		return fmt.Errorf("natsfx: connect %s: %w", url, err)
