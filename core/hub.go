@@ -91,18 +91,18 @@ type Hub struct {
 	shutDone  chan struct{} // closed when the first Shutdown has closed every client and the adapter
 	drainOnce sync.Once
 
-	wg      sync.WaitGroup     // read pumps, hook goroutines, reaper
-	bgWG    sync.WaitGroup     // publisher and presence goroutines
-	bgStop  context.CancelFunc // set by Run under life; stops the background goroutines
-	pub     *publisher
-	pres    *presence
+	wg     sync.WaitGroup     // read pumps, hook goroutines, reaper
+	bgWG   sync.WaitGroup     // publisher and presence goroutines
+	bgStop context.CancelFunc // set by Run under life; stops the background goroutines
+	pub    *publisher
+	pres   *presence
 	// maxPublishDelay bounds a message's time from send to broker.
 	maxPublishDelay time.Duration
 	origins         originStreams // other nodes' broadcast and presence streams
-	limiter logLimiter    // adapter failures and drops
-	slowLog logLimiter    // slow-client disconnects
-	utf8Log logLimiter    // text sends refused as invalid UTF-8
-	panics  panicLog
+	limiter         logLimiter    // adapter failures and drops
+	slowLog         logLimiter    // slow-client disconnects
+	utf8Log         logLimiter    // text sends refused as invalid UTF-8
+	panics          panicLog
 	// maxConns is the connection cap in force: Limits.MaxConnections, or
 	// one derived from the open-file limit; 0 means none.
 	maxConns int
@@ -128,11 +128,11 @@ func NewHub(opts ...Option) *Hub {
 		rooms:        make(map[string]*Room),
 
 		maxPublishDelay: DefaultMaxPublishDelay,
-		runningCh:    make(chan struct{}),
-		stopCh:       make(chan struct{}),
-		runDone:      make(chan struct{}),
-		shutDone:     make(chan struct{}),
-		emptySig:     make(chan struct{}, 1),
+		runningCh:       make(chan struct{}),
+		stopCh:          make(chan struct{}),
+		runDone:         make(chan struct{}),
+		shutDone:        make(chan struct{}),
+		emptySig:        make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
 		if opt != nil {
