@@ -72,7 +72,8 @@ type AdapterMetricsCollector interface {
 // IncrementMessagesSent or IncrementMessagesDropped.
 type DeliveryMetricsCollector interface {
 	// IncrementAdapterDroppedReason counts messages dropped before reaching
-	// the broker, by reason: DropQueueFull, DropLinkDown or DropStopped.
+	// the broker, by reason: DropQueueFull, DropLinkDown, DropStale or
+	// DropStopped.
 	// They took no sequence number.
 	IncrementAdapterDroppedReason(reason string, count int)
 	// IncrementAdapterLost counts messages of other nodes that did not

@@ -42,6 +42,9 @@ type Config struct {
 	// Presence is the heartbeat interval of cluster presence
 	// (core.WithPresence); zero turns presence off. It needs an adapter.
 	Presence time.Duration
+	// MaxPublishDelay bounds how late a message may leave this node for the
+	// others (core.WithMaxPublishDelay); zero: core's default, 1s.
+	MaxPublishDelay time.Duration
 	// DrainTimeout is how long a client's send queue must stay empty during
 	// a drain before the hub closes it with 1001 (core.WithDrainTimeout).
 	// Zero: half of StopTimeout, so idle clients are closed within the stop
@@ -146,7 +149,8 @@ func (c Config) hubOptions() []core.Option {
 		// withDefaults left DrainTimeout non-zero; negative means no idle
 		// reaper, which core spells 0.
 		core.WithDrainTimeout(max(c.DrainTimeout, 0)),
-		core.WithHookTimeout(c.HookTimeout), // zero: core keeps its default
+		core.WithHookTimeout(c.HookTimeout),         // zero: core keeps its default
+		core.WithMaxPublishDelay(c.MaxPublishDelay), // likewise
 	}
 	if c.Presence > 0 {
 		opts = append(opts, core.WithPresence(c.Presence))

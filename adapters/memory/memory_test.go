@@ -37,6 +37,14 @@ func TestHubsOverMemoryBus(t *testing.T) {
 	adaptertest.RunHubs(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
 
+// TestJoinRaceOverMemoryBus: room interest is applied before SetRoomInterest
+// returns, so an answer to a message sent right after a join always reaches
+// the new member.
+func TestJoinRaceOverMemoryBus(t *testing.T) {
+	bus := NewBus()
+	adaptertest.RunJoinRace(t, 1000, func(*testing.T) core.Adapter { return bus.NewAdapter() })
+}
+
 // reports collects what an adapter hands its error reporter.
 type reports struct {
 	mu   sync.Mutex
@@ -161,8 +169,8 @@ func TestUndecodableReported(t *testing.T) {
 	got := make(chan string, 1) // the one good message
 	require.NoError(t, a.Subscribe(t.Context(), func(m core.AdapterMessage) { got <- string(m.Data) }))
 
-	a.inbox <- []byte{1, 3}       // truncated
-	a.inbox <- []byte{2, 1, 0, 0} // a future version
+	a.inbox <- []byte{1, 3}                      // truncated
+	a.inbox <- []byte{wire.Version + 1, 1, 0, 0} // a future version
 	require.NoError(t, a.Publish(t.Context(), core.AdapterMessage{Type: core.AdapterBroadcast, Data: []byte("good")}))
 	assert.Equal(t, "good", <-got)
 

@@ -210,5 +210,6 @@ func TestBrokerFaults(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Less(t, slowest, 2*time.Second, "a Publish blocked")
+	assert.False(t, got.has(withData("stale")), "a message refused during the outage arrived after it")
 	t.Logf("stream: %d publishes, %d failed, slowest %v", published, failed, slowest)
 }

@@ -30,8 +30,25 @@
 // receiver, which reads the subscription and calls the handler. Both stop
 // when the context given to Subscribe ends or when Close is called; Close
 // waits for them. After a broken connection the receiver reads again with
-// backoff from 100ms doubling up to 1s; go-redis then reconnects and
-// subscribes again to every channel the adapter holds.
+// backoff from 100ms doubling up to 400ms, each wait jittered to between
+// half and all of it; go-redis then reconnects and subscribes again to every
+// channel the adapter holds.
+//
+// # Delivery
+//
+// One node's messages reach another in order or not at all; the hub numbers
+// them (core.Sequence) and the receiving hub counts what went missing.
+// Because the subscription and the publishes use different connections, a
+// new room interest holds back this adapter's later publishes until Redis
+// has confirmed the room's subscription: the keeper sends a PING carrying
+// the interest's version after the SUBSCRIBE, on the same connection, and
+// Redis answers it only after the SUBSCRIBE took effect. The wait happens in
+// Publish, which the hub calls from its publisher goroutine, so no sender
+// and no JoinRoom blocks; it lasts one round trip, and never more than the
+// health timeout. Connected (core.LinkStateAdapter) reports the
+// subscription's link, so while Redis is unreachable the hub drops and
+// counts its messages rather than calling Publish, which go-redis would
+// otherwise hold through its dial retries and then deliver late.
 //
 // # Logging
 //

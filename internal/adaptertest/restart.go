@@ -122,11 +122,11 @@ func RunBrokerRestarts(t *testing.T, spec RestartSpec, broker Broker, newAdapter
 	waitFor(spec.Steady)
 
 	type mark struct {
-		firstN          int64
-		kill, back      time.Time
-		published, lost int64
-		dropped, errs   int64
-		clientDropsB    int64
+		firstN        int64
+		kill, back    time.Time
+		lost          int64
+		dropped, errs int64
+		clientDropsB  int64
 	}
 	snapshot := func(m *mark) {
 		ta, tb := ca.Traffic(), cb.Traffic()
@@ -220,19 +220,32 @@ func RunBrokerRestarts(t *testing.T, spec RestartSpec, broker Broker, newAdapter
 		assert.LessOrEqual(t, time.Duration(c.maxAge.Load()), StaleBound, "client %d of B got a stale message", i)
 	}
 
-	// The accounting.
-	ta, tb := ca.Traffic(), cb.Traffic()
-	t.Logf("node A: %d sent, %d published, dropped %v, adapter errors %v", sent.Load(), ta.Published, ta.Dropped, ta.AdapterErrors)
+	// The accounting, once what is still in flight (the last closing
+	// messages) has landed: each equality must hold within waitTimeout.
+	var ta, tb Traffic
+	var gotB int64
+	settled := func() bool {
+		ta, tb = ca.Traffic(), cb.Traffic()
+		gotB = 0
+		for _, c := range clientsB {
+			gotB += c.count.Load()
+		}
+		return sent.Load()+extra == ta.Published+ta.DroppedTotal() &&
+			ta.Published == tb.Received-tb.Duplicates+tb.Lost-tb.Reordered &&
+			tb.Received*int64(len(clientsB)) == gotB+tb.ClientDrops
+	}
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(waitTimeout); !settled() && time.Now().Before(deadline); {
+		<-poll.C
+	}
+	t.Logf("node A: %d sent, %d published, dropped %v, adapter errors %v", sent.Load()+extra, ta.Published, ta.Dropped, ta.AdapterErrors)
 	t.Logf("node B: %d received, %d lost, %d reordered, %d duplicates, %d dropped at clients",
 		tb.Received, tb.Lost, tb.Reordered, tb.Duplicates, tb.ClientDrops)
 	assert.Equal(t, sent.Load()+extra, ta.Published+ta.DroppedTotal(),
 		"A: what it sent to the cluster = published + dropped at the publisher")
 	assert.Equal(t, ta.Published, tb.Received-tb.Duplicates+tb.Lost-tb.Reordered,
 		"published by A = received by B + lost between them")
-	var gotB int64
-	for _, c := range clientsB {
-		gotB += c.count.Load()
-	}
 	assert.Equal(t, tb.Received*int64(len(clientsB)), gotB+tb.ClientDrops,
 		"every client of B got every message B received, less the drops counted at its queue")
 	return figures
