@@ -102,8 +102,12 @@ type BatchPublisher interface {
 // member joins a room and SetRoomInterest(room, false) when the last one
 // leaves, so the adapter receives that room's traffic only while this node
 // needs it. Calls for one room arrive in order. SetRoomInterest must not
-// block on the broker: it records the interest and applies it in the
-// background, again after a reconnect.
+// wait for the broker, and the subscription must take effect at the broker
+// before anything the adapter publishes after the call, so that another
+// node's answer to such a message reaches the new member: this module's
+// NATS adapter writes the subscription on the connection its publishes
+// share, its Redis adapter holds later publishes until Redis has confirmed
+// the subscription. Interest is applied again after a reconnect.
 //
 // A hub that will make these calls says so in the context it passes to
 // Subscribe (see DeclaresRoomInterest). An adapter should limit room
