@@ -78,7 +78,8 @@ type AdapterMessage struct {
 // contiguous within (Instance, Epoch): 1, 2, 3, ...
 type Sequence struct {
 	// Instance is a random non-zero number the hub picks each time it runs;
-	// it tells a restarted node from its previous run.
+	// it tells a restarted node from its previous run. A message with
+	// Instance 0 is treated as not numbered.
 	Instance uint64 `json:"instance"`
 	// Epoch is the generation of the stream's counter within the instance.
 	// It is 1 for the broadcast and presence streams. A room's counter is
@@ -101,8 +102,10 @@ type BatchPublisher interface {
 // routing: the hub calls SetRoomInterest(room, true) when the first local
 // member joins a room and SetRoomInterest(room, false) when the last one
 // leaves, so the adapter receives that room's traffic only while this node
-// needs it. Calls for one room arrive in order. SetRoomInterest must not
-// wait for the broker, and the subscription must take effect at the broker
+// needs it. Calls for one room arrive in order; the hub makes them while it
+// holds its room index, so SetRoomInterest must not wait for the broker's
+// answer (a bounded socket write is fine), and the subscription must take
+// effect at the broker
 // before anything the adapter publishes after the call, so that another
 // node's answer to such a message reaches the new member: this module's
 // NATS adapter writes the subscription on the connection its publishes

@@ -121,9 +121,11 @@ const DefaultMaxPublishDelay = time.Second
 // WithMaxPublishDelay bounds how late a message may leave this node for the
 // others (default DefaultMaxPublishDelay; zero or less means the default).
 // A message still in the publish queue that long after its send is dropped
-// (reason DropStale), and a publish call to the broker is cancelled once its
-// oldest message reaches the bound, so a broker that stalls or an outage
-// never makes the node send old messages as a burst when the link returns.
+// (reason DropStale), and the context of a publish call to the adapter
+// ends when its oldest message reaches the bound (an adapter that honours
+// it, as the Redis adapter does, gives up then; the NATS adapter never
+// waits for the broker), so a broker that stalls or an outage never makes
+// the node send old messages as a burst when the link returns.
 // Real-time traffic is worth little seconds late; set a larger bound if
 // yours is not.
 func WithMaxPublishDelay(d time.Duration) Option {

@@ -165,6 +165,9 @@ func (p *presence) heartbeat() {
 func (p *presence) goodbye(ctx context.Context) {
 	rec := presenceRecord{kind: presenceGoodbye, instance: p.instance}
 	m := AdapterMessage{NodeID: p.h.nodeID, Type: AdapterPresence, Data: appendPresence(nil, &rec)}
+	if ls, ok := p.h.adapter.(LinkStateAdapter); ok && !ls.Connected() {
+		return // nobody would hear it; the others evict this node by its silence
+	}
 	// The publisher goroutine has returned: its numbering is ours now.
 	p.h.pub.seq.number(&m)
 	if p.h.adapterMetrics != nil {
@@ -183,8 +186,9 @@ func (p *presence) evict(now time.Time) {
 	defer p.mu.Unlock()
 	for id, n := range p.nodes {
 		if now.Sub(n.lastSeen) > limit {
+			// Its streams stay followed: the silence may be this node's
+			// own link, and what it missed meanwhile must count as lost.
 			delete(p.nodes, id)
-			p.h.origins.forget(id)
 			p.h.logger.Info("wshub: evicted silent node", "node_id", id)
 		}
 	}

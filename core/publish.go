@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -27,6 +28,10 @@ type publisher struct {
 	// sends it first. Written by run, read by flush after run returned.
 	leftover []queued
 	stopped  atomic.Bool // flush ran: nothing reads the queue any more
+	// senders counts publish calls between their look at stopped and their
+	// enqueue, so that flush, once it has set stopped, can wait them out
+	// and count what they queued.
+	senders atomic.Int64
 	// sendCtx is the sends' lifetime: it outlives the hub's stop, so a
 	// batch in flight is not cut halfway, and ends with Shutdown's ctx.
 	sendCtx     context.Context //nolint:containedctx // see above
@@ -51,6 +56,8 @@ func (h *Hub) publish(m AdapterMessage) {
 		return
 	}
 	m.NodeID = h.nodeID
+	h.pub.senders.Add(1)
+	defer h.pub.senders.Add(-1)
 	if h.pub.stopped.Load() {
 		h.adapterDropped(1, DropStopped)
 		return
@@ -172,6 +179,9 @@ func (p *publisher) flush(ctx context.Context) {
 		msgs = p.send(ctx, batch, msgs)
 	}
 	p.stopped.Store(true)
+	for p.senders.Load() != 0 {
+		runtime.Gosched() // a sender between its check and its (non-blocking) enqueue
+	}
 	// What a sender queued before it saw stopped (or what ctx left).
 	n := 0
 	for {
@@ -229,7 +239,7 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 		h.adapterMetrics.IncrementAdapterReceived(1)
 	}
 	if m.Type == AdapterPresence {
-		if !own && m.Seq.Number != 0 {
+		if !own && m.Seq.numbered() {
 			h.countSeq(h.origins.follow(m.NodeID, true, m.Seq, time.Now()))
 		}
 		if h.pres != nil {
@@ -254,11 +264,11 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 	case AdapterRoom, AdapterRoomExcept:
 		// A room that does not exist here is not followed: this node
 		// receives its stream only while it has members in it.
-		if room = h.room(m.Room); room != nil && m.Seq.Number != 0 {
+		if room = h.room(m.Room); room != nil && m.Seq.numbered() {
 			h.countSeq(room.seqs.follow(m.NodeID, m.Seq))
 		}
 	default:
-		if m.Seq.Number != 0 {
+		if m.Seq.numbered() {
 			h.countSeq(h.origins.follow(m.NodeID, false, m.Seq, time.Now()))
 		}
 	}

@@ -113,6 +113,10 @@ func (q *numbering) sweep(now time.Time) {
 	q.round++
 }
 
+// numbered reports whether q can be followed: a hub of this version never
+// sends Instance 0, so a message with it is treated as unnumbered.
+func (q Sequence) numbered() bool { return q.Number != 0 && q.Instance != 0 }
+
 // seqCount is what following a stream found in one message.
 type seqCount struct {
 	lost      uint64 // numbers skipped: messages that never arrived (so far)
@@ -213,8 +217,8 @@ func (o *originStreams) follow(node string, presence bool, q Sequence, now time.
 	return s.follow(q)
 }
 
-// forget drops what is known of node's streams (it said goodbye or was
-// evicted), so its next run starts afresh.
+// forget drops what is known of node's streams (it said goodbye), so its
+// next run starts afresh.
 func (o *originStreams) forget(node string) {
 	o.mu.Lock()
 	delete(o.streams, originKey{node: node})

@@ -197,9 +197,11 @@ func (a *Adapter) Connected() bool { return a.nc.IsConnected() }
 // after Subscribe, subscribes to or unsubscribes from the room's subject
 // before it returns. That writes the SUB into the connection's buffer, ahead
 // of every message this node publishes afterwards, so the broker applies
-// the subscription before it routes them; it does not wait for the broker
-// (nats.go sends the subscription when it is connected, again after every
-// reconnect). A subscription that fails (the connection is closed) is
+// the subscription before it routes them. It does not wait for the broker's
+// answer (nats.go sends the subscription when it is connected, again after
+// every reconnect), but it takes the connection's lock, which nats.go holds
+// while it writes to the socket: dial with ConnectOptions so that a broker
+// that stops reading cannot hold it longer than FlusherTimeout. A subscription that fails (the connection is closed) is
 // retried by the reconciler. Interest recorded before Subscribe is applied
 // by Subscribe. An empty room name is ignored. It has no effect unless the
 // Subscribe context came from core.WithRoomInterest: without it the adapter

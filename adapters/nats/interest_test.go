@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/wire"
 )
 
 // TestRoomInterestRouting checks that the broker sends a room's traffic only
@@ -76,4 +78,34 @@ func TestRoomInterestRouting(t *testing.T) {
 	for range 5 {
 		assert.False(t, sendRound(), "room traffic after withdrawn interest")
 	}
+}
+
+// Messages an earlier subscription of a room left in the inbox (routed
+// while the node had left the room) are skipped once the room has a new
+// subscription: a member who joined since must not get them, and the hub
+// must not take them for the start of the room's stream.
+func TestStaleRoomSubscriptionSkipped(t *testing.T) {
+	t.Parallel()
+	const room = "rejoined"
+	a := newAdapter(t, connect(t, sharedURL), testPrefix())
+	a.SetRoomInterest(room, true)
+	got := subscribe(t, a)
+	a.mu.Lock()
+	old := a.rooms[room].s
+	a.mu.Unlock()
+	a.SetRoomInterest(room, false)
+	a.SetRoomInterest(room, true)
+	a.mu.Lock()
+	cur := a.rooms[room].s
+	a.mu.Unlock()
+	require.NotSame(t, old, cur)
+
+	msg := func(data string) []byte {
+		return wire.Append(nil, &core.AdapterMessage{NodeID: "n", Type: core.AdapterRoom, Room: room, MsgType: 1, Data: []byte(data)})
+	}
+	subj := a.subj.roomSubject(room)
+	a.inbox <- &natsgo.Msg{Subject: subj, Data: msg("from the old subscription"), Sub: old}
+	a.inbox <- &natsgo.Msg{Subject: subj, Data: msg("from the new one"), Sub: cur}
+	require.Eventually(t, func() bool { return got.has(withData("from the new one")) }, waitFor, tick)
+	assert.False(t, got.has(withData("from the old subscription")))
 }

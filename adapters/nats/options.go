@@ -58,7 +58,7 @@ func (c *config) validate() error {
 	return nil
 }
 
-// Reconnect timing of ConnectOptions.
+// Timing of ConnectOptions.
 const (
 	// ReconnectWait is the pause between two reconnect attempts to one
 	// server; with the jitter below, a node is back within half a second of
@@ -67,6 +67,8 @@ const (
 	// ReconnectJitter is the most that is added at random to each wait, so
 	// the nodes of a cluster do not reconnect in the same instant.
 	ReconnectJitter = 250 * time.Millisecond
+	// FlusherTimeout bounds one write to the broker's socket.
+	FlusherTimeout = time.Second
 )
 
 // ConnectOptions returns the nats.go options the adapter is designed for;
@@ -79,12 +81,18 @@ const (
 //     one burst and seconds late, when the link returns. The adapter
 //     already refuses to publish while the connection is down; without the
 //     buffer, a message that races with the disconnect fails too, and its
-//     receivers count it lost instead of getting it late.
+//     receivers count it lost instead of getting it late;
+//   - a write to the broker that stalls for FlusherTimeout fails and
+//     reconnects (nats.go's default waits a minute). nats.go holds the
+//     connection's lock while it writes, and Publish and SetRoomInterest
+//     take that lock, so this bounds how long a broker that stopped reading
+//     can hold them.
 func ConnectOptions() []natsgo.Option {
 	return []natsgo.Option{
 		natsgo.MaxReconnects(-1),
 		natsgo.ReconnectWait(ReconnectWait),
 		natsgo.ReconnectJitter(ReconnectJitter, ReconnectJitter),
 		natsgo.ReconnectBufSize(-1),
+		natsgo.FlusherTimeout(FlusherTimeout),
 	}
 }

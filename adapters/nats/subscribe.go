@@ -110,12 +110,30 @@ func (a *Adapter) dispatch(ctx context.Context, inbox <-chan *natsgo.Msg, handle
 				a.failures.Fail(wire.ErrorOp(err), fmt.Errorf("message on %q: %w", m.Subject, err))
 				continue
 			}
-			if checkRooms && strings.HasPrefix(m.Subject, a.subj.room) && !a.isRoomSubjectOf(m.Subject, &msg) {
-				continue
+			if strings.HasPrefix(m.Subject, a.subj.room) {
+				if checkRooms && !a.isRoomSubjectOf(m.Subject, &msg) {
+					continue
+				}
+				if !checkRooms && !a.fromCurrentRoomSub(msg.Room, m.Sub) {
+					continue
+				}
 			}
 			handler(msg)
 		}
 	}
+}
+
+// fromCurrentRoomSub reports whether s is the live subscription of room.
+// Messages that an earlier subscription of the room put in the inbox before
+// it was removed are skipped: they were routed while this node had left the
+// room, and a member who joined since should not get them (nor should the
+// hub see them as the start of the room's stream and count the gap that
+// follows as lost).
+func (a *Adapter) fromCurrentRoomSub(room string, s *natsgo.Subscription) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur := a.rooms[room]
+	return cur != nil && cur.s == s
 }
 
 // sub is one live subscription and the drop count already reported for it.

@@ -184,7 +184,8 @@ func (a *Adapter) putBuf(bp *[]byte, b []byte) {
 // Connected reports false while the subscription's connection has failed
 // and not come back; the hub then drops what it would publish instead of
 // handing it over (core.LinkStateAdapter). Before the first answer from
-// Redis it reports true.
+// Redis, and after the subscription ended with its context, it reports
+// true: publishing may still work then.
 func (a *Adapter) Connected() bool { return !a.down.Load() }
 
 // Publish sends msg to the other nodes with one PUBLISH. It first waits

@@ -384,7 +384,10 @@ func (a *Adapter) linkDown(err error) {
 	a.mu.Lock()
 	a.linkErr = err
 	a.live.Store(false)
-	a.down.Store(true)
+	// A subscription that ended because its context did (the hub is
+	// stopping) says nothing about Redis: the hub's last flush still
+	// publishes.
+	a.down.Store(err != errStopped) //nolint:errorlint // identity: our own sentinel, never wrapped
 	close(a.confirmCh)
 	a.confirmCh = make(chan struct{})
 	a.mu.Unlock()
