@@ -164,18 +164,15 @@ func (p *presence) heartbeat() {
 // goodbye tells the other nodes to forget this one at once.
 func (p *presence) goodbye(ctx context.Context) {
 	rec := presenceRecord{kind: presenceGoodbye, instance: p.instance}
-	m := AdapterMessage{NodeID: p.h.nodeID, Type: AdapterPresence, Data: appendPresence(nil, &rec)}
 	if ls, ok := p.h.adapter.(LinkStateAdapter); ok && !ls.Connected() {
 		return // nobody would hear it; the others evict this node by its silence
 	}
+	msg := []AdapterMessage{{NodeID: p.h.nodeID, Type: AdapterPresence, Data: appendPresence(nil, &rec)}}
 	// The publisher goroutine has returned: its numbering is ours now.
-	p.h.pub.seq.number(&m)
-	if p.h.adapterMetrics != nil {
-		p.h.adapterMetrics.IncrementAdapterPublished(1)
-	}
+	p.h.pub.stamp(msg)
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := p.h.adapter.Publish(ctx, m); err != nil {
+	if err := p.h.adapter.Publish(ctx, msg[0]); err != nil {
 		p.h.adapterError(&AdapterError{Op: "publish", Err: err})
 	}
 }

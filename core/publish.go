@@ -130,15 +130,12 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 		h.adapterDropped(len(batch), DropLinkDown)
 		return msgs
 	}
-	p.seq.sweep(time.Now())
+	p.seq.sweep(p.base.Add(now))
 	msgs = msgs[:0]
 	for i := range batch {
 		msgs = append(msgs, batch[i].m)
-		p.seq.number(&msgs[len(msgs)-1])
 	}
-	if h.adapterMetrics != nil {
-		h.adapterMetrics.IncrementAdapterPublished(len(msgs))
-	}
+	p.stamp(msgs)
 	wait := min(h.cfg.WriteWait, batch[0].at+h.maxPublishDelay-now)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
@@ -159,6 +156,17 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 	}
 	clear(msgs) // let the payloads go
 	return msgs
+}
+
+// stamp numbers msgs and counts them as published: from here on, a
+// receiver accounts for each as received or lost.
+func (p *publisher) stamp(msgs []AdapterMessage) {
+	for i := range msgs {
+		p.seq.number(&msgs[i])
+	}
+	if p.h.adapterMetrics != nil {
+		p.h.adapterMetrics.IncrementAdapterPublished(len(msgs))
+	}
 }
 
 // flush publishes what is still queued, bounded by ctx, then marks the

@@ -43,12 +43,6 @@ func parseConfirm(payload string) (uint64, bool) {
 	return v, err == nil
 }
 
-// noteInterestLocked gives a new room interest the next version. a.mu is
-// held.
-func (a *Adapter) noteInterestLocked() {
-	a.interestVer++
-}
-
 // sendConfirm asks Redis, on the subscription's connection, to confirm
 // everything subscribed so far as version v. Failures need no handling: the
 // keeper asks again on its next tick while v is unconfirmed.

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -97,7 +98,7 @@ func (a *Adapter) SetRoomInterest(room string, interested bool) {
 	}
 	if interested {
 		if _, ok := a.interest[room]; !ok {
-			a.noteInterestLocked()
+			a.interestVer++ // a new interest: the next version to confirm
 		}
 		a.interest[room] = struct{}{}
 	} else {
@@ -387,7 +388,7 @@ func (a *Adapter) linkDown(err error) {
 	// A subscription that ended because its context did (the hub is
 	// stopping) says nothing about Redis: the hub's last flush still
 	// publishes.
-	a.down.Store(err != errStopped) //nolint:errorlint // identity: our own sentinel, never wrapped
+	a.down.Store(!errors.Is(err, errStopped))
 	close(a.confirmCh)
 	a.confirmCh = make(chan struct{})
 	a.mu.Unlock()
