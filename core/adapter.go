@@ -66,6 +66,10 @@ type AdapterMessage struct {
 	// "not numbered" (a publisher that is not a hub of this version) and is
 	// not tracked.
 	Seq Sequence `json:"seq,omitzero"`
+	// Pos is the message's place in its room's history, for messages of
+	// rooms that keep history (see HistoryAdapter); zero otherwise. The
+	// history store sets it.
+	Pos Position `json:"pos,omitzero"`
 }
 
 // Sequence places a bus message in the numbering of the hub that sent it, so

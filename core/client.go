@@ -66,6 +66,10 @@ type Client struct {
 
 	limiter   *tokenBucket
 	pingTimer *time.Timer
+	// cursors are the client's recovery cursors per room, from the upgrade
+	// (WithRecovery or RecoverParam); a join of a history room uses and
+	// removes its cursor. Guarded by state; nil when none was presented.
+	cursors map[string]Position
 }
 
 func newClientID() string {

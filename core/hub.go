@@ -67,6 +67,12 @@ type Hub struct {
 	hookTimeout      time.Duration
 	dropPolicy       DropPolicy
 	skipLatency      bool
+	roomOpts         RoomOptionsFunc
+	// hist stores history rooms: the adapter's HistoryAdapter, or a
+	// memory store when the hub has no adapter (histLocal).
+	hist      HistoryAdapter
+	histLocal bool
+	framer    HistoryFramer
 
 	upgrader websocket.Upgrader
 
@@ -167,6 +173,13 @@ func NewHub(opts ...Option) *Hub {
 	h.limiter.every = 10 * time.Second
 	h.slowLog.every = 10 * time.Second
 	h.utf8Log.every = 10 * time.Second
+	h.framer = cmpFramer(h.framer)
+	switch ha, ok := h.adapter.(HistoryAdapter); {
+	case h.adapter == nil:
+		h.hist, h.histLocal = localHistory{NewMemoryHistory()}, true
+	case ok:
+		h.hist = ha
+	}
 	if h.adapter != nil {
 		h.pub = newPublisher(h)
 		if h.presenceInterval > 0 {

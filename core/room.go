@@ -16,6 +16,8 @@ type Room struct {
 	pos     map[*Client]int
 	deleted bool        // removed from the hub: joins must retry with a new room
 	seqs    roomStreams // other nodes' streams of this room, while it exists here
+	opts    RoomOptions // resolved when the room came into existence here
+	hist    *roomHistory // ordered delivery of a history room; nil otherwise
 }
 
 // getOrCreateRoom returns the live room named name, creating it if needed.
@@ -31,7 +33,10 @@ func (h *Hub) getOrCreateRoom(name string) *Room {
 	if r = h.rooms[name]; r != nil {
 		return r
 	}
-	r = &Room{name: name, pos: make(map[*Client]int)}
+	r = &Room{name: name, pos: make(map[*Client]int), opts: h.resolveRoomOptions(name)}
+	if r.opts.History.Enabled() && h.hist != nil {
+		r.hist = newRoomHistory(h, r)
+	}
 	h.rooms[name] = r
 	h.metrics.IncrementRooms()
 	if ri, ok := h.adapter.(RoomInterestAdapter); ok {

@@ -81,11 +81,19 @@
 //	|-----|--------------------------------------------------------|
 //	| 1   | sequence (core.Sequence): Instance as 8 bytes, little- |
 //	|     | endian; Epoch, uvarint; Number, uvarint, not 0         |
+//	| 2   | position (core.Position) of a history room's message:  |
+//	|     | Offset, uvarint, not 0; then the Epoch's bytes, which  |
+//	|     | fill the rest of the value (1 to MaxEpochLen bytes)    |
+//
+// The position's epoch takes the rest of its value, so that extension
+// cannot grow: a later field of history messages takes a new key. Stores
+// that build messages outside Go (the Redis adapter's Lua script) append
+// key 2 to an encoded message and set its first byte to 2.
 //
 // Limits a decoder enforces: every length must fit in the bytes that remain;
 // an except count larger than the number of remaining bytes is malformed
 // (each ID takes at least its length byte); a first byte of 0 is malformed,
-// a first byte greater than 1 is ErrVersion.
+// a first byte greater than Version is ErrVersion.
 //
 // # Empty values
 //

@@ -17,7 +17,12 @@ const Version = 2
 // Extension keys of version 2 (see the package documentation).
 const (
 	extSequence = 1
+	extPosition = 2
 )
+
+// MaxEpochLen bounds a position's epoch on the wire; a longer one is
+// malformed.
+const MaxEpochLen = 64
 
 // Sentinel errors returned (wrapped) by Decode. Match them with errors.Is.
 var (
@@ -118,7 +123,7 @@ func Append(dst []byte, m *core.AdapterMessage) []byte {
 	code := typeCode(m.Type)
 	flags := flagsOf(m)
 	version := byte(1)
-	if m.Seq.Number != 0 {
+	if m.Seq.Number != 0 || m.Pos.Offset != 0 {
 		version = 2
 	}
 	dst = append(dst, version, code, flags)
@@ -150,8 +155,19 @@ func Append(dst []byte, m *core.AdapterMessage) []byte {
 		dst = binary.AppendUvarint(dst, m.Seq.Epoch)
 		dst = binary.AppendUvarint(dst, m.Seq.Number)
 	}
+	if m.Pos.Offset != 0 {
+		dst = append(dst, extPosition, byte(posValueSize(&m.Pos)))
+		dst = binary.AppendUvarint(dst, m.Pos.Offset)
+		dst = append(dst, m.Pos.Epoch...)
+	}
 	return dst
 }
+
+// posValueSize is the length of the position extension's value: the
+// offset's varint, then the epoch's bytes (at most 10+MaxEpochLen, so its
+// length fits in one varint byte; Append truncates nothing, an epoch longer
+// than MaxEpochLen is the store's bug and fails to decode).
+func posValueSize(p *core.Position) int { return uvarintSize(p.Offset) + len(p.Epoch) }
 
 // seqValueSize is the length of the sequence extension's value: at most
 // 8+10+10 bytes, so its length fits in one varint byte.
@@ -184,6 +200,9 @@ func Size(m *core.AdapterMessage) int {
 	n += uvarintSize(uint64(len(m.Data))) + len(m.Data)
 	if m.Seq.Number != 0 {
 		n += 2 + seqValueSize(&m.Seq)
+	}
+	if m.Pos.Offset != 0 {
+		n += 1 + uvarintSize(uint64(posValueSize(&m.Pos))) + posValueSize(&m.Pos)
 	}
 	return n
 }
@@ -254,9 +273,10 @@ func (r *reader) field(what string) span {
 
 // extensions reads the extensions of a version 2 message up to the end of
 // the input: the ones it knows, and past the ones it does not.
-func (r *reader) extensions() core.Sequence {
+func (r *reader) extensions() (core.Sequence, core.Position) {
 	var seq core.Sequence
-	seen := false
+	var pos core.Position
+	seen, seenPos := false, false
 	for r.err == nil && r.remaining() > 0 {
 		key := r.uvarint("extension key")
 		v := r.field("extension value")
@@ -273,10 +293,32 @@ func (r *reader) extensions() core.Sequence {
 			}
 			seen = true
 			seq = r.sequence(r.b[v.off : v.off+v.n])
+		case extPosition:
+			if seenPos {
+				r.fail("position", "repeated")
+				break
+			}
+			seenPos = true
+			pos = r.position(r.b[v.off : v.off+v.n])
 		default: // a later extension: skipped
 		}
 	}
-	return seq
+	return seq, pos
+}
+
+// position decodes the value of the position extension.
+func (r *reader) position(b []byte) core.Position {
+	off, k := binary.Uvarint(b)
+	if k <= 0 || off == 0 {
+		r.fail("position", "bad or zero offset")
+		return core.Position{}
+	}
+	epoch := b[k:]
+	if len(epoch) == 0 || len(epoch) > MaxEpochLen {
+		r.fail("position", "epoch empty or too long")
+		return core.Position{}
+	}
+	return core.Position{Epoch: string(epoch), Offset: off}
 }
 
 // sequence decodes the value of the sequence extension. Bytes after the
@@ -362,8 +404,9 @@ func Decode(b []byte) (core.AdapterMessage, error) {
 	}
 	data = r.field("data")
 	var seq core.Sequence
+	var where core.Position
 	if version >= 2 {
-		seq = r.extensions()
+		seq, where = r.extensions()
 	}
 	if r.err == nil && r.remaining() != 0 {
 		r.fail("end", "trailing bytes")
@@ -388,7 +431,7 @@ func Decode(b []byte) (core.AdapterMessage, error) {
 	}
 	all := sb.String()
 
-	m := core.AdapterMessage{MsgType: msgType, Seq: seq}
+	m := core.AdapterMessage{MsgType: msgType, Seq: seq, Pos: where}
 	pos := 0
 	next := func(n int) string {
 		s := all[pos : pos+n]
