@@ -155,6 +155,14 @@ func clientIDs(cs []*Client) []string {
 // publishes it to the other nodes. Without an adapter, a room with no local
 // members returns ErrRoomNotFound; with one it returns nil (other nodes may
 // have members).
+//
+// In a room that keeps history (RoomOptions.History) the message is first
+// stored, which gives it its position, and then delivered on every node in
+// position order, here too: with an adapter that is after the broker's
+// answer, from the hub's publisher goroutine, so the call still never
+// waits for the broker. Such a room is never ErrRoomNotFound: its message
+// is stored for the clients that will recover it. A message the store
+// refuses reaches no one and is counted as dropped ("store_failed").
 func (h *Hub) BroadcastToRoom(name string, data []byte) error {
 	return h.roomBroadcast(name, TextMessage, data, nil)
 }
@@ -176,7 +184,9 @@ func (h *Hub) BroadcastBinaryToRoomExcept(name string, data []byte, except ...*C
 }
 
 // BroadcastToRoomWithContext is BroadcastToRoom waiting for queue space
-// instead of dropping; it returns ctx's error if ctx ends midway.
+// instead of dropping; it returns ctx's error if ctx ends midway. In a
+// history room it is BroadcastToRoom: delivery follows the store, after
+// the call.
 func (h *Hub) BroadcastToRoomWithContext(ctx context.Context, name string, data []byte) error {
 	return h.roomBroadcastCtx(ctx, true, name, TextMessage, data, nil)
 }
@@ -192,6 +202,10 @@ func (h *Hub) roomBroadcastCtx(ctx context.Context, wait bool, name string, typ 
 	f, err := h.frameFor(typ, data)
 	if err != nil {
 		return err
+	}
+	if o := h.roomOptions(name); o.History.Enabled() && h.hist != nil {
+		h.publishHistory(name, typ, data, except, o.History)
+		return nil
 	}
 	found, err := h.deliverRoom(ctx, wait, name, f, except, nil)
 	if h.adapter == nil {

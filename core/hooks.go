@@ -56,4 +56,9 @@ type Hooks struct {
 	BeforeRoomLeave func(*Client, string)
 	// AfterRoomLeave runs in its own goroutine after a leave.
 	AfterRoomLeave func(*Client, string)
+	// OnRecovery runs in its own goroutine when a client's recovery of a
+	// history room ended (see Hub.JoinRoomFrom), with the outcome: when
+	// r.Recovered is false the client missed messages that could not be
+	// given back, and the app may send it the room's state again.
+	OnRecovery func(client *Client, room string, r Recovery)
 }

@@ -73,6 +73,13 @@ type Hub struct {
 	hist      HistoryAdapter
 	histLocal bool
 	framer    HistoryFramer
+	// history goroutines (gap fills, recoveries): counted in histWG while
+	// histDone is false, under histLife; histCtx ends their store reads.
+	histLife   sync.Mutex
+	histDone   bool
+	histWG     sync.WaitGroup
+	histCtx    context.Context //nolint:containedctx // the hub's lifetime for store reads
+	histCancel context.CancelFunc
 
 	upgrader websocket.Upgrader
 
@@ -174,6 +181,7 @@ func NewHub(opts ...Option) *Hub {
 	h.slowLog.every = 10 * time.Second
 	h.utf8Log.every = 10 * time.Second
 	h.framer = cmpFramer(h.framer)
+	h.histCtx, h.histCancel = context.WithCancel(context.Background())
 	switch ha, ok := h.adapter.(HistoryAdapter); {
 	case h.adapter == nil:
 		h.hist, h.histLocal = localHistory{NewMemoryHistory()}, true
@@ -302,7 +310,8 @@ func (h *Hub) HandleHTTP() http.HandlerFunc {
 // UpgradeConnection upgrades r to a WebSocket connection and registers the
 // client. It answers refusals itself: 503 before Run, while draining, after
 // Shutdown or over MaxConnections; 429 over MaxConnectionsPerUser; 403 when
-// BeforeConnect fails or the origin is refused. A refusal that can only be
+// BeforeConnect fails or the origin is refused; 400 when the RecoverParam
+// cursors are malformed (see RecoveryFromQuery). A refusal that can only be
 // decided after the upgrade closes the socket with 1001 (going away) or 1013
 // (try again later).
 func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...UpgradeOption) (*Client, error) {
@@ -320,6 +329,15 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 		if opt != nil {
 			opt(c)
 		}
+	}
+	if c.cursors == nil && r.URL != nil && r.URL.Query().Has(RecoverParam) {
+		cursors, err := RecoveryFromQuery(r.URL.Query())
+		if err != nil {
+			h.metrics.IncrementErrors("bad_cursor")
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return nil, err
+		}
+		c.cursors = cursors
 	}
 	if m := h.limits.MaxConnectionsPerUser; m > 0 && c.userID != "" && h.users.count(c.userID) >= m {
 		h.metrics.IncrementErrors("max_user_connections")

@@ -42,6 +42,10 @@ type publisher struct {
 type queued struct {
 	m  AdapterMessage
 	at time.Duration // since publisher.base
+	// hist is the room's history options for a message of a history
+	// room, which goes to the adapter's store (HistoryAdapter); zero
+	// otherwise.
+	hist History
 }
 
 func newPublisher(h *Hub) *publisher {
@@ -51,7 +55,14 @@ func newPublisher(h *Hub) *publisher {
 }
 
 // publish hands m to the publisher without blocking.
-func (h *Hub) publish(m AdapterMessage) {
+func (h *Hub) publish(m AdapterMessage) { h.enqueuePublish(m, History{}) }
+
+// publishStored hands m, a message of a history room with options opts, to
+// the publisher, which stores it (HistoryAdapter) and then delivers it
+// here too.
+func (h *Hub) publishStored(m AdapterMessage, opts History) { h.enqueuePublish(m, opts) }
+
+func (h *Hub) enqueuePublish(m AdapterMessage, opts History) {
 	if h.pub == nil {
 		return
 	}
@@ -63,7 +74,7 @@ func (h *Hub) publish(m AdapterMessage) {
 		return
 	}
 	select {
-	case h.pub.queue <- queued{m: m, at: time.Since(h.pub.base)}:
+	case h.pub.queue <- queued{m: m, at: time.Since(h.pub.base), hist: opts}:
 	default:
 		h.adapterDropped(1, DropQueueFull)
 	}
@@ -132,13 +143,24 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 	}
 	p.seq.sweep(p.base.Add(now))
 	msgs = msgs[:0]
+	var stored []HistoryAppend
 	for i := range batch {
+		if batch[i].hist.Enabled() {
+			stored = append(stored, HistoryAppend{Msg: batch[i].m, Options: batch[i].hist})
+			continue
+		}
 		msgs = append(msgs, batch[i].m)
 	}
-	p.stamp(msgs)
 	wait := min(h.cfg.WriteWait, batch[0].at+h.maxPublishDelay-now)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	if len(stored) > 0 {
+		p.store(ctx, stored)
+	}
+	if len(msgs) == 0 {
+		return msgs
+	}
+	p.stamp(msgs)
 	var err error
 	if bp, ok := h.adapter.(BatchPublisher); ok {
 		err = bp.PublishBatch(ctx, msgs)
@@ -156,6 +178,41 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 	}
 	clear(msgs) // let the payloads go
 	return msgs
+}
+
+// store hands the messages of history rooms to the adapter's store, then
+// delivers the stored ones here in their rooms' order. The store gives them
+// positions, which is how receivers account for them: they are not
+// numbered in the hub's streams.
+func (p *publisher) store(ctx context.Context, batch []HistoryAppend) {
+	h := p.h
+	ha, _ := h.hist.(HistoryAdapter)
+	if ha == nil || h.histLocal {
+		h.adapterDropped(len(batch), DropStoreFailed)
+		return
+	}
+	ha.AppendHistory(ctx, batch)
+	failed := 0
+	var firstErr error
+	for i := range batch {
+		if batch[i].Err != nil || batch[i].Msg.Pos.Offset == 0 {
+			failed++
+			if firstErr == nil {
+				firstErr = batch[i].Err
+			}
+			continue
+		}
+		h.deliverHistory(batch[i].Msg)
+	}
+	if ok := len(batch) - failed; ok > 0 && h.adapterMetrics != nil {
+		h.adapterMetrics.IncrementAdapterPublished(ok)
+	}
+	if failed > 0 {
+		h.adapterDropped(failed, DropStoreFailed)
+		if firstErr != nil {
+			h.adapterError(&AdapterError{Op: "history", Err: firstErr})
+		}
+	}
 }
 
 // stamp numbers msgs and counts them as published: from here on, a
@@ -275,6 +332,15 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 		if room = h.room(m.Room); room != nil && m.Seq.numbered() {
 			h.countSeq(room.seqs.follow(m.NodeID, m.Seq))
 		}
+		if room != nil && room.hist != nil && m.Pos.Offset != 0 {
+			if typ != TextMessage && typ != BinaryMessage {
+				h.adapterError(&AdapterError{Op: "decode", Err: errBadMsgType})
+				return
+			}
+			// A history room's message: delivered in position order.
+			room.hist.offer(m)
+			return
+		}
 	default:
 		if m.Seq.numbered() {
 			h.countSeq(h.origins.follow(m.NodeID, false, m.Seq, time.Now()))
@@ -328,6 +394,7 @@ func (h *Hub) stopBackground(ctx context.Context) {
 		h.pub.flush(fctx)
 		cancel()
 	}
+	h.stopHistory()
 	if h.pres != nil && h.startedAt.Load() != 0 {
 		h.pres.goodbye(ctx)
 	}

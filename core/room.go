@@ -20,8 +20,9 @@ type Room struct {
 	hist    *roomHistory // ordered delivery of a history room; nil otherwise
 }
 
-// getOrCreateRoom returns the live room named name, creating it if needed.
-func (h *Hub) getOrCreateRoom(name string) *Room {
+// getOrCreateRoom returns the live room named name, creating it if needed;
+// a history room it creates starts from start (see roomStart).
+func (h *Hub) getOrCreateRoom(name string, start *HistoryPage) *Room {
 	h.roomsMu.RLock()
 	r := h.rooms[name]
 	h.roomsMu.RUnlock()
@@ -35,7 +36,7 @@ func (h *Hub) getOrCreateRoom(name string) *Room {
 	}
 	r = &Room{name: name, pos: make(map[*Client]int), opts: h.resolveRoomOptions(name)}
 	if r.opts.History.Enabled() && h.hist != nil {
-		r.hist = newRoomHistory(h, r)
+		r.hist = newRoomHistory(h, r, start)
 	}
 	h.rooms[name] = r
 	h.metrics.IncrementRooms()
@@ -69,7 +70,17 @@ func (h *Hub) room(name string) *Room {
 // Errors: ErrEmptyRoomName, ErrAlreadyInRoom, ErrMaxRoomsReached,
 // ErrRoomFull (both possibly wrapped), ErrConnectionClosed, or
 // BeforeRoomJoin's error. A refused join leaves no empty room behind.
+//
+// When the room keeps history and the client presented a cursor for it at
+// the upgrade (WithRecovery, RecoverParam), the join recovers from that
+// cursor as JoinRoomFrom does; the cursor is used once.
 func (h *Hub) JoinRoom(client *Client, name string) error {
+	return h.joinRoom2(client, name, Position{}, false)
+}
+
+// joinRoom2 is JoinRoom, recovering from since when hasSince (or from the
+// client's cursor) if the room keeps history.
+func (h *Hub) joinRoom2(client *Client, name string, since Position, hasSince bool) error {
 	if name == "" {
 		return ErrEmptyRoomName
 	}
@@ -84,9 +95,20 @@ func (h *Hub) JoinRoom(client *Client, name string) error {
 			return err
 		}
 	}
+	if !hasSince {
+		since, hasSince = client.takeCursor(name)
+	}
+	start := h.roomStart(name)
 	for {
-		r := h.getOrCreateRoom(name)
-		retry, err := h.joinRoom(r, client)
+		r := h.getOrCreateRoom(name, start)
+		var cu *catchup
+		var retry bool
+		var err error
+		if r.hist != nil && hasSince {
+			cu, retry, err = h.joinRecovering(r, client)
+		} else {
+			retry, err = h.joinRoom(r, client)
+		}
 		if retry {
 			runtime.Gosched() // the leaver is removing the old room
 			continue
@@ -95,6 +117,9 @@ func (h *Hub) JoinRoom(client *Client, name string) error {
 			return err
 		}
 		h.metrics.IncrementRoomJoins()
+		if cu != nil {
+			h.startRecovery(r, client, since, cu)
+		}
 		if h.hooks.AfterRoomJoin != nil {
 			h.goHook("AfterRoomJoin", func() { h.hooks.AfterRoomJoin(client, name) })
 		}
@@ -172,6 +197,11 @@ func (h *Hub) LeaveRoom(client *Client, name string) error {
 func (h *Hub) leave(r *Room, c *Client) error {
 	if h.hooks.BeforeRoomLeave != nil {
 		h.safeCall("BeforeRoomLeave", func() { h.hooks.BeforeRoomLeave(c, r.name) })
+	}
+	if rh := r.hist; rh != nil {
+		rh.mu.Lock()
+		delete(rh.ahead, c)
+		rh.mu.Unlock()
 	}
 	r.mu.Lock()
 	i, ok := r.pos[c]

@@ -45,6 +45,9 @@ const (
 	DropLinkDown = "link_down"
 	// DropStopped: the hub was stopping and the last flush ran out of time.
 	DropStopped = "stopped"
+	// DropStoreFailed: the history store refused or failed to store a
+	// message of a history room, so no node delivers it.
+	DropStoreFailed = "store_failed"
 	// DropStale: the message waited in the publish queue longer than the
 	// bound of WithMaxPublishDelay (the broker stalled or the link was
 	// failing).

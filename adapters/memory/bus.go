@@ -11,11 +11,15 @@ import (
 type Bus struct {
 	mu       sync.RWMutex
 	adapters map[*Adapter]struct{}
+	// histMu makes storing a history message and delivering it one step,
+	// so the bus delivers a room's history messages in offset order.
+	histMu sync.Mutex
+	hist   *core.MemoryHistory
 }
 
 // NewBus returns an empty bus.
 func NewBus() *Bus {
-	return &Bus{adapters: make(map[*Adapter]struct{})}
+	return &Bus{adapters: make(map[*Adapter]struct{}), hist: core.NewMemoryHistory()}
 }
 
 // NewAdapter returns a new adapter attached to the bus, for one hub. It

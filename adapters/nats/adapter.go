@@ -8,6 +8,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wshub/wshub/core"
 	"github.com/wshub/wshub/internal/failure"
@@ -25,6 +26,7 @@ type Adapter struct {
 	subj          subjects
 	healthTimeout time.Duration
 	failures      failure.Reporter
+	hist          *historyStore // history rooms on JetStream (history.go)
 
 	closed atomic.Bool
 	bufs   sync.Pool // *[]byte encode buffers
@@ -58,6 +60,7 @@ var (
 	_ core.HealthCheckAdapter    = (*Adapter)(nil)
 	_ core.ErrorReportingAdapter = (*Adapter)(nil)
 	_ core.LinkStateAdapter      = (*Adapter)(nil)
+	_ core.HistoryAdapter        = (*Adapter)(nil)
 )
 
 // New returns an Adapter publishing and subscribing on nc. It validates the
@@ -68,14 +71,19 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 	if nc == nil {
 		return nil, ErrNilConn
 	}
-	cfg := config{prefix: DefaultSubjectPrefix, healthTimeout: DefaultHealthTimeout}
+	cfg := config{
+		prefix:          DefaultSubjectPrefix,
+		healthTimeout:   DefaultHealthTimeout,
+		historyStorage:  jetstream.FileStorage,
+		historyReplicas: 1,
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Adapter{
+	a := &Adapter{
 		nc:            nc,
 		subj:          newSubjects(cfg.prefix),
 		healthTimeout: cfg.healthTimeout,
@@ -84,7 +92,13 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 		stop:          make(chan struct{}),
 		desired:       make(map[string]struct{}),
 		dirty:         make(map[string]struct{}),
-	}, nil
+	}
+	hist, err := newHistoryStore(nc, a.subj, cfg, &a.failures, a.stop)
+	if err != nil {
+		return nil, err
+	}
+	a.hist = hist
+	return a, nil
 }
 
 // Publish sends msg to the other nodes. It does not wait for the broker's

@@ -23,4 +23,13 @@ var (
 	// subscription context ended, or while the base subscriptions are not
 	// in place.
 	ErrNotSubscribed = errors.New("wshub/nats: not subscribed")
+	// ErrNotRoomMessage is set by AppendHistory on a message that is not of
+	// type core.AdapterRoom or core.AdapterRoomExcept: only rooms keep
+	// history.
+	ErrNotRoomMessage = errors.New("wshub/nats: history append of a message that is no room message")
+	// ErrHistoryConflict is set by AppendHistory when other appenders to the
+	// same room took every offset the message tried (see the package
+	// documentation, "History"): the room is appended to faster than this
+	// node can win a turn. The message was not stored.
+	ErrHistoryConflict = errors.New("wshub/nats: history append lost every race for the next offset")
 )

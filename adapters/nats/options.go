@@ -5,6 +5,7 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // DefaultSubjectPrefix is the subject prefix used without WithSubjectPrefix.
@@ -18,9 +19,11 @@ const DefaultHealthTimeout = time.Second
 type Option func(*config)
 
 type config struct {
-	prefix        string
-	onError       func(error)
-	healthTimeout time.Duration
+	prefix          string
+	onError         func(error)
+	healthTimeout   time.Duration
+	historyStorage  jetstream.StorageType
+	historyReplicas int
 }
 
 // WithSubjectPrefix sets the first subject token(s) of every subject the
@@ -48,12 +51,41 @@ func WithHealthTimeout(d time.Duration) Option {
 	return func(c *config) { c.healthTimeout = d }
 }
 
+// WithHistoryStorage sets where the JetStream streams of history rooms keep
+// their messages: jetstream.FileStorage (the default), which survives a
+// broker restart, or jetstream.MemoryStorage. It applies when the adapter
+// creates or updates a stream, so all nodes must use the same value. New
+// returns ErrInvalidOption for another value.
+func WithHistoryStorage(st jetstream.StorageType) Option {
+	return func(c *config) { c.historyStorage = st }
+}
+
+// MaxHistoryReplicas is the most replicas JetStream keeps of a stream.
+const MaxHistoryReplicas = 5
+
+// WithHistoryReplicas sets how many servers of a NATS cluster keep each
+// history stream (default 1; 3 survives the loss of one server). It applies
+// when the adapter creates or updates a stream, so all nodes must use the
+// same value. n must be between 1 and MaxHistoryReplicas and no more than
+// the cluster's JetStream servers; New returns ErrInvalidOption outside
+// 1..MaxHistoryReplicas, JetStream refuses to create a stream with more
+// replicas than servers (AppendHistory then fails).
+func WithHistoryReplicas(n int) Option {
+	return func(c *config) { c.historyReplicas = n }
+}
+
 func (c *config) validate() error {
 	if err := validatePrefix(c.prefix); err != nil {
 		return err
 	}
 	if c.healthTimeout <= 0 {
 		return fmt.Errorf("%w: health timeout %v must be positive", ErrInvalidOption, c.healthTimeout)
+	}
+	if c.historyStorage != jetstream.FileStorage && c.historyStorage != jetstream.MemoryStorage {
+		return fmt.Errorf("%w: history storage %v", ErrInvalidOption, c.historyStorage)
+	}
+	if c.historyReplicas < 1 || c.historyReplicas > MaxHistoryReplicas {
+		return fmt.Errorf("%w: history replicas %d not in 1..%d", ErrInvalidOption, c.historyReplicas, MaxHistoryReplicas)
 	}
 	return nil
 }

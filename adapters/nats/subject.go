@@ -3,6 +3,7 @@ package nats
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"unicode"
@@ -45,16 +46,20 @@ func validatePrefix(p string) error {
 
 // subjects holds the fixed subjects of one adapter.
 type subjects struct {
+	prefix   string
 	all      string
 	presence string
 	room     string // prefix of room subjects, ending in "."
+	history  string // prefix of history subjects, ending in "."
 }
 
 func newSubjects(prefix string) subjects {
 	return subjects{
+		prefix:   prefix,
 		all:      prefix + ".all",
 		presence: prefix + ".presence",
 		room:     prefix + ".room.",
+		history:  prefix + ".history.",
 	}
 }
 
@@ -68,7 +73,11 @@ func (a *Adapter) isRoomSubjectOf(subject string, msg *core.AdapterMessage) bool
 // names map to distinct subjects except for a SHA-256 collision between a
 // long name and a 32-byte name, which would only cost extra traffic: the
 // receiver delivers by the room name in the payload.
-func (s subjects) roomSubject(room string) string {
+func (s subjects) roomSubject(room string) string { return tokenSubject(s.room, room) }
+
+// tokenSubject returns base followed by the subject token of room (see
+// roomSubject): the room's own subject under base.
+func tokenSubject(base, room string) string {
 	var tok []byte
 	if len(room) <= maxPlainRoom {
 		tok = []byte(room)
@@ -77,8 +86,51 @@ func (s subjects) roomSubject(room string) string {
 		tok = sum[:]
 	}
 	enc := base64.RawURLEncoding
-	b := make([]byte, len(s.room)+enc.EncodedLen(len(tok)))
-	copy(b, s.room)
-	enc.Encode(b[len(s.room):], tok)
+	b := make([]byte, len(base)+enc.EncodedLen(len(tok)))
+	copy(b, base)
+	enc.Encode(b[len(base):], tok)
 	return string(b)
+}
+
+// historyBase returns the subject prefix, ending in ".", of the rooms kept
+// with options k: "<prefix>.history.<size>_<ttl-ms>.".
+func (s subjects) historyBase(k historyKey) string {
+	return fmt.Sprintf("%s%d_%d.", s.history, k.size, k.ttlMS)
+}
+
+// maxStreamPrefix bounds the part of a stream name taken from the subject
+// prefix; a longer prefix is cut and told apart by a hash.
+const maxStreamPrefix = 48
+
+// historyStream returns the name of the JetStream stream that keeps the
+// rooms with options k: "<PREFIX>_HISTORY_<size>_<ttl-ms>", the prefix
+// upper-cased with its dots turned into underscores. A prefix with
+// characters that mapping could confuse (upper case, '_', anything but
+// a-z, 0-9, '-' and '.') or longer than maxStreamPrefix is cut and
+// followed by a hash of it, so distinct prefixes never share a stream.
+func (s subjects) historyStream(k historyKey) string {
+	var b strings.Builder
+	exact := len(s.prefix) <= maxStreamPrefix
+	for _, r := range s.prefix {
+		switch {
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		case r >= '0' && r <= '9', r == '-':
+			b.WriteRune(r)
+		case r == '.':
+			b.WriteByte('_')
+		case r >= 'A' && r <= 'Z':
+			b.WriteRune(r)
+			exact = false
+		default:
+			b.WriteByte('_')
+			exact = false
+		}
+	}
+	name := b.String()
+	if !exact {
+		sum := sha256.Sum256([]byte(s.prefix))
+		name = name[:min(len(name), maxStreamPrefix)] + "_" + strings.ToUpper(hex.EncodeToString(sum[:5]))
+	}
+	return fmt.Sprintf("%s_HISTORY_%d_%d", name, k.size, k.ttlMS)
 }

@@ -27,6 +27,7 @@ type Adapter struct {
 	chAll      string // <prefix>:all
 	chPresence string // <prefix>:presence
 	roomPrefix string // <prefix>:room:
+	histPrefix string // <prefix>:history: (see history.go)
 	// byInterest: the Subscribe ctx declared room interest, so room channels
 	// follow it; otherwise one PSUBSCRIBE takes every room. Set by
 	// Subscribe before the keeper starts, then read-only.
@@ -75,6 +76,7 @@ var (
 	_ core.HealthCheckAdapter    = (*Adapter)(nil)
 	_ core.ErrorReportingAdapter = (*Adapter)(nil)
 	_ core.LinkStateAdapter      = (*Adapter)(nil)
+	_ core.HistoryAdapter        = (*Adapter)(nil)
 )
 
 // maxPooledBuf is the largest encoding buffer kept for reuse, so one huge
@@ -108,6 +110,7 @@ func New(client goredis.UniversalClient, opts ...Option) (*Adapter, error) {
 		chAll:         cfg.prefix + ":all",
 		chPresence:    cfg.prefix + ":presence",
 		roomPrefix:    cfg.prefix + ":room:",
+		histPrefix:    cfg.prefix + ":history:",
 		wake:          make(chan struct{}, 1),
 		firstAnswer:   make(chan struct{}),
 		firstFailed:   make(chan struct{}),

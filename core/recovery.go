@@ -1,0 +1,231 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// recoveryReplayTimeout bounds how long a recovering client's replay may
+// wait for room in its send queue before the recovery is given up as
+// overflowed.
+const recoveryReplayTimeout = 10 * time.Second
+
+// histEntry is a framed message of a history room.
+type histEntry struct {
+	pos Position
+	f   *frame
+}
+
+// catchup is a member of a history room that is recovering: the live
+// messages delivered meanwhile wait here, in offset order, until its replay
+// is sent. Guarded by roomHistory.mu.
+type catchup struct {
+	buf      []histEntry
+	overflow bool // more than the bound arrived: the recovery is lost
+}
+
+func (cu *catchup) add(e histEntry, bound int) {
+	if len(cu.buf) >= bound {
+		cu.overflow = true
+		return
+	}
+	cu.buf = append(cu.buf, e)
+}
+
+// sharedRead is one recovery read of the store, shared by the clients of
+// the node that recover the same room from the same offset at once (a
+// deploy reconnects them all together): one read, frames built once.
+type sharedRead struct {
+	done    chan struct{}
+	page    HistoryPage
+	entries []histEntry // the page's messages, framed
+	except  [][]string  // each message's ExceptClientIDs
+	err     error
+}
+
+// JoinRoomFrom is JoinRoom for a client that has seen the room's messages
+// up to since: once it is a member, it receives the messages after since
+// that the store keeps, then the live ones, each once and in order, and
+// then a recovery answer (HistoryFramer.FrameRecovery); Hooks.OnRecovery
+// is told the outcome. The replay runs in the background: JoinRoomFrom
+// returns once the client is a member. For a room that keeps no history it
+// is JoinRoom.
+func (h *Hub) JoinRoomFrom(client *Client, name string, since Position) error {
+	return h.joinRoom2(client, name, since, true)
+}
+
+// takeCursor removes and returns the client's recovery cursor for room.
+func (c *Client) takeCursor(room string) (Position, bool) {
+	c.state.Lock()
+	defer c.state.Unlock()
+	p, ok := c.cursors[room]
+	if ok {
+		delete(c.cursors, room)
+	}
+	return p, ok
+}
+
+// joinRecovering adds c to r, a history room, and registers it as
+// recovering in the same step, so that no live message reaches it before
+// its replay. It reports retry as joinRoom does.
+func (h *Hub) joinRecovering(r *Room, c *Client) (cu *catchup, retry bool, err error) {
+	rh := r.hist
+	rh.mu.Lock()
+	defer rh.mu.Unlock()
+	retry, err = h.joinRoom(r, c)
+	if retry || err != nil {
+		return nil, retry, err
+	}
+	cu = &catchup{}
+	if rh.catchups == nil {
+		rh.catchups = make(map[*Client]*catchup)
+	}
+	rh.catchups[c] = cu
+	return cu, false, nil
+}
+
+// startRecovery runs c's recovery of r in a goroutine counted in histWG;
+// when the hub is stopping it only releases c's buffer.
+func (h *Hub) startRecovery(r *Room, c *Client, since Position, cu *catchup) {
+	if !h.histGo() {
+		rh := r.hist
+		rh.mu.Lock()
+		delete(rh.catchups, c)
+		rh.mu.Unlock()
+		return
+	}
+	go r.hist.recover(c, since, cu)
+}
+
+// recover sends c what it missed of the room since its cursor, then what
+// arrived meanwhile, then the answer.
+func (rh *roomHistory) recover(c *Client, since Position, cu *catchup) {
+	h := rh.h
+	defer h.histWG.Done()
+	rec := Recovery{Since: since}
+	sr := rh.read(since.Offset)
+	sent := since.Offset
+	switch p := sr.page; {
+	case sr.err != nil:
+		rec.Reason = RecoveryUnavailable
+	case p.Epoch != since.Epoch:
+		rec.Reason = RecoveryEpoch
+	case since.Offset > p.Top:
+		rec.Reason = RecoveryAhead
+	case since.Offset < p.Top && (p.First == 0 || p.First > since.Offset+1):
+		rec.Reason = RecoveryExpired
+	default:
+		rec.Recovered = true
+	}
+	ctx, cancel := context.WithTimeout(h.histCtx, recoveryReplayTimeout)
+	defer cancel()
+	if rec.Recovered {
+		for i, e := range sr.entries {
+			if e.pos.Offset <= sent || excluded(c, nil, sr.except[i]) {
+				continue
+			}
+			if err := c.enqueueWait(ctx, e.f); err != nil {
+				rec.Recovered, rec.Reason = false, RecoveryOverflow
+				break
+			}
+			rec.Replayed++
+			sent = e.pos.Offset
+		}
+	}
+	// Then what was delivered live meanwhile, until nothing is left; the
+	// answer goes last, under the lock, so nothing live slips before it.
+	for {
+		rh.mu.Lock()
+		buf, overflow := cu.buf, cu.overflow
+		cu.buf = nil
+		if overflow && rec.Recovered {
+			rec.Recovered, rec.Reason = false, RecoveryOverflow
+		}
+		if len(buf) == 0 || overflow {
+			delete(rh.catchups, c)
+			if sent > since.Offset && (rh.epoch != since.Epoch || sent > rh.last) && c.InRoom(rh.r.name) {
+				// The store gave messages this node has yet to deliver:
+				// they will come live, and must not come twice.
+				if rh.ahead == nil {
+					rh.ahead = make(map[*Client]Position)
+				}
+				rh.ahead[c] = Position{Epoch: since.Epoch, Offset: sent}
+			}
+			rh.answerLocked(c, rec)
+			rh.mu.Unlock()
+			break
+		}
+		rh.mu.Unlock()
+		for _, e := range buf {
+			if e.pos.Epoch == since.Epoch && e.pos.Offset <= sent {
+				continue // replayed already
+			}
+			if err := c.enqueueWait(ctx, e.f); err != nil && rec.Recovered {
+				rec.Recovered, rec.Reason = false, RecoveryOverflow
+			}
+			if e.pos.Epoch == since.Epoch {
+				sent = e.pos.Offset
+			}
+		}
+	}
+	if h.hooks.OnRecovery != nil {
+		room := rh.r.name
+		h.goHook("OnRecovery", func() { h.hooks.OnRecovery(c, room, rec) })
+	}
+}
+
+// answerLocked queues the recovery answer for c.
+func (rh *roomHistory) answerLocked(c *Client, rec Recovery) {
+	h := rh.h
+	var f *frame
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				h.panicked("HistoryFramer", p)
+				f = nil
+			}
+		}()
+		if typ, data, ok := h.framer.FrameRecovery(rh.r.name, rec); ok {
+			f = newFrame(typ, data)
+		}
+	}()
+	if f != nil {
+		_ = c.enqueue(f)
+	}
+}
+
+// read returns the store's messages after the offset, reading once for
+// all the clients that ask for the same offset meanwhile.
+func (rh *roomHistory) read(after uint64) *sharedRead {
+	rh.mu.Lock()
+	if sr := rh.reads[after]; sr != nil {
+		rh.mu.Unlock()
+		<-sr.done
+		return sr
+	}
+	sr := &sharedRead{done: make(chan struct{})}
+	if rh.reads == nil {
+		rh.reads = make(map[uint64]*sharedRead)
+	}
+	rh.reads[after] = sr
+	rh.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(rh.h.histCtx, historyReadTimeout)
+	sr.page, sr.err = rh.h.hist.ReadHistory(ctx, rh.r.name, rh.opts, HistoryQuery{After: after, Limit: rh.opts.Size})
+	cancel()
+	if sr.err != nil {
+		rh.h.adapterError(&AdapterError{Op: "history", Err: sr.err})
+	}
+	for i := range sr.page.Messages {
+		m := &sr.page.Messages[i]
+		if f := rh.h.historyFrame(rh.r.name, m); f != nil {
+			sr.entries = append(sr.entries, histEntry{pos: m.Pos, f: f})
+			sr.except = append(sr.except, m.ExceptClientIDs)
+		}
+	}
+	close(sr.done)
+	rh.mu.Lock()
+	delete(rh.reads, after)
+	rh.mu.Unlock()
+	return sr
+}

@@ -1,0 +1,330 @@
+package adaptertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wshub/wshub/core"
+)
+
+// HistoryRooms are the room options of the recovery tests: rooms named
+// "hist-..." keep 1,000 messages, rooms named "small-..." keep 10.
+var HistoryRooms = core.RoomOptionsByPrefix(map[string]core.RoomOptions{
+	"hist-":  {History: core.History{Size: 1000, TTL: time.Hour}},
+	"small-": {History: core.History{Size: 10, TTL: time.Hour}},
+})
+
+// Envelope is a frame of core.JSONFramer as a client reads it: a message
+// (Cursor and Data set) or a recovery answer (Recovery set).
+type Envelope struct {
+	Room     string          `json:"room"`
+	Cursor   string          `json:"cursor"`
+	Data     json.RawMessage `json:"data"`
+	Recovery *struct {
+		Recovered bool   `json:"recovered"`
+		Replayed  int    `json:"replayed"`
+		Since     string `json:"since"`
+		Reason    string `json:"reason"`
+	} `json:"recovery"`
+}
+
+// ParseEnvelope decodes a frame of core.JSONFramer; ok is false for
+// anything else.
+func ParseEnvelope(s string) (Envelope, bool) {
+	var e Envelope
+	if json.Unmarshal([]byte(s), &e) != nil || e.Room == "" {
+		return Envelope{}, false
+	}
+	return e, true
+}
+
+// Recoveries records Hooks.OnRecovery calls.
+type Recoveries struct {
+	mu  sync.Mutex
+	got map[string]core.Recovery // by client ID + room
+}
+
+// Hook is the OnRecovery hook that records into r.
+func (r *Recoveries) Hook(c *core.Client, room string, rec core.Recovery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.got == nil {
+		r.got = make(map[string]core.Recovery)
+	}
+	r.got[c.ID+"/"+room] = rec
+}
+
+// Await waits for the recovery of room by c and returns it.
+func (r *Recoveries) Await(t *testing.T, c *core.Client, room string) core.Recovery {
+	t.Helper()
+	var rec core.Recovery
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var ok bool
+		rec, ok = r.got[c.ID+"/"+room]
+		return ok
+	}, waitTimeout, time.Millisecond, "no OnRecovery for room %q", room)
+	return rec
+}
+
+// HistoryNode starts a hub on ad whose "hist-" and "small-" rooms keep
+// history (HistoryRooms), whose clients join the rooms named by the "join"
+// query parameters of their upgrade request (recovering from their
+// "recover" cursors), and whose OnRecovery calls go to rec.
+func HistoryNode(t *testing.T, id string, ad core.Adapter, rec *Recoveries, opts ...core.Option) *HubNode {
+	t.Helper()
+	hooks := core.Hooks{
+		OnRecovery: rec.Hook,
+	}
+	var n *HubNode
+	var ready sync.WaitGroup
+	ready.Add(1)
+	hooks.AfterConnect = func(c *core.Client) {
+		ready.Wait()
+		for _, room := range c.Request().URL.Query()["join"] {
+			_ = n.Hub.JoinRoom(c, room)
+		}
+	}
+	n = StartHubNode(t, id, ad, append([]core.Option{core.WithRoomOptions(HistoryRooms), core.WithHooks(hooks)}, opts...)...)
+	ready.Done()
+	return n
+}
+
+// DialRoom connects a client to n that joins room, recovering from cursor
+// when it is not "".
+func (n *HubNode) DialRoom(t *testing.T, room, cursor string) *Socket {
+	t.Helper()
+	q := url.Values{"join": {room}}
+	if cursor != "" {
+		q.Set(core.RecoverParam, cursor+":"+room)
+	}
+	s := n.dial(t, "/?"+q.Encode())
+	require.Eventually(t, func() bool { return s.Client.InRoom(room) }, waitTimeout, time.Millisecond)
+	return s
+}
+
+// Offsets returns the offsets of room's messages the socket received, in
+// order, the last cursor, and the recovery answers.
+func (s *Socket) Offsets(room string) (offsets []uint64, last string, answers []Envelope) {
+	for _, m := range s.Messages() {
+		e, ok := ParseEnvelope(m)
+		if !ok || e.Room != room {
+			continue
+		}
+		if e.Recovery != nil {
+			answers = append(answers, e)
+			continue
+		}
+		p, err := core.ParseCursor(e.Cursor)
+		if err != nil {
+			continue
+		}
+		offsets = append(offsets, p.Offset)
+		last = e.Cursor
+	}
+	return offsets, last, answers
+}
+
+// AwaitCount waits until the socket holds at least n messages of room.
+func (s *Socket) AwaitCount(t *testing.T, room string, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		got, _, _ := s.Offsets(room)
+		return len(got) >= n
+	}, waitTimeout, time.Millisecond, "fewer than %d messages of %q", n, room)
+}
+
+// AwaitAnswer waits for the socket's recovery answer for room.
+func (s *Socket) AwaitAnswer(t *testing.T, room string) Envelope {
+	t.Helper()
+	var ans []Envelope
+	require.Eventually(t, func() bool {
+		_, _, ans = s.Offsets(room)
+		return len(ans) > 0
+	}, waitTimeout, time.Millisecond, "no recovery answer for %q", room)
+	return ans[0]
+}
+
+func contiguous(from, n uint64) []uint64 {
+	out := make([]uint64, 0, n)
+	for i := range n {
+		out = append(out, from+i)
+	}
+	return out
+}
+
+// RunRecovery checks resumable rooms with three hubs on the bus under test
+// and real WebSocket clients: a client that disconnects while messages are
+// published from every node, then reconnects to another node with its last
+// cursor, receives exactly the messages it missed, in order, then its
+// recovery answer, then live messages; cursors of another epoch, older than
+// what the store keeps, or ahead of the stream are refused, to the client
+// and to Hooks.OnRecovery. newAdapter returns a fresh, unsubscribed adapter
+// on the bus under test whose store is shared by the three.
+func RunRecovery(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
+	var rec Recoveries
+	var nodes []*HubNode
+	for i := range 3 {
+		n := HistoryNode(t, fmt.Sprintf("rec%d", i), newAdapter(t), &rec)
+		WaitHealthy(t, n.Ad)
+		nodes = append(nodes, n)
+	}
+	room := "hist-" + core.NewEpoch()
+	watcher := nodes[2].DialRoom(t, room, "")
+	c := nodes[0].DialRoom(t, room, "")
+
+	publish := func(from, n int) {
+		for i := range n {
+			node := nodes[(from+i)%3]
+			require.NoError(t, node.Hub.BroadcastToRoom(room, []byte(strconv.Itoa(i))))
+		}
+	}
+	publish(1, 5)
+	c.AwaitCount(t, room, 5)
+	first, cursor, _ := c.Offsets(room)
+	require.Equal(t, contiguous(1, 5), first, "the first messages, in order")
+	require.NoError(t, c.Conn.Close())
+
+	const missed = 30
+	publish(0, missed)
+	watcher.AwaitCount(t, room, 5+missed)
+
+	back := nodes[2].DialRoom(t, room, cursor)
+	ans := back.AwaitAnswer(t, room)
+	got, _, _ := back.Offsets(room)
+	require.Equal(t, contiguous(6, missed), got, "exactly the missed messages, in order, before the answer")
+	assert.True(t, ans.Recovery.Recovered)
+	assert.Equal(t, missed, ans.Recovery.Replayed)
+	r := rec.Await(t, back.Client, room)
+	assert.True(t, r.Recovered)
+	assert.Equal(t, missed, r.Replayed)
+
+	publish(2, 5)
+	back.AwaitCount(t, room, missed+5)
+	got, _, _ = back.Offsets(room)
+	assert.Equal(t, contiguous(6, missed+5), got, "then the live ones")
+	watched, _, _ := watcher.Offsets(room)
+	assert.Equal(t, contiguous(1, 5+missed+5), watched, "a member that stayed got everything once, in order")
+
+	t.Run("refused", func(t *testing.T) {
+		small := "small-" + core.NewEpoch()
+		keep := nodes[1].DialRoom(t, small, "")
+		for i := range 30 {
+			require.NoError(t, nodes[i%3].Hub.BroadcastToRoom(small, []byte("s"+strconv.Itoa(i))))
+		}
+		keep.AwaitCount(t, small, 30)
+		_, last, _ := keep.Offsets(small)
+		p, err := core.ParseCursor(last)
+		require.NoError(t, err)
+		for _, tc := range []struct {
+			name, cursor, reason string
+		}{
+			{"another epoch", "0badc0de:3", core.RecoveryEpoch},
+			{"older than kept", p.Epoch + ":2", core.RecoveryExpired},
+			{"ahead of the stream", p.Epoch + ":" + strconv.FormatUint(p.Offset+100, 10), core.RecoveryAhead},
+		} {
+			s := nodes[0].DialRoom(t, small, tc.cursor)
+			ans := s.AwaitAnswer(t, small)
+			assert.False(t, ans.Recovery.Recovered, tc.name)
+			assert.Equal(t, tc.reason, ans.Recovery.Reason, tc.name)
+			got, _, _ := s.Offsets(small)
+			assert.Empty(t, got, "%s: nothing replayed", tc.name)
+			r := rec.Await(t, s.Client, small)
+			assert.False(t, r.Recovered, tc.name)
+			assert.Equal(t, tc.reason, r.Reason, tc.name)
+		}
+		// Up to date: recovered with nothing to replay.
+		s := nodes[2].DialRoom(t, small, last)
+		ans := s.AwaitAnswer(t, small)
+		assert.True(t, ans.Recovery.Recovered)
+		assert.Zero(t, ans.Recovery.Replayed)
+	})
+}
+
+// RunRecoveryRace drives the race between replay and live traffic: two
+// nodes publish to a history room without pause while clients reconnect to
+// a third node from cursors at different depths. Every client must receive
+// each offset after its cursor exactly once and in order, through the
+// switch from replay to live, whatever the interleaving.
+func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) core.Adapter) {
+	var rec Recoveries
+	var nodes []*HubNode
+	for i := range 3 {
+		n := HistoryNode(t, fmt.Sprintf("race%d", i), newAdapter(t), &rec)
+		WaitHealthy(t, n.Ad)
+		nodes = append(nodes, n)
+	}
+	room := "hist-" + core.NewEpoch()
+	watcher := nodes[2].DialRoom(t, room, "")
+	for i := range 20 {
+		require.NoError(t, nodes[i%2].Hub.BroadcastToRoom(room, []byte("pre"+strconv.Itoa(i))))
+	}
+	watcher.AwaitCount(t, room, 20)
+	_, last, _ := watcher.Offsets(room)
+	top, err := core.ParseCursor(last)
+	require.NoError(t, err)
+
+	ctx, stop := context.WithCancel(context.Background())
+	var pubs sync.WaitGroup
+	var sent sync.Map
+	for p := range 2 {
+		pubs.Add(1)
+		go func() {
+			defer pubs.Done()
+			// At most 400 each, so that the room (Size 1000) still keeps
+			// every cursor's next message; paced, so that the publish queue
+			// never drops.
+			for i := 0; ctx.Err() == nil && i < 400; i++ {
+				_ = nodes[p].Hub.BroadcastToRoom(room, []byte(fmt.Sprintf("p%d-%d", p, i)))
+				sent.Store(p, i+1)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	type joined struct {
+		s    *Socket
+		from uint64
+	}
+	var js []joined
+	for i := range clients {
+		from := top.Offset - uint64(i%20) // cursors 0..19 behind the top
+		s := nodes[2].DialRoom(t, room, fmt.Sprintf("%s:%d", top.Epoch, from))
+		js = append(js, joined{s, from})
+	}
+	for _, j := range js {
+		ans := j.s.AwaitAnswer(t, room)
+		require.True(t, ans.Recovery.Recovered, "recovery from %d: %+v", j.from, *ans.Recovery)
+	}
+	stop()
+	pubs.Wait()
+	// Everything published reaches the watcher; then each client must have
+	// the same tail.
+	require.Eventually(t, func() bool {
+		total := 20
+		sent.Range(func(_, v any) bool { total += v.(int); return true })
+		got, _, _ := watcher.Offsets(room)
+		return len(got) >= total
+	}, waitTimeout, 5*time.Millisecond)
+	all, _, _ := watcher.Offsets(room)
+	require.Equal(t, contiguous(1, uint64(len(all))), all, "the watcher: every offset once, in order")
+	final := all[len(all)-1]
+	for _, j := range js {
+		j.s.AwaitCount(t, room, int(final-j.from))
+		got, _, _ := j.s.Offsets(room)
+		if !assert.Equal(t, contiguous(j.from+1, final-j.from), got, "client from %d: each offset once, in order", j.from) {
+			msgs := j.s.Messages()
+			t.Logf("DEBUG first 40: %q", msgs[:min(40, len(msgs))])
+			t.FailNow()
+		}
+	}
+}
