@@ -25,6 +25,7 @@ const natsServerBin = "/usr/sbin/nats-server"
 // can be killed and started again at the same address.
 type natsServer struct {
 	port int
+	args []string // added to the address flags
 	cmd  *exec.Cmd
 }
 
@@ -37,15 +38,21 @@ func newNATSServer(t *testing.T) *natsServer {
 		}
 		t.Skipf("%s not installed", natsServerBin)
 	}
+	s := &natsServer{port: freePort(t)}
+	t.Cleanup(func() { s.kill(t) })
+	return s
+}
+
+// freePort returns a TCP port of the loopback interface that was free a
+// moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	tcp, ok := l.Addr().(*net.TCPAddr)
 	require.True(t, ok)
-	port := tcp.Port
 	require.NoError(t, l.Close())
-	s := &natsServer{port: port}
-	t.Cleanup(func() { s.kill(t) })
-	return s
+	return tcp.Port
 }
 
 func (s *natsServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
@@ -55,7 +62,7 @@ func (s *natsServer) url() string  { return "nats://" + s.addr() }
 func (s *natsServer) start(t *testing.T) {
 	t.Helper()
 	require.Nil(t, s.cmd, "already running")
-	s.cmd = exec.Command(natsServerBin, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port))
+	s.cmd = exec.Command(natsServerBin, append([]string{"-a", "127.0.0.1", "-p", strconv.Itoa(s.port)}, s.args...)...)
 	require.NoError(t, s.cmd.Start())
 	require.Eventually(t, func() bool {
 		c, err := net.DialTimeout("tcp", s.addr(), 100*time.Millisecond)

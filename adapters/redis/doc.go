@@ -50,6 +50,36 @@
 // counts its messages rather than calling Publish, which go-redis would
 // otherwise hold through its dial retries and then deliver late.
 //
+// # History
+//
+// The adapter is a core.HistoryAdapter. A room whose options keep History
+// has two keys, with the room name as hash tag so that both are in one
+// cluster slot (default prefix shown):
+//
+//	wshub:history:{<room>}:s  stream: one entry per kept message, ID
+//	                          "<offset>-1", field "m" the wire message
+//	wshub:history:{<room>}:m  hash: "epoch" and "top" (the newest offset)
+//
+// AppendHistory runs one Lua script per message (EVALSHA, then EVAL if
+// Redis lacks the script), a batch's scripts in one pipelined round trip.
+// The script numbers the message top+1, adds it to the stream trimmed to
+// exactly History.Size entries, and PUBLISHes it, its position included,
+// on the room's channel; it publishes nothing it did not store. Without a
+// meta hash it starts a new epoch (a random one the adapter sends along)
+// and deletes any stream left behind.
+//
+// With a TTL, every append sets both keys to expire TTL later: messages
+// do not expire one by one, the whole history does once the room has been
+// silent for TTL, and its next message starts a new epoch at offset 1. A
+// Redis that restarts empty, or evicts the meta hash, starts new epochs
+// too. ReadHistory reads the meta hash and the stream in one MULTI/EXEC.
+// Offsets are exact up to 2^53 (Lua numbers); a room that gets there
+// starts a new epoch. The hash tag is lost when a key's first "{" is
+// followed at once by "}" (a room name that starts with "}", a prefix
+// holding "{}"): on a cluster the two keys may then be in different slots
+// and that room's history fails. Tested on Redis 7.0; it uses nothing
+// newer (no hash field expiry).
+//
 // # Logging
 //
 // The adapter reports failures through core.ErrorReportingAdapter and the
@@ -59,9 +89,10 @@
 //
 // # Concurrency
 //
-// All methods are safe for concurrent use. Publish and PublishBatch may run
-// concurrently with each other, with Subscribe and with Close. The handler is
-// called from the receiver goroutine only, one message at a time.
+// All methods are safe for concurrent use. Publish, PublishBatch,
+// AppendHistory and ReadHistory may run concurrently with each other, with
+// Subscribe and with Close. The handler is called from the receiver
+// goroutine only, one message at a time.
 //
 // # Ownership
 //

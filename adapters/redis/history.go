@@ -25,8 +25,7 @@ import (
 //
 // The stream's ID carries the offset in its first part, so XRANGE from
 // "<n>" (read by Redis as "<n>-0") starts at offset n and the first entry
-// gives the oldest offset kept. The second part is always 1, since Redis
-// refuses the ID 0-0.
+// gives the oldest offset kept. The second part is always 1.
 
 // ErrNotHistoryMessage is set, wrapped, as the Err of an AppendHistory
 // item that is not a room message (core.AdapterRoom or
@@ -54,9 +53,11 @@ const maxLuaOffset = 1 << 53
 // only when something else changed the keys: a room is not stuck for good.
 // Nothing but the removal of a stream that is dropped anyway comes before
 // the XADD, the step that can fail (out of memory, say), so a failed call
-// publishes nothing and leaves the meta hash as it was. The published and stored message is the input with its
-// version byte set to 2 and extension 2 (the position) appended, exactly
-// what wire.Append writes for the message with Pos set.
+// publishes nothing and leaves the meta hash as it was. The message stored
+// and published is ARGV[4] with its version byte set to 2 and extension 2
+// (the position) appended: exactly what wire.Append writes for the message
+// with Pos set. The script is built once and never changed (go-redis
+// changes a Script only in Load, which the adapter does not call).
 var appendScript = goredis.NewScript(`
 local meta = redis.call('HMGET', KEYS[2], 'epoch', 'top')
 local epoch, top = meta[1], meta[2] and string.match(meta[2], '^%d+$') and tonumber(meta[2])

@@ -42,6 +42,8 @@ func sampleMessages() map[string]core.AdapterMessage {
 		"numbered":         {NodeID: "n", Type: core.AdapterBroadcast, MsgType: 1, Data: []byte("s"), Seq: core.Sequence{Instance: 0xfeedface12345678, Epoch: 1, Number: 42}},
 		"numbered max":     {NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 2, Seq: core.Sequence{Instance: 1<<64 - 1, Epoch: 1<<64 - 1, Number: 1<<64 - 1}},
 		"numbered zeroes":  {NodeID: "n", Type: core.AdapterPresence, Seq: core.Sequence{Number: 1}},
+		"positioned":       {NodeID: "n", Type: core.AdapterRoom, Room: "chat:1", MsgType: 1, Data: []byte("p"), Pos: core.Position{Epoch: "3f9a0c1d2e4b5a69", Offset: 17}},
+		"positioned max":   {NodeID: "n", Type: core.AdapterRoomExcept, Room: "r", ExceptClientIDs: []string{"c"}, MsgType: 1, Seq: core.Sequence{Instance: 7, Epoch: 1, Number: 9}, Pos: core.Position{Epoch: strings.Repeat("e", MaxEpochLen), Offset: 1<<64 - 1}},
 	}
 }
 
@@ -176,17 +178,25 @@ func TestDecodeEveryTruncation(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := Append(nil, &m)
-			unnumbered := m
-			unnumbered.Seq = core.Sequence{}
-			whole := -1
-			if m.Seq.Number != 0 {
-				whole = Size(&unnumbered)
+			// Cuts between extensions leave whole messages: without any,
+			// and (with both) with the sequence only.
+			bare := m
+			bare.Seq, bare.Pos = core.Sequence{}, core.Position{}
+			seqOnly := m
+			seqOnly.Pos = core.Position{}
+			whole := map[int]core.AdapterMessage{}
+			if m.Seq.Number != 0 || m.Pos.Offset != 0 {
+				whole[Size(&bare)] = bare
+			}
+			if m.Seq.Number != 0 && m.Pos.Offset != 0 {
+				whole[Size(&seqOnly)] = seqOnly
 			}
 			for n := range len(b) {
 				got, err := Decode(b[:n])
-				if n == whole {
+				if w, ok := whole[n]; ok {
 					require.NoError(t, err)
-					assert.Zero(t, got.Seq)
+					assert.Equal(t, w.Seq, got.Seq)
+					assert.Zero(t, got.Pos)
 					continue
 				}
 				require.ErrorIs(t, err, ErrMalformed, "prefix of %d of %d bytes", n, len(b))
@@ -287,6 +297,12 @@ func TestExtensions(t *testing.T) {
 		{name: "sequence number zero", give: ext([]byte{extSequence, 10, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0}), wantErr: true},
 		{name: "sequence without number", give: ext([]byte{extSequence, 9, 1, 0, 0, 0, 0, 0, 0, 0, 2}), wantErr: true},
 		{name: "sequence bad varint", give: ext([]byte{extSequence, 10, 1, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x80}), wantErr: true},
+		{name: "position", give: ext([]byte{extPosition, 3, 5, 'e', 'p'})},
+		{name: "position offset zero", give: ext([]byte{extPosition, 2, 0, 'e'}), wantErr: true},
+		{name: "position without epoch", give: ext([]byte{extPosition, 1, 5}), wantErr: true},
+		{name: "position epoch too long", give: ext([]byte{extPosition, MaxEpochLen + 2}, []byte{5}, bytes.Repeat([]byte{'e'}, MaxEpochLen+1)), wantErr: true},
+		{name: "position twice", give: ext([]byte{extPosition, 2, 5, 'e'}, []byte{extPosition, 2, 6, 'e'}), wantErr: true},
+		{name: "position bad varint", give: ext([]byte{extPosition, 2, 0x80, 0x80}), wantErr: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Decode(tt.give)
