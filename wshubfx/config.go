@@ -45,6 +45,12 @@ type Config struct {
 	// MaxPublishDelay bounds how late a message may leave this node for the
 	// others (core.WithMaxPublishDelay); zero: core's default, 1s.
 	MaxPublishDelay time.Duration
+	// Rooms gives rooms their options by name prefix
+	// (core.RoomOptionsByPrefix): {"chat:": {History: {Size: 100}}} keeps
+	// the last 100 messages of every "chat:" room for recovery. An app
+	// that decides in code provides a core.RoomOptionsFunc to the graph
+	// instead; giving both is an error.
+	Rooms map[string]core.RoomOptions
 	// DrainTimeout is how long a client's send queue must stay empty during
 	// a drain before the hub closes it with 1001 (core.WithDrainTimeout).
 	// Zero: half of StopTimeout, so idle clients are closed within the stop
@@ -157,6 +163,9 @@ func (c Config) hubOptions() []core.Option {
 	}
 	if c.WithoutHandlerLatency {
 		opts = append(opts, core.WithoutHandlerLatency())
+	}
+	if len(c.Rooms) > 0 {
+		opts = append(opts, core.WithRoomOptions(core.RoomOptionsByPrefix(c.Rooms)))
 	}
 	return opts
 }

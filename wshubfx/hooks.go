@@ -30,6 +30,7 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		afterRoomJoin    []func(*core.Client, string)
 		beforeRoomLeave  []func(*core.Client, string)
 		afterRoomLeave   []func(*core.Client, string)
+		onRecovery       []func(*core.Client, string, core.Recovery)
 	)
 	for _, s := range sets {
 		if s.BeforeConnect != nil {
@@ -71,6 +72,9 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		if s.AfterRoomLeave != nil {
 			afterRoomLeave = append(afterRoomLeave, s.AfterRoomLeave)
 		}
+		if s.OnRecovery != nil {
+			onRecovery = append(onRecovery, s.OnRecovery)
+		}
 	}
 	return core.Hooks{
 		BeforeConnect:    combineErr1(beforeConnect),
@@ -86,6 +90,7 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		AfterRoomJoin:    combine2(afterRoomJoin),
 		BeforeRoomLeave:  combine2(beforeRoomLeave),
 		AfterRoomLeave:   combine2(afterRoomLeave),
+		OnRecovery:       combine3(onRecovery),
 	}
 }
 

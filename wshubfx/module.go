@@ -107,6 +107,12 @@ type hubParams struct {
 	HookSets  []HookSet `group:"wshub.hooks"`
 	Router    *core.Router
 	StopAfter []stopAfterHub `group:"wshub.internal.stop_after_hub"`
+	// RoomOptions, when provided, resolves each room's options (history);
+	// Config.Rooms is the declarative alternative.
+	RoomOptions core.RoomOptionsFunc `optional:"true"`
+	// HistoryFramer, when provided, shapes history rooms' frames
+	// (core.WithHistoryFramer).
+	HistoryFramer core.HistoryFramer `optional:"true"`
 }
 
 type hubResult struct {
@@ -146,6 +152,15 @@ func newHub(p hubParams) (hubResult, error) {
 	)
 	if !isNil(p.Adapter) {
 		opts = append(opts, core.WithAdapter(p.Adapter))
+	}
+	if p.RoomOptions != nil {
+		if len(cfg.Rooms) > 0 {
+			return hubResult{}, fmt.Errorf("wshubfx: both Config.Rooms and a core.RoomOptionsFunc in the graph; keep one")
+		}
+		opts = append(opts, core.WithRoomOptions(p.RoomOptions))
+	}
+	if !isNil(p.HistoryFramer) {
+		opts = append(opts, core.WithHistoryFramer(p.HistoryFramer))
 	}
 	hub := core.NewHub(opts...)
 	r := &hubRunner{hub: hub, logger: logger, stopTimeout: cfg.StopTimeout}

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/wire"
 )
 
 // historyMsg is a room message for AppendHistory.
@@ -178,4 +181,336 @@ func TestHistoryQuery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// roomListener returns a collector of a new adapter, on its own connection,
+// subscribed to room and known to receive it.
+func roomListener(t *testing.T, url, prefix, room string) *collector {
+	t.Helper()
+	l := newAdapter(t, connect(t, url), prefix)
+	l.SetRoomInterest(room, true)
+	got := subscribe(t, l)
+	waitHealthy(t, l)
+	probe := newAdapter(t, connect(t, url), prefix)
+	require.Eventually(t, func() bool {
+		assert.NoError(t, probe.Publish(context.Background(), historyMsg(room, "probe")))
+		return got.has(withData("probe"))
+	}, waitFor, 20*time.Millisecond, "room subscription not in place")
+	return got
+}
+
+// positioned returns the messages of room that got carry a position, in
+// the order they arrived.
+func positioned(got *collector, room string) []core.AdapterMessage {
+	var out []core.AdapterMessage
+	for _, m := range got.snapshot() {
+		if m.Room == room && !m.Pos.IsZero() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestHistoryContention: three nodes, each on its own connection, append
+// to one room at once. Offsets stay contiguous and unique, every message
+// is stored once at the position AppendHistory returned, and a listening
+// node receives them all live, with their positions, in offset order.
+func TestHistoryContention(t *testing.T) {
+	t.Parallel()
+	const (
+		room    = "contended"
+		nodes   = 3
+		perNode = 200
+	)
+	prefix := testPrefix()
+	opts := core.History{Size: 1000}
+	live := roomListener(t, sharedURL, prefix, room)
+
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		pos = make(map[string]core.Position) // by Data
+	)
+	for n := range nodes {
+		a := newAdapter(t, connect(t, sharedURL), prefix)
+		if n == 0 {
+			dropStreams(t, a, opts)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batchLen := n + 1 // 1, 2 and 3 messages per call
+			for i := 0; i < perNode; i += batchLen {
+				var batch []core.HistoryAppend
+				for j := i; j < min(i+batchLen, perNode); j++ {
+					batch = append(batch, core.HistoryAppend{Msg: historyMsg(room, fmt.Sprint(n, "/", j)), Options: opts})
+				}
+				a.AppendHistory(context.Background(), batch)
+				mu.Lock()
+				for _, it := range batch {
+					if assert.NoError(t, it.Err) {
+						pos[string(it.Msg.Data)] = it.Msg.Pos
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, pos, nodes*perNode)
+
+	page, err := newAdapter(t, connect(t, sharedURL), prefix).ReadHistory(context.Background(), room, opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	require.Equal(t, span(1, nodes*perNode), offsets(page.Messages))
+	assert.Equal(t, uint64(1), page.First)
+	assert.Equal(t, uint64(nodes*perNode), page.Top)
+	for _, m := range page.Messages {
+		assert.Equal(t, page.Epoch, m.Pos.Epoch)
+		assert.Equal(t, pos[string(m.Data)], m.Pos, "message %q stored at another position than returned", m.Data)
+	}
+
+	require.Eventually(t, func() bool { return len(positioned(live, room)) >= nodes*perNode },
+		waitFor, tick, "live delivery incomplete")
+	got := positioned(live, room)
+	require.Equal(t, span(1, nodes*perNode), offsets(got), "live delivery not in offset order")
+	for _, m := range got {
+		assert.Equal(t, pos[string(m.Data)], m.Pos)
+	}
+}
+
+// TestHistoryTTL: a room silent for its TTL keeps nothing, and its next
+// message starts a new epoch at offset 1.
+func TestHistoryTTL(t *testing.T) {
+	t.Parallel()
+	a := newAdapter(t, connect(t, sharedURL), testPrefix())
+	opts := core.History{Size: 10, TTL: 200 * time.Millisecond}
+	dropStreams(t, a, opts)
+	ctx := context.Background()
+
+	old := mustAppend(t, a, opts, "r", "a", "b", "c")
+	require.Eventually(t, func() bool {
+		page, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+		return assert.NoError(t, err) && page.Epoch == ""
+	}, waitFor, 20*time.Millisecond, "history never expired")
+
+	pos := mustAppend(t, a, opts, "r", "d")
+	assert.NotEqual(t, old[0].Epoch, pos[0].Epoch, "an expired room starts a new epoch")
+	assert.Equal(t, uint64(1), pos[0].Offset)
+	page, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	assert.Equal(t, pos[0].Epoch, page.Epoch)
+	assert.Equal(t, []uint64{1}, offsets(page.Messages))
+}
+
+func TestHistoryTTLBelowJetStreamMinimum(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, historyKey{size: 5, ttlMS: 100}, historyKeyOf(core.History{Size: 5, TTL: time.Millisecond}))
+	assert.Equal(t, historyKey{size: 5}, historyKeyOf(core.History{Size: 5, TTL: -time.Second}))
+	assert.Equal(t, historyKey{size: 5, ttlMS: 1500}, historyKeyOf(core.History{Size: 5, TTL: 1500 * time.Millisecond}))
+}
+
+func TestHistoryErrors(t *testing.T) {
+	t.Parallel()
+	a := newAdapter(t, connect(t, sharedURL), testPrefix())
+	opts := core.History{Size: 3}
+	dropStreams(t, a, opts)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	tests := []struct {
+		name string
+		ctx  context.Context
+		give core.HistoryAppend
+		want error
+	}{
+		{"ok", context.Background(), core.HistoryAppend{Msg: historyMsg("r", "ok"), Options: opts}, nil},
+		{"not a room message", context.Background(), core.HistoryAppend{Msg: core.AdapterMessage{Type: core.AdapterBroadcast}, Options: opts}, ErrNotRoomMessage},
+		{"no room", context.Background(), core.HistoryAppend{Msg: historyMsg("", "x"), Options: opts}, core.ErrEmptyRoomName},
+		{"no history", context.Background(), core.HistoryAppend{Msg: historyMsg("r", "x")}, core.ErrNoHistory},
+		{"ctx done", cancelled, core.HistoryAppend{Msg: historyMsg("r", "x"), Options: opts}, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pos, err := appendOne(tt.ctx, a, tt.give.Options, tt.give.Msg)
+			if tt.want == nil {
+				require.NoError(t, err)
+				assert.False(t, pos.IsZero())
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+			assert.True(t, pos.IsZero(), "a failed message has no position")
+		})
+	}
+
+	// A failed message does not stop the rest of the batch.
+	batch := []core.HistoryAppend{
+		{Msg: historyMsg("r", "1"), Options: opts},
+		{Msg: historyMsg("", "bad"), Options: opts},
+		{Msg: historyMsg("r", "2"), Options: opts},
+	}
+	a.AppendHistory(context.Background(), batch)
+	require.NoError(t, batch[0].Err)
+	require.ErrorIs(t, batch[1].Err, core.ErrEmptyRoomName)
+	require.NoError(t, batch[2].Err)
+	assert.Equal(t, batch[0].Msg.Pos.Offset+1, batch[2].Msg.Pos.Offset)
+
+	_, err := a.ReadHistory(context.Background(), "", opts, core.HistoryQuery{})
+	require.ErrorIs(t, err, core.ErrEmptyRoomName)
+	_, err = a.ReadHistory(context.Background(), "r", core.History{}, core.HistoryQuery{})
+	require.ErrorIs(t, err, core.ErrNoHistory)
+	_, err = a.ReadHistory(cancelled, "r", opts, core.HistoryQuery{})
+	require.ErrorIs(t, err, context.Canceled)
+
+	closed := newAdapter(t, connect(t, sharedURL), testPrefix())
+	require.NoError(t, closed.Close())
+	_, err = appendOne(context.Background(), closed, opts, historyMsg("r", "x"))
+	require.ErrorIs(t, err, core.ErrAdapterClosed)
+	_, err = closed.ReadHistory(context.Background(), "r", opts, core.HistoryQuery{})
+	require.ErrorIs(t, err, core.ErrAdapterClosed)
+}
+
+// TestHistoryExpectNoMessage: the server honours an expected last subject
+// sequence of 0 as "the subject has no message", which is what keeps two
+// nodes from starting a room's epoch at once.
+func TestHistoryExpectNoMessage(t *testing.T) {
+	t.Parallel()
+	a := newAdapter(t, connect(t, sharedURL), testPrefix())
+	opts := core.History{Size: 3}
+	dropStreams(t, a, opts)
+	ctx := context.Background()
+	st := a.hist.stream(historyKeyOf(opts))
+	require.NoError(t, a.hist.ensure(ctx, st))
+	subj := tokenSubject(st.base, "r")
+	pos := core.Position{Epoch: "e", Offset: 1}
+
+	ack, err := a.hist.publish(ctx, subj, []byte("first"), "id1", 0, pos)
+	require.NoError(t, err)
+	_, err = a.hist.publish(ctx, subj, []byte("second"), "id2", 0, pos)
+	require.True(t, isWrongLast(err), "a second start of the subject must be refused, got %v", err)
+
+	// The header went out, 0 included.
+	js, err := jetstream.New(a.nc)
+	require.NoError(t, err)
+	s, err := js.Stream(ctx, st.name)
+	require.NoError(t, err)
+	raw, err := s.GetMsg(ctx, ack.Sequence)
+	require.NoError(t, err)
+	assert.Equal(t, "0", raw.Header.Get(jetstream.ExpectedLastSubjSeqHeader))
+
+	_, err = a.hist.publish(ctx, subj, []byte("second"), "id2", ack.Sequence, core.Position{Epoch: "e", Offset: 2})
+	require.NoError(t, err)
+}
+
+// TestHistoryStreamLost: a stream deleted behind the adapters' back is
+// created again and the room starts a new epoch; a node whose idea of the
+// room is stale catches up.
+func TestHistoryStreamLost(t *testing.T) {
+	t.Parallel()
+	prefix := testPrefix()
+	a := newAdapter(t, connect(t, sharedURL), prefix)
+	b := newAdapter(t, connect(t, sharedURL), prefix)
+	opts := core.History{Size: 10}
+	dropStreams(t, a, opts)
+	ctx := context.Background()
+
+	old := mustAppend(t, a, opts, "r", "a", "b")
+	mustAppend(t, b, opts, "r", "c")
+	js, err := jetstream.New(a.nc)
+	require.NoError(t, err)
+	require.NoError(t, js.DeleteStream(ctx, a.subj.historyStream(historyKeyOf(opts))))
+
+	page, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	assert.Equal(t, core.HistoryPage{}, page, "no stream, no history")
+
+	pos := mustAppend(t, a, opts, "r", "d")
+	assert.NotEqual(t, old[0].Epoch, pos[0].Epoch)
+	assert.Equal(t, uint64(1), pos[0].Offset)
+	next := mustAppend(t, b, opts, "r", "e")
+	assert.Equal(t, core.Position{Epoch: pos[0].Epoch, Offset: 2}, next[0])
+
+	page, err = a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{1, 2}, offsets(page.Messages))
+}
+
+// TestHistoryMalformed: a stored message that does not decode is skipped
+// and reported; a message without a position (not written by an adapter)
+// makes the room start a new epoch.
+func TestHistoryMalformed(t *testing.T) {
+	t.Parallel()
+	a := newAdapter(t, connect(t, sharedURL), testPrefix())
+	var errs errorLog
+	a.SetErrorReporter(errs.report)
+	opts := core.History{Size: 10}
+	dropStreams(t, a, opts)
+	ctx := context.Background()
+	st := a.hist.stream(historyKeyOf(opts))
+	subj := tokenSubject(st.base, "r")
+
+	pos := mustAppend(t, a, opts, "r", "a", "b")
+	last, err := a.hist.get(ctx, st.name, msgGetRequest{LastFor: subj})
+	require.NoError(t, err)
+	_, err = a.hist.publish(ctx, subj, []byte{0xff, 0}, "garbage", last.seq, core.Position{Epoch: pos[0].Epoch, Offset: 3})
+	require.NoError(t, err)
+	after := mustAppend(t, a, opts, "r", "d")
+	assert.Equal(t, core.Position{Epoch: pos[0].Epoch, Offset: 4}, after[0])
+
+	page, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{1, 2, 4}, offsets(page.Messages))
+	assert.Equal(t, uint64(4), page.Top)
+	require.Len(t, errs.ops("decode"), 1)
+	assert.ErrorIs(t, errs.ops("decode")[0], wire.ErrMalformed)
+
+	// A foreign message, without the position headers.
+	js, err := jetstream.New(a.nc)
+	require.NoError(t, err)
+	_, err = js.Publish(ctx, subj, wire.Append(nil, &core.AdapterMessage{Type: core.AdapterRoom, Room: "r", Data: []byte("foreign")}))
+	require.NoError(t, err)
+	page, err = a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	assert.Equal(t, core.HistoryPage{}, page, "no usable history")
+	fresh := mustAppend(t, a, opts, "r", "e")
+	assert.NotEqual(t, pos[0].Epoch, fresh[0].Epoch)
+	assert.Equal(t, uint64(1), fresh[0].Offset)
+	page, err = a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	assert.Equal(t, fresh[0].Epoch, page.Epoch)
+	assert.Equal(t, uint64(1), page.First)
+	assert.Equal(t, []uint64{1}, offsets(page.Messages))
+	assert.Len(t, errs.ops("decode"), 4, "malformed and foreign messages reported")
+}
+
+// TestHistoryBrokerRestart: a private server with file storage is killed
+// and started again on the same store; the history survives, with the same
+// epoch, and appends continue where they stopped.
+func TestHistoryBrokerRestart(t *testing.T) {
+	srv := newNATSServer(t)
+	srv.args = []string{"-js", "-sd", t.TempDir()}
+	srv.start(t)
+	a := newAdapter(t, connect(t, srv.url(), faultConnOptions()...), testPrefix())
+	opts := core.History{Size: 100}
+	ctx := context.Background()
+
+	var data []string
+	for i := range 20 {
+		data = append(data, fmt.Sprint("m", i+1))
+	}
+	pos := mustAppend(t, a, opts, "r", data...)
+	before, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	require.Equal(t, span(1, 20), offsets(before.Messages))
+
+	srv.kill(t)
+	srv.start(t)
+	var after core.HistoryPage
+	require.Eventually(t, func() bool {
+		after, err = a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
+		return err == nil && after.Top > 0
+	}, waitFor, 20*time.Millisecond, "history not readable after the restart: %v", err)
+	assert.Equal(t, before, after)
+
+	next := mustAppend(t, a, opts, "r", "m21")
+	assert.Equal(t, core.Position{Epoch: pos[0].Epoch, Offset: 21}, next[0])
 }
