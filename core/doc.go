@@ -53,6 +53,23 @@
 // rate; a panic while handling a message closes that one connection with
 // 1011 (see Hooks for which hooks close what).
 //
+// # Resumable rooms
+//
+// WithRoomOptions gives each room its RoomOptions, resolved once when the
+// room comes into existence on a node; every node must resolve the same
+// options for a room. A room whose options keep History stores every
+// message (in the hub's memory without an adapter, in the adapter's store
+// when it implements HistoryAdapter) with a Position: an epoch and an
+// offset contiguous per room. Each node delivers the room's messages in
+// offset order, once, filling holes from the store once for the node
+// (after waiting 100 ms for late messages). Clients receive the messages
+// with their cursor (HistoryFramer, JSONFramer by default); a client that
+// reconnects presents its cursors (RecoverParam, WithRecovery), and its
+// join replays what it missed, then live messages, then a recovery answer
+// (Hooks.OnRecovery hears it too). Hub.History reads the store. The frames
+// and the rules clients rely on are in docs/protocol.md of the repository.
+// Recoveries and gap fills run in goroutines that Shutdown waits for.
+//
 // All exported methods are safe for concurrent use unless documented
 // otherwise (Router and MiddlewareChain registration happens before use).
 package core

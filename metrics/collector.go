@@ -200,10 +200,10 @@ func (c *Collector) build(o options) {
 	c.adapterPublished = counter("adapter_published_total", "Messages numbered and handed to the multi-node adapter's broker.")
 	c.adapterReceived = counter("adapter_received_total", "Messages received from other nodes through the broker.")
 	c.adapterErrors = counterVec("adapter_errors_total", "Failed adapter operations and rejected bus messages, by operation.", "op")
-	c.adapterDropped = counterVec("adapter_dropped_total", "Messages dropped before reaching the broker, by reason (queue_full, link_down, stale, stopped).", "reason")
+	c.adapterDropped = counterVec("adapter_dropped_total", "Messages dropped before reaching the broker, by reason (queue_full, link_down, stale, stopped, store_failed).", "reason")
 	// The reasons the hub uses exist from the start, so rate() and
 	// increase() see their first drop.
-	for _, r := range []string{core.DropQueueFull, core.DropLinkDown, core.DropStale, core.DropStopped} {
+	for _, r := range []string{core.DropQueueFull, core.DropLinkDown, core.DropStale, core.DropStopped, core.DropStoreFailed} {
 		c.adapterDropped.WithLabelValues(r)
 	}
 	c.adapterLost = counter("adapter_lost_total", "Messages of other nodes that never arrived: gaps in their sequence numbers.")

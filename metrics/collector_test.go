@@ -108,12 +108,13 @@ func TestLabelledCounters(t *testing.T) {
 	c.IncrementAdapterDropped(2)
 
 	want := `
-# HELP wshub_adapter_dropped_total Messages dropped before reaching the broker, by reason (queue_full, link_down, stale, stopped).
+# HELP wshub_adapter_dropped_total Messages dropped before reaching the broker, by reason (queue_full, link_down, stale, stopped, store_failed).
 # TYPE wshub_adapter_dropped_total counter
 wshub_adapter_dropped_total{reason="link_down"} 5
 wshub_adapter_dropped_total{reason="queue_full"} 1
 wshub_adapter_dropped_total{reason="stale"} 0
 wshub_adapter_dropped_total{reason="stopped"} 0
+wshub_adapter_dropped_total{reason="store_failed"} 0
 wshub_adapter_dropped_total{reason="unknown"} 2
 # HELP wshub_errors_total Errors counted by the hub, by kind.
 # TYPE wshub_errors_total counter
