@@ -14,9 +14,9 @@ type Room struct {
 	mu      sync.RWMutex
 	members []*Client
 	pos     map[*Client]int
-	deleted bool        // removed from the hub: joins must retry with a new room
-	seqs    roomStreams // other nodes' streams of this room, while it exists here
-	opts    RoomOptions // resolved when the room came into existence here
+	deleted bool         // removed from the hub: joins must retry with a new room
+	seqs    roomStreams  // other nodes' streams of this room, while it exists here
+	opts    RoomOptions  // resolved when the room came into existence here
 	hist    *roomHistory // ordered delivery of a history room; nil otherwise
 }
 

@@ -42,9 +42,9 @@ type roomHistory struct {
 	// ahead holds the members whose replay went past last (the store had
 	// messages this node had not delivered yet): each already has the
 	// room's messages up to its position, which deliverLocked skips.
-	ahead map[*Client]Position
-	reads map[uint64]*sharedRead // recovery reads in flight, by After
-	filling  bool                   // a gap fill is scheduled or running
+	ahead   map[*Client]Position
+	reads   map[uint64]*sharedRead // recovery reads in flight, by After
+	filling bool                   // a gap fill is scheduled or running
 }
 
 // roomStartTimeout bounds the store read of a join that creates a history
