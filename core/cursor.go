@@ -44,7 +44,7 @@ func parseCursorParts(epoch, offset string) (Position, error) {
 	}
 	for i := 0; i < len(epoch); i++ {
 		c := epoch[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+		if !cursorEpochByte(c) {
 			return Position{}, fmt.Errorf("%w: character %q in epoch", ErrBadCursor, c)
 		}
 	}
@@ -109,4 +109,8 @@ func WithRecovery(cursors map[string]Position) UpgradeOption {
 			c.cursors[room] = p
 		}
 	}
+}
+
+func cursorEpochByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_'
 }

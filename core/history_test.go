@@ -123,7 +123,7 @@ func TestHubHistory(t *testing.T) {
 	}
 
 	_, err = n.Hub.History(ctx, "plain", core.HistoryQuery{})
-	assert.ErrorIs(t, err, core.ErrNoHistory)
+	require.ErrorIs(t, err, core.ErrNoHistory)
 	_, err = n.Hub.History(ctx, "", core.HistoryQuery{})
 	assert.ErrorIs(t, err, core.ErrEmptyRoomName)
 }

@@ -72,6 +72,7 @@ type Hub struct {
 	// memory store when the hub has no adapter (histLocal).
 	hist      HistoryAdapter
 	histLocal bool
+	histMem   *MemoryHistory // the store when histLocal
 	framer    HistoryFramer
 	// history goroutines (gap fills, recoveries): counted in histWG while
 	// histDone is false, under histLife; histCtx ends their store reads.
@@ -184,7 +185,8 @@ func NewHub(opts ...Option) *Hub {
 	h.histCtx, h.histCancel = context.WithCancel(context.Background())
 	switch ha, ok := h.adapter.(HistoryAdapter); {
 	case h.adapter == nil:
-		h.hist, h.histLocal = localHistory{NewMemoryHistory()}, true
+		h.histMem = NewMemoryHistory()
+		h.hist, h.histLocal = localHistory{h.histMem}, true
 	case ok:
 		h.hist = ha
 	}

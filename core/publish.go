@@ -186,7 +186,7 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 // numbered in the hub's streams.
 func (p *publisher) store(ctx context.Context, batch []HistoryAppend) {
 	h := p.h
-	ha, _ := h.hist.(HistoryAdapter)
+	ha := h.hist
 	if ha == nil || h.histLocal {
 		h.adapterDropped(len(batch), DropStoreFailed)
 		return

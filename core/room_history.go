@@ -303,7 +303,7 @@ func (h *Hub) publishHistory(room string, typ MessageType, data []byte, except [
 		m.ExceptClientIDs = clientIDs(except)
 	}
 	if h.histLocal {
-		h.hist.(localHistory).s.Append(&m, opts)
+		h.histMem.Append(&m, opts)
 		h.deliverHistory(m)
 		return
 	}

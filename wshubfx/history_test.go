@@ -55,7 +55,7 @@ func TestHistoryRoomsFromConfig(t *testing.T) {
 	assert.True(t, rec.Await(t, back.Client, room).Recovered, "the hook set in the graph hears of it")
 
 	page, err := hub.History(context.Background(), "cursor:x", core.HistoryQuery{})
-	assert.ErrorIs(t, err, core.ErrNoHistory, "other prefixes keep none")
+	require.ErrorIs(t, err, core.ErrNoHistory, "other prefixes keep none")
 	assert.Empty(t, page.Messages)
 }
 

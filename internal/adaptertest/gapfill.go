@@ -17,13 +17,28 @@ import (
 // link would. It forwards every optional extension the hub uses.
 type Lossy struct {
 	core.Adapter
-	mu   sync.Mutex
-	drop map[uint64]bool
+	batch    core.BatchPublisher
+	interest core.RoomInterestAdapter
+	hist     core.HistoryAdapter
+	health   core.HealthCheckAdapter
+	mu       sync.Mutex
+	drop     map[uint64]bool
 }
 
 // NewLossy wraps ad, dropping the received history messages at offsets.
+// ad must implement core.BatchPublisher, core.RoomInterestAdapter,
+// core.HistoryAdapter and core.HealthCheckAdapter, as this module's
+// adapters do; NewLossy panics otherwise.
 func NewLossy(ad core.Adapter, offsets ...uint64) *Lossy {
 	l := &Lossy{Adapter: ad, drop: make(map[uint64]bool)}
+	var ok1, ok2, ok3, ok4 bool
+	l.batch, ok1 = ad.(core.BatchPublisher)
+	l.interest, ok2 = ad.(core.RoomInterestAdapter)
+	l.hist, ok3 = ad.(core.HistoryAdapter)
+	l.health, ok4 = ad.(core.HealthCheckAdapter)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		panic("adaptertest: NewLossy needs an adapter with batches, room interest, history and health")
+	}
 	for _, o := range offsets {
 		l.drop[o] = true
 	}
@@ -46,27 +61,27 @@ func (l *Lossy) Subscribe(ctx context.Context, handler func(core.AdapterMessage)
 
 // PublishBatch forwards to the wrapped adapter.
 func (l *Lossy) PublishBatch(ctx context.Context, msgs []core.AdapterMessage) error {
-	return l.Adapter.(core.BatchPublisher).PublishBatch(ctx, msgs)
+	return l.batch.PublishBatch(ctx, msgs)
 }
 
 // SetRoomInterest forwards to the wrapped adapter.
 func (l *Lossy) SetRoomInterest(room string, interested bool) {
-	l.Adapter.(core.RoomInterestAdapter).SetRoomInterest(room, interested)
+	l.interest.SetRoomInterest(room, interested)
 }
 
 // AppendHistory forwards to the wrapped adapter.
 func (l *Lossy) AppendHistory(ctx context.Context, batch []core.HistoryAppend) {
-	l.Adapter.(core.HistoryAdapter).AppendHistory(ctx, batch)
+	l.hist.AppendHistory(ctx, batch)
 }
 
 // ReadHistory forwards to the wrapped adapter.
 func (l *Lossy) ReadHistory(ctx context.Context, room string, opts core.History, q core.HistoryQuery) (core.HistoryPage, error) {
-	return l.Adapter.(core.HistoryAdapter).ReadHistory(ctx, room, opts, q)
+	return l.hist.ReadHistory(ctx, room, opts, q)
 }
 
 // CheckHealth forwards to the wrapped adapter.
 func (l *Lossy) CheckHealth(ctx context.Context) error {
-	return l.Adapter.(core.HealthCheckAdapter).CheckHealth(ctx)
+	return l.health.CheckHealth(ctx)
 }
 
 // RunGapFill checks that a node that misses bus messages of a history room

@@ -311,7 +311,7 @@ func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) co
 	// the same tail.
 	require.Eventually(t, func() bool {
 		total := 20
-		sent.Range(func(_, v any) bool { total += v.(int); return true })
+		sent.Range(func(_, v any) bool { n, _ := v.(int); total += n; return true })
 		got, _, _ := watcher.Offsets(room)
 		return len(got) >= total
 	}, waitTimeout, 5*time.Millisecond)
