@@ -21,3 +21,10 @@ func TestRecoveryRaceOverMemory(t *testing.T) {
 	bus := memory.NewBus()
 	adaptertest.RunRecoveryRace(t, 40, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
+
+// BenchmarkRecoveryStampede: 1,000 clients reconnect at once after 1,000
+// missed messages (see adaptertest.BenchRecoveryStampede).
+func BenchmarkRecoveryStampede(b *testing.B) {
+	bus := memory.NewBus()
+	adaptertest.BenchRecoveryStampede(b, 1000, 1000, func(testing.TB) core.Adapter { return bus.NewAdapter() })
+}

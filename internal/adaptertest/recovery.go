@@ -328,3 +328,69 @@ func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) co
 		}
 	}
 }
+
+// RunRecoveryAcrossRestart checks what clients are told when the broker
+// that holds the history restarts: two hubs, a client that saw the first
+// messages leaves, the broker is killed and started again, more messages
+// are published (retried until the link is back), and the client
+// reconnects with its old cursor. kept says whether the broker keeps its
+// data across the restart (JetStream with file storage): then the client
+// recovers the messages after its cursor; otherwise (Redis started empty)
+// the stream has a new epoch, and the client's answer and
+// Hooks.OnRecovery say "epoch" while a member that stayed receives the new
+// epoch's messages in order.
+func RunRecoveryAcrossRestart(t *testing.T, broker Broker, kept bool, newAdapter func(t *testing.T) core.Adapter) {
+	var rec Recoveries
+	a := HistoryNode(t, "restart-a", newAdapter(t), &rec)
+	b := HistoryNode(t, "restart-b", newAdapter(t), &rec)
+	WaitHealthy(t, a.Ad)
+	WaitHealthy(t, b.Ad)
+	room := "hist-" + core.NewEpoch()
+	stay := b.DialRoom(t, room, "")
+	c := a.DialRoom(t, room, "")
+	for i := range 5 {
+		require.NoError(t, a.Hub.BroadcastToRoom(room, []byte("before"+strconv.Itoa(i))))
+	}
+	c.AwaitCount(t, room, 5)
+	stay.AwaitCount(t, room, 5)
+	_, cursor, _ := c.Offsets(room)
+	require.NoError(t, c.Conn.Close())
+
+	broker.Kill(t)
+	broker.Start(t)
+	WaitHealthy(t, a.Ad)
+	WaitHealthy(t, b.Ad)
+	// Published until the stayer has three more: the first tries may fall
+	// in the reconnect.
+	sent := 0
+	require.Eventually(t, func() bool {
+		_ = a.Hub.BroadcastToRoom(room, []byte("after"+strconv.Itoa(sent)))
+		sent++
+		got, _, _ := stay.Offsets(room)
+		return len(got) >= 8
+	}, waitTimeout, 50*time.Millisecond, "no delivery after the restart")
+	got, last, _ := stay.Offsets(room)
+	after, err := core.ParseCursor(last)
+	require.NoError(t, err)
+	before, err := core.ParseCursor(cursor)
+	require.NoError(t, err)
+
+	back := b.DialRoom(t, room, cursor)
+	ans := back.AwaitAnswer(t, room)
+	r := rec.Await(t, back.Client, room)
+	if kept {
+		assert.Equal(t, before.Epoch, after.Epoch, "the stream survived the restart")
+		assert.Equal(t, contiguous(1, uint64(len(got))), got, "the member that stayed: every offset once, in order")
+		assert.True(t, ans.Recovery.Recovered, "%+v", *ans.Recovery)
+		assert.True(t, r.Recovered)
+		replayed, _, _ := back.Offsets(room)
+		assert.Equal(t, contiguous(6, uint64(len(got)-5)), replayed[:min(len(replayed), len(got)-5)])
+		return
+	}
+	assert.NotEqual(t, before.Epoch, after.Epoch, "a broker started empty starts a new epoch")
+	assert.Equal(t, contiguous(1, 5), got[:5])
+	assert.Equal(t, uint64(1), got[5], "the new epoch counts from 1")
+	assert.False(t, ans.Recovery.Recovered)
+	assert.Equal(t, core.RecoveryEpoch, ans.Recovery.Reason)
+	assert.Equal(t, core.RecoveryEpoch, r.Reason)
+}
