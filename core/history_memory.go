@@ -139,6 +139,9 @@ func (s *MemoryHistory) Read(room string, q HistoryQuery) HistoryPage {
 		return page
 	}
 	page.First = r.top - uint64(r.n) + 1
+	if q.After >= r.top {
+		return page
+	}
 	from := max(q.After+1, page.First) // offsets from..top are selected
 	if from > r.top {
 		return page

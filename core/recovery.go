@@ -20,6 +20,7 @@ type histEntry struct {
 // messages delivered meanwhile wait here, in offset order, until its replay
 // is sent. Guarded by roomHistory.mu.
 type catchup struct {
+	joined   uint64 // roomHistory.joins when it registered
 	buf      []histEntry
 	overflow bool // more than the bound arrived: the recovery is lost
 }
@@ -36,6 +37,10 @@ func (cu *catchup) add(e histEntry, bound int) {
 // the node that recover the same room from the same offset at once (a
 // deploy reconnects them all together): one read, frames built once.
 type sharedRead struct {
+	// joins is roomHistory.joins when the read started: it serves only
+	// the clients that registered before, for whom everything delivered
+	// after the read started is in their buffers.
+	joins   uint64
 	done    chan struct{}
 	page    HistoryPage
 	entries []histEntry // the page's messages, framed
@@ -76,7 +81,8 @@ func (h *Hub) joinRecovering(r *Room, c *Client) (cu *catchup, retry bool, err e
 	if retry || err != nil {
 		return nil, retry, err
 	}
-	cu = &catchup{}
+	rh.joins++
+	cu = &catchup{joined: rh.joins}
 	if rh.catchups == nil {
 		rh.catchups = make(map[*Client]*catchup)
 	}
@@ -103,7 +109,7 @@ func (rh *roomHistory) recover(c *Client, since Position, cu *catchup) {
 	h := rh.h
 	defer h.histWG.Done()
 	rec := Recovery{Since: since}
-	sr := rh.read(since.Offset)
+	sr := rh.read(since.Offset, cu.joined)
 	sent := since.Offset
 	switch p := sr.page; {
 	case sr.err != nil:
@@ -195,15 +201,19 @@ func (rh *roomHistory) answerLocked(c *Client, rec Recovery) {
 }
 
 // read returns the store's messages after the offset, reading once for
-// all the clients that ask for the same offset meanwhile.
-func (rh *roomHistory) read(after uint64) *sharedRead {
+// all the clients that ask for the same offset meanwhile: a client that
+// registered as recovering (its joined number) before a read in flight
+// started shares it; one that registered later needs a read of its own,
+// since messages delivered between that read's start and its registration
+// would be in neither.
+func (rh *roomHistory) read(after, joined uint64) *sharedRead {
 	rh.mu.Lock()
-	if sr := rh.reads[after]; sr != nil {
+	if sr := rh.reads[after]; sr != nil && sr.joins >= joined {
 		rh.mu.Unlock()
 		<-sr.done
 		return sr
 	}
-	sr := &sharedRead{done: make(chan struct{})}
+	sr := &sharedRead{done: make(chan struct{}), joins: rh.joins}
 	if rh.reads == nil {
 		rh.reads = make(map[uint64]*sharedRead)
 	}
@@ -225,7 +235,9 @@ func (rh *roomHistory) read(after uint64) *sharedRead {
 	}
 	close(sr.done)
 	rh.mu.Lock()
-	delete(rh.reads, after)
+	if rh.reads[after] == sr {
+		delete(rh.reads, after)
+	}
 	rh.mu.Unlock()
 	return sr
 }

@@ -44,6 +44,7 @@ type roomHistory struct {
 	// room's messages up to its position, which deliverLocked skips.
 	ahead   map[*Client]Position
 	reads   map[uint64]*sharedRead // recovery reads in flight, by After
+	joins   uint64                 // recovering members registered so far
 	filling bool                   // a gap fill is scheduled or running
 }
 

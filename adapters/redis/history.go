@@ -27,11 +27,11 @@ import (
 // "<n>" (read by Redis as "<n>-0") starts at offset n and the first entry
 // gives the oldest offset kept. The second part is always 1.
 
-// ErrNotHistoryMessage is set, wrapped, as the Err of an AppendHistory
-// item that is not a room message (core.AdapterRoom or
-// core.AdapterRoomExcept with a room name) or whose Options keep no
-// history. Such an item is neither stored nor published.
-var ErrNotHistoryMessage = errors.New("wshub/redis: not a message of a history room")
+// ErrNotRoomMessage is set, wrapped, as the Err of an AppendHistory item
+// whose message is not of type core.AdapterRoom or core.AdapterRoomExcept:
+// only rooms keep history. (It lives here rather than in errors.go while
+// history is being built; the NATS adapter has the same sentinel.)
+var ErrNotRoomMessage = errors.New("wshub/redis: history append of a message that is not a room message")
 
 // entryField is the stream field holding an entry's wire message.
 const entryField = "m"
@@ -127,9 +127,9 @@ type appendCall struct {
 
 // AppendHistory stores each message of batch in its room's history and
 // publishes it, with its position, on the room's channel (see the package
-// documentation, "History"); it sets Msg.Pos of each message stored and
-// Err, wrapped with the room's name, of each one that was not. It
-// implements core.HistoryAdapter.
+// documentation, "History"); it sets Msg.Pos of each message stored, and
+// Err, wrapped with the room's name, and a zero Msg.Pos of each one that
+// was not. It implements core.HistoryAdapter.
 //
 // Like PublishBatch it first waits until Redis has confirmed the room
 // subscriptions declared before the call, then sends one script per
@@ -137,14 +137,18 @@ type appendCall struct {
 // the script); order is kept within a room. Items get Err
 // core.ErrAdapterClosed after Close, ErrNotConnected (wrapped) while the
 // subscription's link is down (see Connected), ctx's error when ctx is
-// done, ErrNotHistoryMessage (wrapped) for an item that is not a history
-// room's message, or the client's error. A message whose store failed was
+// done, ErrNotRoomMessage, core.ErrEmptyRoomName or core.ErrNoHistory
+// (wrapped) for an item that is not a history room's message, or the
+// client's error. A message whose store failed was
 // not published; when the reply was lost on the way (a broken connection,
 // ctx ended mid-call) the message may have been stored and published
 // although it carries the error. Safe for concurrent use.
 func (a *Adapter) AppendHistory(ctx context.Context, batch []core.HistoryAppend) {
 	if len(batch) == 0 {
 		return
+	}
+	for i := range batch {
+		batch[i].Msg.Pos, batch[i].Err = core.Position{}, nil
 	}
 	if err := a.appendable(ctx); err != nil {
 		for i := range batch {
@@ -162,15 +166,12 @@ func (a *Adapter) AppendHistory(ctx context.Context, batch []core.HistoryAppend)
 	calls := make([]appendCall, 0, len(batch))
 	for i := range batch {
 		it := &batch[i]
-		it.Err = nil
 		if err := checkAppend(it); err != nil {
 			it.Err = fmt.Errorf("wshub/redis: append to history of %q: %w", it.Msg.Room, err)
 			ends[i] = len(b)
 			continue
 		}
-		m := it.Msg
-		m.Pos = core.Position{}
-		b = wire.Append(b, &m)
+		b = wire.Append(b, &it.Msg) // without a position: the script adds it
 		ends[i] = len(b)
 		calls = append(calls, appendCall{i: i})
 	}
@@ -227,11 +228,11 @@ func (a *Adapter) appendable(ctx context.Context) error {
 func checkAppend(it *core.HistoryAppend) error {
 	switch {
 	case it.Msg.Type != core.AdapterRoom && it.Msg.Type != core.AdapterRoomExcept:
-		return fmt.Errorf("%w: type %q", ErrNotHistoryMessage, it.Msg.Type)
+		return fmt.Errorf("%w: type %q", ErrNotRoomMessage, it.Msg.Type)
 	case it.Msg.Room == "":
-		return fmt.Errorf("%w: %w", ErrNotHistoryMessage, core.ErrEmptyRoomName)
+		return core.ErrEmptyRoomName
 	case !it.Options.Enabled():
-		return fmt.Errorf("%w: history size %d", ErrNotHistoryMessage, it.Options.Size)
+		return fmt.Errorf("%w: size %d", core.ErrNoHistory, it.Options.Size)
 	}
 	return nil
 }
@@ -349,7 +350,7 @@ func (a *Adapter) ReadHistory(ctx context.Context, room string, _ core.History, 
 		page.Messages = make([]core.AdapterMessage, 0, len(entries))
 	}
 	for _, e := range entries {
-		m, err := decodeEntry(e, epoch)
+		m, err := decodeEntry(e, room, epoch)
 		if err != nil {
 			a.failures.Fail(wire.ErrorOp(err), fmt.Errorf("history of %q: %w", room, err))
 			continue
@@ -385,10 +386,11 @@ func entryOffset(id string) (uint64, error) {
 	return off, nil
 }
 
-// decodeEntry decodes one stream entry of an epoch's stream. Stream
+// decodeEntry decodes one stream entry of room's stream in epoch. Stream
 // entries are untrusted like bus messages: anything with write access to
-// Redis may have put them there.
-func decodeEntry(e goredis.XMessage, epoch string) (core.AdapterMessage, error) {
+// Redis may have put them there, so an entry that is not a message of
+// room is malformed too.
+func decodeEntry(e goredis.XMessage, room, epoch string) (core.AdapterMessage, error) {
 	off, err := entryOffset(e.ID)
 	if err != nil {
 		return core.AdapterMessage{}, err
@@ -400,6 +402,9 @@ func decodeEntry(e goredis.XMessage, epoch string) (core.AdapterMessage, error) 
 	m, err := wire.Decode([]byte(v))
 	if err != nil {
 		return core.AdapterMessage{}, fmt.Errorf("stream entry %s: %w", e.ID, err)
+	}
+	if (m.Type != core.AdapterRoom && m.Type != core.AdapterRoomExcept) || m.Room != room {
+		return core.AdapterMessage{}, fmt.Errorf("%w: stream entry %s is a %s message of room %q", wire.ErrMalformed, e.ID, m.Type, m.Room)
 	}
 	m.Pos = core.Position{Epoch: epoch, Offset: off}
 	return m, nil

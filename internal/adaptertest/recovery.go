@@ -259,8 +259,13 @@ func RunRecovery(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
 func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) core.Adapter) {
 	var rec Recoveries
 	var nodes []*HubNode
+	// Queues deep enough that the test's own readers, slow under -race,
+	// never make the hub drop (the drop policy is not under test here).
+	cfg := core.DefaultConfig()
+	cfg.SendChannelSize = 8192
+	cfg.MaxQueuedBytes = 64 << 20
 	for i := range 3 {
-		n := HistoryNode(t, fmt.Sprintf("race%d", i), newAdapter(t), &rec)
+		n := HistoryNode(t, fmt.Sprintf("race%d", i), newAdapter(t), &rec, core.WithConfig(cfg))
 		WaitHealthy(t, n.Ad)
 		nodes = append(nodes, n)
 	}
@@ -276,7 +281,6 @@ func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) co
 
 	ctx, stop := context.WithCancel(context.Background())
 	var pubs sync.WaitGroup
-	var sent sync.Map
 	for p := range 2 {
 		pubs.Add(1)
 		go func() {
@@ -286,7 +290,6 @@ func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) co
 			// never drops.
 			for i := 0; ctx.Err() == nil && i < 400; i++ {
 				_ = nodes[p].Hub.BroadcastToRoom(room, []byte(fmt.Sprintf("p%d-%d", p, i)))
-				sent.Store(p, i+1)
 				time.Sleep(time.Millisecond)
 			}
 		}()
@@ -307,13 +310,16 @@ func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) co
 	}
 	stop()
 	pubs.Wait()
-	// Everything published reaches the watcher; then each client must have
-	// the same tail.
+	// Everything stored reaches the watcher (a publish may have been
+	// dropped before the store, under the publish queue's rules); then
+	// each client must have the same tail.
 	require.Eventually(t, func() bool {
-		total := 20
-		sent.Range(func(_, v any) bool { n, _ := v.(int); total += n; return true })
+		page, err := nodes[0].Hub.History(context.Background(), room, core.HistoryQuery{Limit: 1, Reverse: true})
+		if err != nil {
+			return false
+		}
 		got, _, _ := watcher.Offsets(room)
-		return len(got) >= total
+		return len(got) > 0 && got[len(got)-1] == page.Top
 	}, waitTimeout, 5*time.Millisecond)
 	all, _, _ := watcher.Offsets(room)
 	require.Equal(t, contiguous(1, uint64(len(all))), all, "the watcher: every offset once, in order")
@@ -321,11 +327,10 @@ func RunRecoveryRace(t *testing.T, clients int, newAdapter func(t *testing.T) co
 	for _, j := range js {
 		j.s.AwaitCount(t, room, int(final-j.from))
 		got, _, _ := j.s.Offsets(room)
-		if !assert.Equal(t, contiguous(j.from+1, final-j.from), got, "client from %d: each offset once, in order", j.from) {
-			msgs := j.s.Messages()
-			t.Logf("DEBUG first 40: %q", msgs[:min(40, len(msgs))])
-			t.FailNow()
-		}
+		// Messages queued before the publishers stopped may still be
+		// arriving: each client holds a contiguous run from its cursor to
+		// at least what the watcher had.
+		require.Equal(t, contiguous(j.from+1, uint64(len(got))), got, "client from %d: each offset once, in order", j.from)
 	}
 }
 
