@@ -11,7 +11,9 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/wshub/wshub/core"
 	"github.com/wshub/wshub/wshubfx"
@@ -39,7 +41,9 @@ func TestAppGraphIsValid(t *testing.T) {
 // TestAppServesChat starts the real fx application on a free port and
 // checks every endpoint, the chat over /ws included, then stops it.
 func TestAppServesChat(t *testing.T) {
-	opts, err := appOptions(settings{addr: "127.0.0.1:0", nodeID: "app-test"}, zaptest.NewLogger(t))
+	obs, logs := observer.New(zapcore.InfoLevel)
+	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), obs))
+	opts, err := appOptions(settings{addr: "127.0.0.1:0", nodeID: "app-test"}, logger)
 	require.NoError(t, err)
 	var (
 		srv *wshubfx.Server
@@ -80,10 +84,30 @@ func TestAppServesChat(t *testing.T) {
 	sendEvent(t, bob, event{Type: "join", Room: "fx", Nick: "bob"})
 	next(t, ann, "joined")
 	sendEvent(t, bob, event{Type: "say", Text: "through fx"})
-	assert.Equal(t, event{Type: "said", Room: "fx", Nick: "bob", Text: "through fx", Node: "app-test"}, next(t, ann, "said"))
+	said := nextFrame(t, ann, "said")
+	assert.Equal(t, event{Type: "said", Room: "fx", Nick: "bob", Text: "through fx", Node: "app-test"}, said.Event)
 	sendEvent(t, ann, event{Type: "dance"})
 	assert.Equal(t, `unknown "type"; use join, say or leave`, next(t, ann, "error").Text)
 	assert.Equal(t, 2, hub.ClientCount())
+
+	// Config.Rooms is wired: the room keeps history, its messages come
+	// with cursors, and a client that comes back with its cursor gets
+	// what it missed; the app logs the recovery.
+	assert.Equal(t, "fx", said.Room)
+	require.NotEmpty(t, said.Cursor, "room messages come in the history envelope")
+	require.NoError(t, ann.Close())
+	next(t, bob, "left")
+	sendEvent(t, bob, event{Type: "say", Text: "while ann was away"})
+	next(t, bob, "said")
+	ann = dialChat(t, base, said.Cursor+":fx")
+	sendEvent(t, ann, event{Type: "join", Room: "fx", Nick: "ann"})
+	assert.Equal(t, "while ann was away", next(t, ann, "said").Text)
+	got, ans := untilAnswer(t, ann)
+	assert.True(t, ans.Recovered, "answer %+v (after %+v)", ans, got)
+	require.Eventually(t, func() bool { return logs.FilterMessage("chat: recovered").Len() == 1 }, 5*time.Second, 5*time.Millisecond)
+	entry := logs.FilterMessage("chat: recovered").All()[0].ContextMap()
+	assert.Equal(t, "fx", entry["room"])
+	assert.Equal(t, said.Cursor, entry["since"])
 
 	// Leave before the app stops, so the drain has nobody to wait for.
 	require.NoError(t, ann.Close())

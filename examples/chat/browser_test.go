@@ -4,17 +4,23 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	wsnats "github.com/wshub/wshub/adapters/nats"
@@ -49,27 +55,10 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 	nodeA := startBrowserNode(t, "node-a", prefix)
 	nodeB := startBrowserNode(t, "node-b", prefix)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(760, 620),
-	)
-	defer cancelAlloc() // waits for the browser process to exit
-	// The first context starts the browser on its first use and owns the
-	// first tab; a child made after that opens another tab in the same
-	// browser (made before, it would start a browser of its own).
-	pageA, cancelA := chromedp.NewContext(allocCtx)
-	defer cancelA()
+	// The first tab starts the browser on its first use; a child context
+	// made after that opens another tab in the same browser (made before,
+	// it would start a browser of its own).
+	pageA := newBrowser(t, chromium)
 	openPage(pageA, t, nodeA.srv.URL)
 	pageB, cancelB := chromedp.NewContext(pageA)
 	defer cancelB()
@@ -119,10 +108,137 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
-	// Close the tabs and the browser before the nodes stop (cleanups run
-	// after the deferred calls), so no page sees its node go away.
+	// Close the tabs before the nodes stop, so no page sees its node go
+	// away (newBrowser's cleanup then closes the browser).
 	require.NoError(t, chromedp.Cancel(pageB))
 	require.NoError(t, chromedp.Cancel(pageA))
+}
+
+// TestBrowserReloadRecovers drives the real page through a reload: it
+// joins a room and shows messages; it is reloaded while another client
+// keeps sending, its WebSocket upgrade held until some messages have gone
+// out without it. After the reload the page must show every message once,
+// in order: those from before (its saved log), those sent while it was
+// away (recovered with the cursor it presents in the WebSocket URL) and
+// those sent as it came back (recovered, or live).
+func TestBrowserReloadRecovers(t *testing.T) {
+	chromium := findChromium(t)
+	var gate wsGate
+	_, srv := startNodeWS(t, gate.wrap)
+	t.Cleanup(gate.open) // before the server closes: it waits for held upgrades
+	page := newBrowser(t, chromium)
+	openPage(page, t, srv.URL)
+	join(page, t, "ann", "lobby")
+
+	bob := dialChat(t, srv.URL)
+	sendEvent(t, bob, event{Type: "join", Room: "lobby", Nick: "bob"})
+	next(t, bob, "joined")
+	var want []string
+	// say sends n numbered messages from bob and waits until he has them
+	// back: then they are in the room's history.
+	say := func(n int) {
+		for range n {
+			want = append(want, fmt.Sprintf("message %d", len(want)+1))
+			sendEvent(t, bob, event{Type: "say", Text: want[len(want)-1]})
+		}
+		for _, text := range want[len(want)-n:] {
+			require.Equal(t, text, next(t, bob, "said").Text)
+		}
+	}
+	say(3)
+	waitJS(page, t, `saidTexts().length === 3`)
+
+	gate.close()
+	require.NoError(t, chromedp.Do(page, chromedp.Reload()))
+	next(t, bob, "left") // the page's first connection is gone
+	say(3)               // while the page is away
+	gate.open()
+	say(3) // while it comes back
+
+	require.NoError(t, chromedp.Do(page, chromedp.Evaluate[chromedp.Void](helpers)))
+	waitJS(page, t, `document.getElementById("status").textContent === "in #lobby as ann"`)
+	waitJS(page, t, fmt.Sprintf(`saidTexts().length >= %d`, len(want)))
+	got, err := chromedp.Run(page, chromedp.Evaluate[[]string](`saidTexts()`))
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "every message once, in order")
+	waitJS(page, t, `logText().includes("back in #lobby: caught up on")`)
+	hidden, err := chromedp.Run(page, chromedp.Evaluate[bool](`document.getElementById("banner").hidden`))
+	require.NoError(t, err)
+	assert.True(t, hidden, "no recovery failure banner")
+
+	// Sent after the check, a last message still arrives once.
+	say(1)
+	waitJS(page, t, fmt.Sprintf(`saidTexts().join("|") === %q`, strings.Join(want, "|")))
+	require.NoError(t, chromedp.Cancel(page))
+}
+
+// wsGate holds WebSocket upgrades while it is closed, so that a test
+// decides when a page comes back. The zero value is open.
+type wsGate struct {
+	mu   sync.Mutex
+	held chan struct{} // closed to release the held upgrades; nil while open
+}
+
+func (g *wsGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held == nil {
+		g.held = make(chan struct{})
+	}
+}
+
+func (g *wsGate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held != nil {
+		close(g.held)
+		g.held = nil
+	}
+}
+
+func (g *wsGate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		held := g.held
+		g.mu.Unlock()
+		if held != nil {
+			select {
+			case <-held:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newBrowser starts headless Chromium and returns the context of its first
+// tab; the browser starts on the tab's first use. Call it after starting
+// the nodes: cleanups run last-registered first, so the browser is closed
+// before they stop.
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(760, 620),
+	)
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc() // waits for the browser process to exit
+		cancel()
+	})
+	return tab
 }
 
 // findChromium returns the Chromium binary, or skips the test without one
@@ -181,11 +297,38 @@ func startBrowserNode(t *testing.T, id, prefix string) *browserNode {
 		missing(t, "cannot connect to NATS at %s: %v", natsURL, err)
 	}
 	t.Cleanup(nc.Close) // registered first, so it runs after the hub's cleanup
+	dropHistory(t, nc, prefix)
 	adapter, err := wsnats.New(nc, wsnats.WithSubjectPrefix(prefix))
 	require.NoError(t, err)
 	stats := core.NewDebugMetrics()
 	hub, srv := startNode(t, core.WithAdapter(adapter), core.WithNodeID(id), core.WithMetrics(stats))
 	return &browserNode{hub: hub, srv: srv, stats: stats}
+}
+
+// dropHistory deletes, when the test ends, the JetStream streams in which
+// the NATS adapter keeps the history of the rooms under prefix, so that
+// the shared broker does not collect one per run. Registered before the
+// hub starts, it runs after the hub stopped (cleanups run last-registered
+// first) and before nc closes.
+func dropHistory(t *testing.T, nc *natsgo.Conn, prefix string) {
+	t.Helper()
+	t.Cleanup(func() {
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		names := js.StreamNames(ctx, jetstream.WithStreamListSubject(prefix+".>"))
+		var streams []string
+		for name := range names.Name() {
+			streams = append(streams, name)
+		}
+		require.NoError(t, names.Err())
+		for _, name := range streams {
+			if err := js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+				t.Errorf("delete stream %s: %v", name, err)
+			}
+		}
+	})
 }
 
 // awaitRoute waits until a room message published by from reaches the
@@ -206,6 +349,7 @@ func awaitRoute(t *testing.T, from, to *browserNode, room string) {
 const helpers = `
 window.logText = () => document.getElementById("log").textContent;
 window.saidText = () => [...document.querySelectorAll("#log li.said")].map(li => li.textContent).join("\n");
+window.saidTexts = () => [...document.querySelectorAll("#log li.said .text")].map(span => span.textContent);
 `
 
 func openPage(page context.Context, t *testing.T, url string) {

@@ -36,6 +36,9 @@ const (
 // Server to clients: {"type":"joined"|"left","room","nick","node"},
 // {"type":"said","room","nick","text","node"} and {"type":"error","text"}
 // to the sender alone. Node is the ID of the hub the author is connected to.
+// The room events are broadcast to history rooms (chatRooms), so they
+// arrive as the "data" of an envelope with the room and a cursor; the
+// error replies arrive as they are.
 type event struct {
 	Type string `json:"type"`
 	Room string `json:"room,omitempty"`
@@ -110,6 +113,9 @@ func (ch *Chat) join(c *core.Client, m *core.Message) error {
 		}
 		ch.leaveRoom(c, cur)
 	}
+	// A page that reconnects presents its last cursor for the room in the
+	// upgrade URL (core.RecoverParam): this join then sends it what it
+	// missed, then a recovery answer, before the live messages.
 	if err := ch.hub.JoinRoom(c, room); err != nil {
 		return reply(c, "cannot join: "+err.Error())
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -18,20 +19,36 @@ import (
 )
 
 // startNode runs a hub with the chat behind an httptest server serving the
-// page and /ws, as the browser test does; cleanup stops both.
+// page and /ws, as the browser test does; its rooms keep history as the
+// app's do. Cleanup stops both.
 func startNode(t *testing.T, opts ...core.Option) (*core.Hub, *httptest.Server) {
 	t.Helper()
+	return startNodeWS(t, nil, opts...)
+}
+
+// startNodeWS is startNode with the /ws handler wrapped by wrap (nil: not
+// wrapped).
+func startNodeWS(t *testing.T, wrap func(http.Handler) http.Handler, opts ...core.Option) (*core.Hub, *httptest.Server) {
+	t.Helper()
 	chat := NewChat()
-	hub := core.NewHub(append([]core.Option{core.WithMessageHandler(chat.Router().Handle)}, opts...)...)
+	base := []core.Option{
+		core.WithMessageHandler(chat.Router().Handle),
+		core.WithRoomOptions(core.RoomOptionsByPrefix(chatRooms())),
+	}
+	hub := core.NewHub(append(base, opts...)...)
 	chat.Bind(hub)
 	go hub.Run()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, hub.WaitRunning(ctx))
 
+	var ws http.Handler = hub.HandleHTTP()
+	if wrap != nil {
+		ws = wrap(ws)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", pageHandler())
-	mux.Handle("/ws", hub.HandleHTTP())
+	mux.Handle("/ws", ws)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -42,11 +59,22 @@ func startNode(t *testing.T, opts ...core.Option) (*core.Hub, *httptest.Server) 
 	return hub, srv
 }
 
-// dialChat connects to /ws of the server at base (http://host:port).
-func dialChat(t *testing.T, base string) *websocket.Conn {
+// wsURL returns the /ws URL of the server at base (http://host:port)
+// presenting cursors, each "<epoch>:<offset>:<room>", as a reconnecting
+// page does.
+func wsURL(base string, cursors ...string) string {
+	u := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	if len(cursors) > 0 {
+		u += "?" + url.Values{core.RecoverParam: cursors}.Encode()
+	}
+	return u
+}
+
+// dialChat connects to /ws of the server at base (http://host:port),
+// presenting cursors as wsURL does.
+func dialChat(t *testing.T, base string, cursors ...string) *websocket.Conn {
 	t.Helper()
-	url := "ws" + strings.TrimPrefix(base, "http") + "/ws"
-	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	conn, resp, err := websocket.DefaultDialer.Dial(wsURL(base, cursors...), nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	t.Cleanup(func() { _ = conn.Close() })
@@ -59,19 +87,61 @@ func sendEvent(t *testing.T, conn *websocket.Conn, e event) {
 	require.NoError(t, conn.WriteJSON(e))
 }
 
+// frame is one message a chat client reads: a room's event in the
+// envelope of core.JSONFramer ({"room","cursor","data"}), a recovery
+// answer ({"room","recovery"}), or an event sent to this client alone
+// ({"type":"error","text"}), which has no envelope.
+type frame struct {
+	Room     string          `json:"room"`
+	Cursor   string          `json:"cursor"`
+	Data     json.RawMessage `json:"data"`
+	Recovery *answer         `json:"recovery"`
+	// Event is the chat event: Data for a room's message, the frame itself
+	// for a message to this client alone, zero for a recovery answer.
+	Event event `json:"-"`
+}
+
+// answer is a recovery answer, as the page reads it.
+type answer struct {
+	Recovered bool   `json:"recovered"`
+	Replayed  int    `json:"replayed"`
+	Since     string `json:"since"`
+	Reason    string `json:"reason"`
+}
+
+// readFrame reads the next frame, failing after 5s.
+func readFrame(t *testing.T, conn *websocket.Conn) frame {
+	t.Helper()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, data, err := conn.ReadMessage()
+	require.NoError(t, err, "waiting for a frame")
+	var f frame
+	require.NoError(t, json.Unmarshal(data, &f), "not JSON: %s", data)
+	switch {
+	case f.Recovery != nil:
+	case f.Cursor != "":
+		require.NoError(t, json.Unmarshal(f.Data, &f.Event), "data is no event: %s", data)
+	default:
+		require.NoError(t, json.Unmarshal(data, &f.Event), "not an event: %s", data)
+	}
+	return f
+}
+
+// nextFrame reads frames until one carries an event of type typ, skipping
+// the others.
+func nextFrame(t *testing.T, conn *websocket.Conn, typ string) frame {
+	t.Helper()
+	for {
+		if f := readFrame(t, conn); f.Event.Type == typ {
+			return f
+		}
+	}
+}
+
 // next reads events until one of type typ arrives, skipping the others.
 func next(t *testing.T, conn *websocket.Conn, typ string) event {
 	t.Helper()
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
-	for {
-		_, data, err := conn.ReadMessage()
-		require.NoError(t, err, "waiting for a %q event", typ)
-		var e event
-		require.NoError(t, json.Unmarshal(data, &e), "not JSON: %s", data)
-		if e.Type == typ {
-			return e
-		}
-	}
+	return nextFrame(t, conn, typ).Event
 }
 
 func TestChatJoinSayReceive(t *testing.T) {

@@ -13,6 +13,11 @@
 // (or -redis redis://127.0.0.1:6379). Each page shows, next to every
 // message, the node its author is connected to.
 //
+// Rooms keep their last 200 messages for an hour (see chatRooms): a page
+// that reconnects or is reloaded gets what it missed. With one node the
+// hub keeps that history in memory; with several, the broker does (NATS
+// needs JetStream: nats-server -js), so a page recovers on any node.
+//
 // The server serves the page at /, WebSocket upgrades at /ws, liveness at
 // /healthz, readiness at /readyz and Prometheus metrics at /metrics.
 // SIGINT or SIGTERM drains the clients and exits 0.
@@ -92,6 +97,8 @@ func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
 		Limits:      core.DefaultLimits().WithMaxRoomsPerClient(1).WithMaxMessageRate(20),
 		StopTimeout: 10 * time.Second,
 		HTTP:        wshubfx.HTTPConfig{Addr: s.addr},
+		// Every room keeps history, so pages recover what they missed.
+		Rooms: chatRooms(),
 	}
 	broker := fx.Options()
 	switch {
@@ -129,6 +136,9 @@ func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
 		fx.Decorate(func(r *core.Router) *core.Router { return r.OnNotFound(unknownEvent) }),
 		fx.Provide(newBoundChat),
 		chatRoutes(),
+		wshubfx.ProvideHooks(func(l core.Logger) wshubfx.HookSet {
+			return wshubfx.HookSet{Name: "chat.recovery", Hooks: core.Hooks{OnRecovery: recoveryLogger(l)}}
+		}),
 		wshubfx.AsEndpoint("/", pageHandler()),
 	), nil
 }

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wshub/wshub/adapters/memory"
+	"github.com/wshub/wshub/core"
+)
+
+// chatNode is a hub and the server in front of it.
+type chatNode struct {
+	hub *core.Hub
+	srv *httptest.Server
+}
+
+func newChatNode(t *testing.T, opts ...core.Option) chatNode {
+	t.Helper()
+	hub, srv := startNode(t, opts...)
+	return chatNode{hub: hub, srv: srv}
+}
+
+// recoveries collects Hooks.OnRecovery outcomes.
+type recoveries chan core.Recovery
+
+func (r recoveries) hook(_ *core.Client, _ string, rec core.Recovery) { r <- rec }
+
+func (r recoveries) await(t *testing.T) core.Recovery {
+	t.Helper()
+	select {
+	case rec := <-r:
+		return rec
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no OnRecovery call")
+		return core.Recovery{}
+	}
+}
+
+// position parses a frame's cursor.
+func position(t *testing.T, f frame) core.Position {
+	t.Helper()
+	p, err := core.ParseCursor(f.Cursor)
+	require.NoError(t, err, "frame %+v", f)
+	return p
+}
+
+// untilAnswer reads frames until the recovery answer and returns the room
+// messages before it, and the answer.
+func untilAnswer(t *testing.T, conn *websocket.Conn) ([]frame, answer) {
+	t.Helper()
+	var got []frame
+	for {
+		f := readFrame(t, conn)
+		if f.Recovery != nil {
+			return got, *f.Recovery
+		}
+		require.NotEmpty(t, f.Cursor, "only room messages come before the answer: %+v", f)
+		got = append(got, f)
+	}
+}
+
+func TestChatRecoversMissedMessages(t *testing.T) {
+	recs := make(recoveries, 1) // one recovery; the hook must not block
+	node := newChatNode(t, core.WithNodeID("solo"), core.WithHooks(core.Hooks{OnRecovery: recs.hook}))
+	assertRecovery(t, node, node, node, recs)
+}
+
+// TestChatRecoversOnAnotherNode: with an adapter the history lives in the
+// broker, so a page that comes back on another node recovers there.
+func TestChatRecoversOnAnotherNode(t *testing.T) {
+	bus := memory.NewBus()
+	recs := make(recoveries, 1)
+	a := newChatNode(t, core.WithAdapter(bus.NewAdapter()), core.WithNodeID("node-a"))
+	b := newChatNode(t, core.WithAdapter(bus.NewAdapter()), core.WithNodeID("node-b"),
+		core.WithHooks(core.Hooks{OnRecovery: recs.hook}))
+	assertRecovery(t, a, b, b, recs)
+}
+
+// assertRecovery: ann, on first, receives the room's events with cursors
+// and disconnects; bob, on bobs, says three things; ann comes back on back
+// with her last cursor in the URL and joins again. She must receive
+// exactly what she missed, in order, with contiguous offsets, then the
+// recovery answer, then live messages; back's OnRecovery reports to recs.
+func assertRecovery(t *testing.T, first, bobs, back chatNode, recs recoveries) {
+	t.Helper()
+	const room = "go"
+	ann, bob := dialChat(t, first.srv.URL), dialChat(t, bobs.srv.URL)
+	sendEvent(t, ann, event{Type: "join", Room: room, Nick: "ann"})
+	f := nextFrame(t, ann, "joined")
+	assert.Equal(t, room, f.Room, "the envelope names the room")
+	assert.Equal(t, uint64(1), position(t, f).Offset, "the room's first message")
+	sendEvent(t, bob, event{Type: "join", Room: room, Nick: "bob"})
+	assert.Equal(t, "bob", next(t, ann, "joined").Nick)
+	sendEvent(t, bob, event{Type: "say", Text: "before"})
+	f = nextFrame(t, ann, "said")
+	assert.Equal(t, "before", f.Event.Text)
+	since := position(t, f)
+	assert.Equal(t, uint64(3), since.Offset)
+
+	require.NoError(t, ann.Close())
+	// Her departure is announced and kept like any message of the room.
+	missed := []event{{Type: "left", Room: room, Nick: "ann", Node: first.hub.NodeID()}}
+	assert.Equal(t, missed[0], next(t, bob, "left"))
+	for _, text := range []string{"one", "two", "three"} {
+		sendEvent(t, bob, event{Type: "say", Text: text})
+		missed = append(missed, event{Type: "said", Room: room, Nick: "bob", Text: text, Node: bobs.hub.NodeID()})
+	}
+	// Messages are delivered once stored: when bob has the last, the
+	// history has them all.
+	for _, want := range missed[1:] {
+		assert.Equal(t, want, next(t, bob, "said"))
+	}
+
+	ann = dialChat(t, back.srv.URL, f.Cursor+":"+room)
+	sendEvent(t, ann, event{Type: "join", Room: room, Nick: "ann"})
+	got, ans := untilAnswer(t, ann)
+	// Her own "joined" is published once she is a member again, so it
+	// comes with the replay or just after it, before or after the answer.
+	if len(got) == len(missed) {
+		got = append(got, readFrame(t, ann))
+	}
+	want := append(append([]event(nil), missed...), event{Type: "joined", Room: room, Nick: "ann", Node: back.hub.NodeID()})
+	require.Len(t, got, len(want), "exactly the missed messages and her join")
+	for i, f := range got {
+		assert.Equal(t, want[i], f.Event, "message %d", i)
+		assert.Equal(t, room, f.Room)
+		assert.Equal(t, core.Position{Epoch: since.Epoch, Offset: since.Offset + 1 + uint64(i)}, position(t, f),
+			"message %d: offsets follow her cursor without holes", i)
+	}
+	assert.True(t, ans.Recovered, "answer %+v", ans)
+	assert.Equal(t, f.Cursor, ans.Since)
+	assert.Empty(t, ans.Reason)
+	assert.GreaterOrEqual(t, ans.Replayed, len(missed), "the missed messages came from the history")
+	assert.LessOrEqual(t, ans.Replayed, len(want))
+	rec := recs.await(t)
+	assert.Equal(t, core.Recovery{Recovered: true, Replayed: ans.Replayed, Since: since}, rec, "OnRecovery")
+
+	// Live messages follow, continuing the offsets.
+	sendEvent(t, bob, event{Type: "say", Text: "live"})
+	f = nextFrame(t, ann, "said")
+	assert.Equal(t, "live", f.Event.Text)
+	assert.Equal(t, since.Offset+uint64(len(want))+1, position(t, f).Offset)
+}
+
+func TestChatRecoveryRefusesUnknownCursors(t *testing.T) {
+	recs := make(recoveries, 2) // one per case; the hook must not block
+	node := newChatNode(t, core.WithHooks(core.Hooks{OnRecovery: recs.hook}))
+	for _, tt := range []struct {
+		name       string
+		give       func(epoch string) string // the cursor, from the room's epoch
+		wantReason string
+	}{
+		{"another epoch", func(string) string { return "0badc0de:1" }, core.RecoveryEpoch},
+		{"ahead of the room", func(epoch string) string { return epoch + ":1000000" }, core.RecoveryAhead},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			room := "refuse-" + tt.wantReason
+			bob := dialChat(t, node.srv.URL)
+			sendEvent(t, bob, event{Type: "join", Room: room, Nick: "bob"})
+			cursor := tt.give(position(t, nextFrame(t, bob, "joined")).Epoch)
+
+			ann := dialChat(t, node.srv.URL, cursor+":"+room)
+			sendEvent(t, ann, event{Type: "join", Room: room, Nick: "ann"})
+			_, ans := untilAnswer(t, ann) // at most her own join comes before
+			assert.Equal(t, answer{Recovered: false, Since: cursor, Reason: tt.wantReason}, ans)
+			rec := recs.await(t)
+			assert.False(t, rec.Recovered)
+			assert.Equal(t, tt.wantReason, rec.Reason)
+
+			// She is in the room all the same, with the messages from now.
+			sendEvent(t, bob, event{Type: "say", Text: "from now"})
+			assert.Equal(t, "from now", next(t, ann, "said").Text)
+		})
+	}
+}
+
+func TestChatRefusesMalformedCursors(t *testing.T) {
+	_, srv := startNode(t)
+	for _, tt := range []struct {
+		name string
+		give string
+	}{
+		{"no offset", "nonsense"},
+		{"no room", "0badc0de:1:"},
+		{"offset zero", "0badc0de:0:lobby"},
+		{"bad epoch", "bad.epoch:1:lobby"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, resp, err := websocket.DefaultDialer.Dial(wsURL(srv.URL, tt.give), nil)
+			if conn != nil {
+				_ = conn.Close()
+			}
+			require.ErrorIs(t, err, websocket.ErrBadHandshake)
+			_ = resp.Body.Close()
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		})
+	}
+}
