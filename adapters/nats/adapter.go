@@ -19,8 +19,10 @@ import (
 // (rare, large payloads) are left to the garbage collector.
 const maxPooledBuf = 64 << 10
 
-// Adapter relays hub operations over NATS core pub/sub. Create it with New,
-// then the hub calls Subscribe once and Close at shutdown.
+// Adapter relays hub operations over NATS core pub/sub and keeps the
+// history of rooms that want one in JetStream (AppendHistory,
+// ReadHistory). Create it with New, then the hub calls Subscribe once and
+// Close at shutdown.
 type Adapter struct {
 	nc            *natsgo.Conn
 	subj          subjects

@@ -112,3 +112,77 @@ func benchmarkPublishReceive(b *testing.B, window int) {
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 }
+
+// BenchmarkHistoryAppend compares storing a 128-byte room message in the
+// room's history (AppendHistory: a JetStream publish acknowledged by the
+// shared broker, file storage, then the live publish) with the plain
+// Publish of the same message, which only hands it to nats.go's buffer, and
+// with a Publish followed by a round trip to the broker (the network floor
+// of anything acknowledged). batch=16 hands AppendHistory 16 messages per
+// call; ns/op is per message throughout.
+func BenchmarkHistoryAppend(b *testing.B) {
+	const size = 128
+	msg := core.AdapterMessage{NodeID: "bench", Type: core.AdapterRoom, Room: "bench", MsgType: 1, Data: make([]byte, size)}
+	ctx := context.Background()
+	report := func(b *testing.B, start time.Time) {
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	}
+	b.Run("publish", func(b *testing.B) {
+		a := newAdapter(b, connect(b, sharedURL), testPrefix())
+		b.SetBytes(size)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			if err := a.Publish(ctx, msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		require.NoError(b, a.nc.Flush())
+		report(b, start)
+	})
+	b.Run("publish+flush", func(b *testing.B) {
+		a := newAdapter(b, connect(b, sharedURL), testPrefix())
+		b.SetBytes(size)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			if err := a.Publish(ctx, msg); err != nil {
+				b.Fatal(err)
+			}
+			if err := a.nc.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, start)
+	})
+	for _, batchLen := range []int{1, 16} {
+		b.Run(fmt.Sprintf("history/batch=%d", batchLen), func(b *testing.B) {
+			a := newAdapter(b, connect(b, sharedURL), testPrefix())
+			opts := core.History{Size: 1000}
+			dropStreams(b, a, opts)
+			batch := []core.HistoryAppend{{Msg: msg, Options: opts}}
+			a.AppendHistory(ctx, batch) // creates the stream
+			require.NoError(b, batch[0].Err)
+			batch = make([]core.HistoryAppend, batchLen)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i += batchLen {
+				batch = batch[:min(batchLen, b.N-i)]
+				for j := range batch {
+					batch[j] = core.HistoryAppend{Msg: msg, Options: opts}
+				}
+				a.AppendHistory(ctx, batch)
+				for _, it := range batch {
+					if it.Err != nil {
+						b.Fatal(it.Err)
+					}
+				}
+			}
+			report(b, start)
+		})
+	}
+}

@@ -1,5 +1,6 @@
 // Package nats is a core.Adapter that relays hub operations between nodes
-// over NATS core publish/subscribe (no JetStream).
+// over NATS core publish/subscribe, and keeps the history of rooms that
+// want one in JetStream (core.HistoryAdapter; see "History" below).
 //
 // The adapter borrows a *natsgo.Conn from the caller, who keeps owning it:
 // its connect and reconnect options, its async error handler and closing it
@@ -47,6 +48,77 @@
 // (core.LinkStateAdapter), so an outage's traffic is never replayed late;
 // dial with ConnectOptions so that nats.go keeps no reconnect buffer either
 // and reconnects quickly.
+//
+// # History
+//
+// Rooms whose options keep history (core.History) are stored in JetStream
+// (NATS 2.9 or later, JetStream enabled). The adapter creates one stream
+// per History value it meets, on first use, named
+// <PREFIX>_HISTORY_<size>_<ttl-ms> (the prefix upper-cased, dots turned into
+// underscores; a prefix with other characters, or a long one, is cut and
+// followed by a hash of it) over the subjects
+//
+//	<prefix>.history.<size>_<ttl-ms>.<token>  one subject per room
+//
+// with the room token of the room subject. The stream keeps Size messages
+// per subject (MaxMsgsPerSubject, discarding the oldest) for at most TTL
+// (MaxAge; none when TTL is 0; JetStream's minimum is 100 ms, so a shorter
+// TTL is raised to it), allows direct gets, and is stored on file with one
+// replica unless WithHistoryStorage and WithHistoryReplicas say otherwise.
+// All nodes must use the same options: each creates or updates the stream
+// to its own. A stream deleted behind the adapter's back is created again
+// on the next append.
+//
+// Each stored message is the wire envelope of the room message with its
+// position (Pos) set, and carries the headers Wshub-Epoch and Wshub-Offset
+// (the same position, readable without decoding) and Nats-Msg-Id.
+//
+// Offsets stay contiguous by optimistic concurrency. The adapter remembers
+// per room the stream sequence, epoch and offset of the subject's last
+// message, and publishes the next one as offset+1 of that epoch with the
+// header Nats-Expected-Last-Subject-Sequence set to that sequence, or to 0
+// (always written out) when the subject has no message, which JetStream
+// takes as "only if the subject is empty". If another node stored a message
+// first, JetStream refuses ours (error 10071); the adapter reads the
+// subject's last message from the stream leader (its headers give epoch
+// and offset) and tries again, up to 64 times (ErrHistoryConflict). A
+// message starts a new epoch (core.NewEpoch) when the subject has no
+// message: the room's history expired or its stream was lost. All attempts
+// of one message carry the same Nats-Msg-Id, so an attempt stored although
+// its acknowledgement was lost (a timeout, a stream leader that died) is
+// recognised on retry by JetStream's duplicate check (window 30 s, or the
+// TTL when shorter) instead of being stored twice. Each request is bounded
+// by the caller's context and by 2 s.
+//
+// Once JetStream has acknowledged a message, the adapter publishes the
+// stored bytes on the room's core subject, where the nodes with members in
+// the room receive it, with its position, through their room
+// subscriptions. A node's messages arrive in offset order; messages that
+// several nodes append at once may arrive in another order than their
+// offsets, and a message whose live publish is lost (its node disconnected
+// right after the acknowledgement) is only in the history: the receiving
+// hub orders them and fills gaps from ReadHistory.
+//
+// ReadHistory asks the stream leader (not a direct get, which a lagging
+// replica may answer) for the room's last message, giving the epoch and
+// Top, and its oldest message of that epoch, giving First. It finds the
+// first message asked for by searching the stream sequences between them
+// (offsets grow with sequences; an interpolating search takes a few gets)
+// and reads on with one get per message for up to 16 messages, through an
+// ephemeral pull consumer filtered on the room's subject beyond: a query
+// costs O(log n) requests plus the messages it returns, whatever the room's
+// Size. Messages of an older epoch that the stream still holds are skipped.
+//
+// What NATS 2.9 lacks, and what the adapter does instead: no per-message TTL
+// (the stream's MaxAge applies to every message of the room alike), no
+// batched direct get (one request per message, or a consumer), no atomic
+// per-subject counter (offsets live in the messages, kept contiguous by the
+// expected-last-subject-sequence check).
+//
+// TTL: every message is removed TTL after it was stored, so a room silent
+// for TTL keeps nothing, and its next message starts a new epoch at offset
+// 1; a room that keeps talking keeps its epoch and the messages of the last
+// TTL (at most Size).
 //
 // All methods of Adapter are safe for concurrent use.
 package nats

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -29,10 +28,15 @@ const (
 )
 
 const (
-	// maxAppendAttempts bounds the tries of one AppendHistory message:
-	// every lost race for the room's next offset, timed-out request or
-	// recreated stream takes one.
-	maxAppendAttempts = 16
+	// maxAppendRaces bounds how often one AppendHistory message may lose
+	// the race for its room's next offset. With n nodes appending to one
+	// room as fast as they can, each attempt wins about one time in n, so
+	// a message fails with probability (1-1/n)^64: 5e-12 for 3 nodes, 1e-3
+	// for 10.
+	maxAppendRaces = 64
+	// maxAppendRetries bounds the other failed attempts of one message:
+	// timed-out requests, JetStream unavailable, the stream recreated.
+	maxAppendRetries = 8
 	// historyRequestTimeout bounds each request to JetStream in addition to
 	// the caller's ctx, so that one lost answer (a stream leader that just
 	// died) costs a retry, not the caller's whole deadline.
@@ -203,12 +207,6 @@ func (h *historyStore) config(st *historyStream) jetstream.StreamConfig {
 		Storage:           h.storage,
 		Replicas:          h.replicas,
 		AllowDirect:       true,
-		// The stream leader publishes every stored message, in stream
-		// order, on the room subject the nodes subscribe to.
-		RePublish: &jetstream.RePublish{
-			Source:      st.base + "*",
-			Destination: h.subj.room + "{{wildcard(1)}}",
-		},
 	}
 }
 
@@ -217,7 +215,7 @@ func (h *historyStore) ensure(ctx context.Context, st *historyStream) error {
 	rctx, cancel := context.WithTimeout(ctx, historyRequestTimeout)
 	defer cancel()
 	if _, err := h.js.CreateOrUpdateStream(rctx, h.config(st)); err != nil {
-		return fmt.Errorf("create stream %s: %w", st.name, err)
+		return fmt.Errorf("create stream %s: %w", st.name, noJetStream(err))
 	}
 	h.mu.Lock()
 	st.ready = true
@@ -226,14 +224,19 @@ func (h *historyStore) ensure(ctx context.Context, st *historyStream) error {
 }
 
 // AppendHistory stores each message of batch in its room's history (see
-// core.HistoryAdapter), in order, and sets its Msg.Pos; the stream then
-// publishes it on the room's subject, so the other nodes receive it through
-// their room subscriptions, in offset order. A message that was not stored
-// gets Err (and its Pos is cleared): core.ErrAdapterClosed after Close,
+// core.HistoryAdapter), in order, and sets its Msg.Pos; once JetStream has
+// acknowledged a message it publishes the stored bytes on the room's subject
+// (the one Publish uses), so the other nodes receive it, with its position,
+// through their room subscriptions: in offset order for the messages of
+// one node, while those of several nodes may arrive in another order than
+// their offsets (see the package documentation, "History"). A failure of
+// that publish is reported (Op "publish"), not returned: the message is
+// stored. A message that was not stored reaches no node and gets Err (its
+// Pos is cleared): core.ErrAdapterClosed after Close,
 // ctx's error, ErrNotConnected while the connection is down,
 // ErrNotRoomMessage, core.ErrEmptyRoomName, core.ErrNoHistory for
 // Options that keep none, ErrHistoryConflict when it lost the race for the
-// room's next offset maxAppendAttempts times, or JetStream's error. It
+// room's next offset to other nodes 64 times, or JetStream's error. It
 // blocks until each message is stored or failed; every request is bounded
 // by ctx and by 2 s, a timed-out one is retried (without storing the
 // message twice). The first append to a History creates its stream.
@@ -285,9 +288,16 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 		lastErr error
 		backoff time.Duration // before the next attempt
 		races   int           // attempts that lost to another appender
+		faults  int           // attempts that failed otherwise
 	)
-	for attempt := range maxAppendAttempts {
-		if attempt > 0 {
+	// retry reports whether err, a failure that may pass, leaves attempts.
+	retry := func(err error) bool {
+		faults++
+		lastErr, backoff = err, nextRetryBackoff(backoff)
+		return faults < maxAppendRetries
+	}
+	for races < maxAppendRaces {
+		if races+faults > 0 {
 			if err := h.pause(ctx, backoff); err != nil {
 				return fmt.Errorf("%w (after %w)", err, lastErr)
 			}
@@ -297,10 +307,9 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 		}
 		if !h.isReady(st) {
 			if err := h.ensure(ctx, st); err != nil {
-				if !h.transient(ctx, err) {
+				if !h.transient(ctx, err) || !retry(err) {
 					return err
 				}
-				lastErr, backoff = err, nextRetryBackoff(backoff)
 				continue
 			}
 		}
@@ -309,19 +318,22 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 			switch {
 			case errors.Is(err, errStreamGone):
 				h.lost(st)
-				lastErr, backoff = err, 0
-				continue
-			case err != nil:
-				if !h.transient(ctx, err) {
+				if !retry(err) {
 					return err
 				}
-				lastErr, backoff = err, nextRetryBackoff(backoff)
+				backoff = 0
+				continue
+			case err != nil:
+				if !h.transient(ctx, err) || !retry(err) {
+					return err
+				}
 				continue
 			case last != nil && last.msgID == id:
 				// An earlier attempt of m was stored and is the room's
 				// last message.
 				m.Pos = last.pos
 				h.setTip(st, subj, roomTip{seq: last.seq, pos: last.pos})
+				h.live(m.Room, last.data)
 				return nil
 			}
 			t, known = last.tip(), true
@@ -333,6 +345,7 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 		ack, err := h.publish(ctx, subj, *bp, id, t.seq, m.Pos)
 		switch {
 		case err == nil:
+			data := *bp
 			if ack.Duplicate {
 				// An earlier attempt was stored, at ack.Sequence, perhaps
 				// with another position: take that one.
@@ -340,32 +353,48 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 				if err != nil {
 					return fmt.Errorf("read back %s #%d: %w", st.name, ack.Sequence, err)
 				}
-				m.Pos = stored.pos
+				m.Pos, data = stored.pos, stored.data
 			}
 			h.setTip(st, subj, roomTip{seq: ack.Sequence, pos: m.Pos})
+			h.live(m.Room, data)
 			return nil
 		case isWrongLast(err):
+			// Another appender took the offset: no pause, the race is
+			// won by whoever asks first.
 			races++
 			known = false
-			lastErr, backoff = err, raceBackoff(races)
-		case errors.Is(err, jetstream.ErrNoStreamResponse), apiCode(err) == jetstream.JSErrCodeStreamNotFound:
-			// Nothing listens on the subject: the stream was deleted, or
-			// lost with a broker that kept no store.
-			h.lost(st)
-			known = false
 			lastErr, backoff = err, 0
+		case errors.Is(err, jetstream.ErrNoStreamResponse):
+			// Nothing listens on the subject: the stream was deleted (or
+			// lost with a broker that kept no store), or it is electing a
+			// leader. Reading the tip tells which.
+			known = false
+			if !retry(err) {
+				return err
+			}
 		case h.transient(ctx, err):
 			// The tip and the message ID stay: if this attempt was stored
 			// after all, its retry is answered as a duplicate.
-			lastErr, backoff = err, nextRetryBackoff(backoff)
+			if !retry(err) {
+				return err
+			}
 		default:
 			return err
 		}
 	}
-	if isWrongLast(lastErr) {
-		return fmt.Errorf("%w: %d attempts: %w", ErrHistoryConflict, maxAppendAttempts, lastErr)
+	return fmt.Errorf("%w: %d times: %w", ErrHistoryConflict, maxAppendRaces, lastErr)
+}
+
+// live publishes a stored message, data, on the subject of room that
+// Publish uses, for the nodes with members in the room. It does not wait:
+// nats.go buffers the message. A failure is reported (Op "publish"), not
+// returned: the message is stored, and the nodes that miss it find it in
+// the history when the next message of the room shows them the gap.
+func (h *historyStore) live(room string, data []byte) {
+	subj := h.subj.roomSubject(room)
+	if err := h.nc.Publish(subj, data); err != nil {
+		h.failures.Fail("publish", fmt.Errorf("stored history message of room %q to %q: %w", room, subj, err))
 	}
-	return fmt.Errorf("%d attempts: %w", maxAppendAttempts, lastErr)
 }
 
 // publish sends one attempt to JetStream and waits for its answer.
@@ -405,8 +434,8 @@ func (h *historyStore) last(ctx context.Context, st *historyStream, subj string)
 }
 
 // transient reports whether err may pass on its own: a request that timed
-// out while ctx goes on, or JetStream answering that it is unavailable
-// (no stream leader yet).
+// out while ctx goes on, JetStream answering that it is unavailable for now
+// (no leader yet), or another node creating the stream at the same time.
 func (h *historyStore) transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -416,7 +445,13 @@ func (h *historyStore) transient(ctx context.Context, err error) bool {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, natsgo.ErrTimeout):
 		return true
 	case errors.As(err, &apiErr):
-		return apiErr.Code == 503 || apiErr.ErrorCode == jetstream.JSErrCodeStreamNameInUse
+		switch apiErr.ErrorCode {
+		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
+			return false
+		case jetstream.JSErrCodeStreamNameInUse:
+			return true
+		}
+		return apiErr.Code == 503
 	}
 	return false
 }
@@ -445,22 +480,21 @@ func nextRetryBackoff(d time.Duration) time.Duration {
 	return min(2*d, maxRetryBackoff)
 }
 
-// raceBackoff is the pause after the n-th lost race: none for the first
-// two, then a random one of up to n ms, so that appenders that keep
-// colliding spread out.
-func raceBackoff(n int) time.Duration {
-	if n <= 2 {
-		return 0
-	}
-	return rand.N(time.Duration(n) * time.Millisecond)
-}
-
 // isWrongLast reports whether err is JetStream refusing a message because
 // the subject's last sequence was not the expected one (10071; newer
 // servers answer 10164 on replicated streams).
 func isWrongLast(err error) bool {
 	c := apiCode(err)
 	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// noJetStream adds jetstream.ErrJetStreamNotEnabled to err when nothing
+// answered a JetStream API request: the broker runs without JetStream.
+func noJetStream(err error) error {
+	if errors.Is(err, natsgo.ErrNoResponders) {
+		return fmt.Errorf("%w: %w", jetstream.ErrJetStreamNotEnabled, err)
+	}
+	return err
 }
 
 func apiCode(err error) jetstream.ErrorCode {

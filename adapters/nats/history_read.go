@@ -95,7 +95,7 @@ func (h *historyStore) get(ctx context.Context, stream string, req msgGetRequest
 	defer cancel()
 	resp, err := h.nc.RequestWithContext(rctx, jsAPIPrefix+"STREAM.MSG.GET."+stream, body)
 	if err != nil {
-		return nil, fmt.Errorf("get from %s: %w", stream, err)
+		return nil, fmt.Errorf("get from %s: %w", stream, noJetStream(err))
 	}
 	var r msgGetResponse
 	if err := json.Unmarshal(resp.Data, &r); err != nil {
@@ -184,10 +184,10 @@ func (h *historyStore) read(ctx context.Context, room string, opts core.History,
 	}
 	page.First = first.pos.Offset
 
-	from := max(q.After+1, page.First)
-	if from > page.Top {
+	if q.After >= page.Top {
 		return page, nil
 	}
+	from := max(q.After+1, page.First)
 	count := page.Top - from + 1
 	if q.Limit > 0 && count > uint64(q.Limit) {
 		count = uint64(q.Limit)

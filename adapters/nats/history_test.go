@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -157,6 +160,7 @@ func TestHistoryQuery(t *testing.T) {
 		{"reverse after limit", "small", small, core.HistoryQuery{Reverse: true, After: 12, Limit: 2}, 6, 15, span(15, 14)},
 		{"after top", "small", small, core.HistoryQuery{After: 15}, 6, 15, nil},
 		{"after beyond top", "small", small, core.HistoryQuery{After: 100}, 6, 15, nil},
+		{"after max", "small", small, core.HistoryQuery{After: math.MaxUint64}, 6, 15, nil},
 		{"long all", "big", big, core.HistoryQuery{}, 1, 80, span(1, 80)},
 		{"long middle", "big", big, core.HistoryQuery{After: 30, Limit: 20}, 1, 80, span(31, 50)},
 		{"long middle short", "big", big, core.HistoryQuery{After: 41, Limit: 5}, 1, 80, span(42, 46)},
@@ -214,7 +218,9 @@ func positioned(got *collector, room string) []core.AdapterMessage {
 // TestHistoryContention: three nodes, each on its own connection, append
 // to one room at once. Offsets stay contiguous and unique, every message
 // is stored once at the position AppendHistory returned, and a listening
-// node receives them all live, with their positions, in offset order.
+// node receives them all live, with their positions, each node's in offset
+// order (the nodes' publishes after their acknowledgements race each other,
+// so messages of different nodes may arrive in another order).
 func TestHistoryContention(t *testing.T) {
 	t.Parallel()
 	const (
@@ -272,10 +278,58 @@ func TestHistoryContention(t *testing.T) {
 	require.Eventually(t, func() bool { return len(positioned(live, room)) >= nodes*perNode },
 		waitFor, tick, "live delivery incomplete")
 	got := positioned(live, room)
-	require.Equal(t, span(1, nodes*perNode), offsets(got), "live delivery not in offset order")
-	for _, m := range got {
+	require.Len(t, got, nodes*perNode)
+	lastOf := make(map[string]uint64) // by node
+	inversions := 0
+	for i, m := range got {
 		assert.Equal(t, pos[string(m.Data)], m.Pos)
+		node, _, _ := strings.Cut(string(m.Data), "/")
+		assert.Greater(t, m.Pos.Offset, lastOf[node], "node %s: live messages out of order", node)
+		lastOf[node] = m.Pos.Offset
+		if i > 0 && m.Pos.Offset < got[i-1].Pos.Offset {
+			inversions++
+		}
 	}
+	t.Logf("live: %d of %d messages arrived after a higher offset of another node", inversions, len(got))
+}
+
+// TestHistoryLive: a node's appended messages reach a listening node with
+// their positions, in offset order; a message that was not stored reaches
+// no node.
+func TestHistoryLive(t *testing.T) {
+	t.Parallel()
+	const room = "live"
+	prefix := testPrefix()
+	opts := core.History{Size: 50}
+	live := roomListener(t, sharedURL, prefix, room)
+	a := newAdapter(t, connect(t, sharedURL), prefix)
+	dropStreams(t, a, opts)
+
+	var want []core.AdapterMessage
+	for i := 0; i < 200; {
+		var data []string
+		for j := range 1 + i%4 {
+			data = append(data, fmt.Sprint("m", i+j))
+		}
+		for k, p := range mustAppend(t, a, opts, room, data...) {
+			m := historyMsg(room, data[k])
+			m.Pos = p
+			want = append(want, m)
+		}
+		i += len(data)
+	}
+
+	// Too large for the broker: not stored, not published.
+	_, err := appendOne(context.Background(), a, opts, historyMsg(room, strings.Repeat("x", int(a.nc.MaxPayload())+1)))
+	require.ErrorIs(t, err, natsgo.ErrMaxPayload)
+	end := mustAppend(t, a, opts, room, "end")
+	assert.Equal(t, want[len(want)-1].Pos.Offset+1, end[0].Offset, "the failed message took no offset")
+	endMsg := historyMsg(room, "end")
+	endMsg.Pos = end[0]
+	want = append(want, endMsg)
+
+	require.Eventually(t, func() bool { return live.has(withData("end")) }, waitFor, tick)
+	assert.Equal(t, want, positioned(live, room))
 }
 
 // TestHistoryTTL: a room silent for its TTL keeps nothing, and its next
@@ -318,20 +372,24 @@ func TestHistoryErrors(t *testing.T) {
 	cancel()
 
 	tests := []struct {
-		name string
-		ctx  context.Context
-		give core.HistoryAppend
-		want error
+		name      string
+		cancelled bool // the ctx is done
+		give      core.HistoryAppend
+		want      error
 	}{
-		{"ok", context.Background(), core.HistoryAppend{Msg: historyMsg("r", "ok"), Options: opts}, nil},
-		{"not a room message", context.Background(), core.HistoryAppend{Msg: core.AdapterMessage{Type: core.AdapterBroadcast}, Options: opts}, ErrNotRoomMessage},
-		{"no room", context.Background(), core.HistoryAppend{Msg: historyMsg("", "x"), Options: opts}, core.ErrEmptyRoomName},
-		{"no history", context.Background(), core.HistoryAppend{Msg: historyMsg("r", "x")}, core.ErrNoHistory},
-		{"ctx done", cancelled, core.HistoryAppend{Msg: historyMsg("r", "x"), Options: opts}, context.Canceled},
+		{"ok", false, core.HistoryAppend{Msg: historyMsg("r", "ok"), Options: opts}, nil},
+		{"not a room message", false, core.HistoryAppend{Msg: core.AdapterMessage{Type: core.AdapterBroadcast}, Options: opts}, ErrNotRoomMessage},
+		{"no room", false, core.HistoryAppend{Msg: historyMsg("", "x"), Options: opts}, core.ErrEmptyRoomName},
+		{"no history", false, core.HistoryAppend{Msg: historyMsg("r", "x")}, core.ErrNoHistory},
+		{"ctx done", true, core.HistoryAppend{Msg: historyMsg("r", "x"), Options: opts}, context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pos, err := appendOne(tt.ctx, a, tt.give.Options, tt.give.Msg)
+			ctx := context.Background()
+			if tt.cancelled {
+				ctx = cancelled
+			}
+			pos, err := appendOne(ctx, a, tt.give.Options, tt.give.Msg)
 			if tt.want == nil {
 				require.NoError(t, err)
 				assert.False(t, pos.IsZero())
@@ -451,7 +509,7 @@ func TestHistoryMalformed(t *testing.T) {
 	pos := mustAppend(t, a, opts, "r", "a", "b")
 	last, err := a.hist.get(ctx, st.name, msgGetRequest{LastFor: subj})
 	require.NoError(t, err)
-	_, err = a.hist.publish(ctx, subj, []byte{0xff, 0}, "garbage", last.seq, core.Position{Epoch: pos[0].Epoch, Offset: 3})
+	_, err = a.hist.publish(ctx, subj, []byte{1, 0xee}, "garbage", last.seq, core.Position{Epoch: pos[0].Epoch, Offset: 3})
 	require.NoError(t, err)
 	after := mustAppend(t, a, opts, "r", "d")
 	assert.Equal(t, core.Position{Epoch: pos[0].Epoch, Offset: 4}, after[0])
@@ -461,7 +519,7 @@ func TestHistoryMalformed(t *testing.T) {
 	assert.Equal(t, []uint64{1, 2, 4}, offsets(page.Messages))
 	assert.Equal(t, uint64(4), page.Top)
 	require.Len(t, errs.ops("decode"), 1)
-	assert.ErrorIs(t, errs.ops("decode")[0], wire.ErrMalformed)
+	require.ErrorIs(t, errs.ops("decode")[0], wire.ErrMalformed)
 
 	// A foreign message, without the position headers.
 	js, err := jetstream.New(a.nc)
@@ -479,7 +537,7 @@ func TestHistoryMalformed(t *testing.T) {
 	assert.Equal(t, fresh[0].Epoch, page.Epoch)
 	assert.Equal(t, uint64(1), page.First)
 	assert.Equal(t, []uint64{1}, offsets(page.Messages))
-	assert.Len(t, errs.ops("decode"), 4, "malformed and foreign messages reported")
+	assert.Len(t, errs.ops("decode"), 3, "the malformed message once, the foreign one by read and append")
 }
 
 // TestHistoryBrokerRestart: a private server with file storage is killed
@@ -513,4 +571,27 @@ func TestHistoryBrokerRestart(t *testing.T) {
 
 	next := mustAppend(t, a, opts, "r", "m21")
 	assert.Equal(t, core.Position{Epoch: pos[0].Epoch, Offset: 21}, next[0])
+}
+
+// TestHistoryWithoutJetStream: on a broker without JetStream, appends fail
+// at once with JetStream's error and reach no node.
+func TestHistoryWithoutJetStream(t *testing.T) {
+	srv := newNATSServer(t)
+	srv.start(t)
+	prefix := testPrefix()
+	const room = "r"
+	live := roomListener(t, srv.url(), prefix, room)
+	a := newAdapter(t, connect(t, srv.url()), prefix)
+	opts := core.History{Size: 10}
+
+	start := time.Now()
+	_, err := appendOne(context.Background(), a, opts, historyMsg(room, "lost"))
+	require.ErrorIs(t, err, jetstream.ErrJetStreamNotEnabled)
+	assert.Less(t, time.Since(start), time.Second, "not retried as if it could pass")
+	_, err = a.ReadHistory(context.Background(), room, opts, core.HistoryQuery{})
+	require.ErrorIs(t, err, jetstream.ErrJetStreamNotEnabled)
+
+	require.NoError(t, a.Publish(context.Background(), historyMsg(room, "marker")))
+	require.Eventually(t, func() bool { return live.has(withData("marker")) }, waitFor, tick)
+	assert.False(t, live.has(withData("lost")))
 }

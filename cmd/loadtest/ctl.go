@@ -85,9 +85,15 @@ func (c *ctlClient) run(ctx context.Context, o *options) (loadserver.RunResult, 
 	if o.distinct {
 		q.Set("distinct", "1")
 	}
-	if o.scenario == scRooms {
+	switch o.scenario {
+	case scRooms:
 		path = "/ctl/rooms"
 		q.Set("rooms", strconv.Itoa(o.rooms))
+	case scRecovery:
+		path = "/ctl/history"
+		q.Set("rooms", strconv.Itoa(o.rooms))
+		// -rate is per room here; the server's is over all rooms.
+		q.Set("rate", strconv.FormatFloat(o.rate*float64(o.rooms), 'f', -1, 64))
 	}
 	err := c.do(ctx, http.MethodPost, path, q, o.duration+time.Minute, &res)
 	return res, err

@@ -85,8 +85,8 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 	base, err := r.ctl.stats(ctx, true)
 	r.haveStats = err == nil
 	if !r.haveStats {
-		if o.scenario == scFanout || o.scenario == scRooms {
-			return nil, fmt.Errorf("the server at %s has no control API (%w); fanout and rooms need a server started with 'loadtest -serve'", wsURL, err)
+		if o.scenario == scFanout || o.scenario == scRooms || o.scenario == scRecovery {
+			return nil, fmt.Errorf("the server at %s has no control API (%w); fanout, rooms and recovery need a server started with 'loadtest -serve'", wsURL, err)
 		}
 		sayf(r.stderr, "loadtest: no server statistics (%v); server figures will be missing\n", err)
 	} else if base.MaxClients > 0 && o.clients > base.MaxClients-base.Clients {
@@ -107,7 +107,7 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 		Scenario: o.scenario, Clients: o.clients, Procs: o.procs, Rate: o.rate, Size: o.size,
 		Duration: o.duration.Seconds(), Linger: o.linger.String(),
 	}
-	if o.scenario == scRooms {
+	if o.scenario == scRooms || o.scenario == scRecovery {
 		res.Rooms = o.rooms
 	}
 	if o.scenario == scEcho || o.scenario == scConnect {
@@ -132,7 +132,7 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 	if r.haveStats && o.scenario != scChurn {
 		r.waitServer(ctx, "registered clients", func(s loadserver.Stats) bool {
 			return s.Clients >= base.Clients+conn.Connected &&
-				(o.scenario != scRooms || s.RoomMembers >= base.RoomMembers+int64(conn.Connected))
+				(!inRooms(o.scenario) || s.RoomMembers >= base.RoomMembers+int64(conn.Connected))
 		})
 		if o.scenario == scConnect {
 			r.phase.Store("hold")
@@ -168,7 +168,7 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 	runStart := time.Now()
 	args := finishArgs{GraceNs: int64(o.grace)}
 	switch o.scenario {
-	case scFanout, scRooms:
+	case scFanout, scRooms, scRecovery:
 		rr, err := r.ctl.run(ctx, o)
 		if err != nil {
 			return nil, fmt.Errorf("paced run: %w", err)
@@ -177,6 +177,7 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 			return nil, errors.New("the server's paced run was interrupted")
 		}
 		args.SentPerRoom = rr.SentPerRoom
+		args.History = rr.History
 		res.Sent = rr.Sent
 		res.PacerMaxLagMs = float64(rr.MaxLagNs) / 1e6
 		res.Server.MaxHeapInuseBytes = rr.MaxHeapInuseBytes
@@ -207,6 +208,13 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 		genCPU += loadserver.ProcessCPUSeconds() - parentCPU
 	}
 	res.merge(results, conn)
+	if res.Recovery != nil {
+		res.Recovery.Gap = o.gap.String()
+		res.Recovery.DropEvery = o.dropEvery.String()
+		if o.url == "" {
+			res.Recovery.HistorySize = o.historySize()
+		}
+	}
 
 	var after loadserver.Stats
 	if r.haveStats {
@@ -222,6 +230,10 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 		}
 		res.Server.Dropped = after.Dropped - before.Dropped
 		res.Server.Errors = after.Errors - before.Errors
+		res.Server.ErrorsByKind = countsSince(after.ErrorsByKind, before.ErrorsByKind)
+		res.Server.HistoryLost = after.HistoryLost - before.HistoryLost
+		res.Server.HistoryDuplicates = after.HistoryDuplicates - before.HistoryDuplicates
+		res.Server.HistoryDropped = after.HistoryDropped - before.HistoryDropped
 		if res.Slow != nil {
 			res.Slow.ServerClosed = after.SlowClosed - before.SlowClosed
 		}
@@ -279,10 +291,11 @@ func (r *runner) startGroups(wsURL string, kids *children) error {
 			Size: o.size, DialConcurrency: o.dialConcurrency, ReadBufferSize: o.clientReadBuf,
 			ChurnRate: o.rate * float64(n) / float64(o.clients),
 			Slow:      o.slow, SlowReadNs: int64(o.slowRead),
+			GapNs: int64(o.gap), DropEveryNs: int64(o.dropEvery),
 		}
 		offset += n
 		if o.procs == 1 {
-			r.groups = append(r.groups, newLocalGroup(spec))
+			r.groups = append(r.groups, newGroup(spec))
 			continue
 		}
 		g, err := startWorker(spec, kids)
@@ -379,6 +392,23 @@ func (r *runner) startProgress() (stop func()) {
 		<-done
 	}
 }
+
+// countsSince returns the counts of after that grew since before.
+func countsSince(after, before map[string]uint64) map[string]uint64 {
+	var d map[string]uint64
+	for k, v := range after {
+		if v > before[k] {
+			if d == nil {
+				d = make(map[string]uint64)
+			}
+			d[k] = v - before[k]
+		}
+	}
+	return d
+}
+
+// inRooms reports whether the clients of scenario join a room on connect.
+func inRooms(scenario string) bool { return scenario == scRooms || scenario == scRecovery }
 
 func rateLabel(scenario string) string {
 	switch scenario {

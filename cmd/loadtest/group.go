@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	"github.com/wshub/wshub/internal/loadserver"
 )
 
 // groupSpec describes the clients of one group: all of them in a
@@ -23,6 +25,11 @@ type groupSpec struct {
 	// one message per SlowReadNs and are left out of latency and loss.
 	Slow       int   `json:"slow"`
 	SlowReadNs int64 `json:"slow_read_ns"`
+	// Recovery: a client drops its connection after about DropEveryNs
+	// (uniform in [0.5, 1.5] times it) and dials again after a random gap
+	// of up to GapNs.
+	GapNs       int64 `json:"gap_ns"`
+	DropEveryNs int64 `json:"drop_every_ns"`
 }
 
 // connectResult reports a group's connect phase.
@@ -40,6 +47,9 @@ type finishArgs struct {
 	SentPerRoom []uint64 `json:"sent_per_room"`
 	// GraceNs bounds the wait for messages still in flight.
 	GraceNs int64 `json:"grace_ns"`
+	// History is, for recovery, the offsets the run's messages got in each
+	// history room (index k is room hist-k).
+	History []loadserver.HistoryRange `json:"history,omitempty"`
 }
 
 // groupResult is a group's share of the final result.
@@ -63,6 +73,8 @@ type groupResult struct {
 	SlowClients   int    `json:"slow_clients"`
 	SlowDelivered uint64 `json:"slow_delivered"`
 	SlowClosed    int    `json:"slow_closed"`
+	// Recovery holds the recovery scenario's own figures; nil otherwise.
+	Recovery *recoveryCounts `json:"recovery,omitempty"`
 }
 
 // progress is a group's running totals.

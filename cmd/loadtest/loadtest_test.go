@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/wshub/wshub/internal/loadserver"
 )
 
 // TestMain removes the built binary after the tests and then checks for
@@ -154,6 +157,39 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "recovery",
+			give: []string{"-scenario", "recovery", "-clients", "20", "-rooms", "4", "-rate", "20", "-duration", "2s",
+				"-gap", "200ms", "-drop-every", "300ms"},
+			check: func(t *testing.T, r result) {
+				// 20 msg/s in each of 4 rooms of 5 clients for 2 s, each
+				// client dropping about every 300 ms: everything reaches
+				// everyone, once, through the recoveries.
+				assert.EqualValues(t, 160, r.Sent)
+				assert.EqualValues(t, 160*5, r.Expected)
+				assert.Equal(t, r.Expected, r.Delivered)
+				require.NotNil(t, r.Recovery)
+				assert.Positive(t, r.Recovery.Drops)
+				assert.Positive(t, r.Recovery.Recoveries)
+				assert.Zero(t, r.Recovery.Gaps, "unrecovered: %v", r.Recovery.Reasons)
+				assert.Zero(t, r.Recovery.Unrecovered)
+				assert.Positive(t, r.Recovery.TimeMs.P99)
+				assert.Equal(t, 20, r.Connected)
+			},
+		},
+		{
+			name: "recovery beyond the history kept",
+			give: []string{"-scenario", "recovery", "-clients", "20", "-rooms", "4", "-rate", "20", "-duration", "2s",
+				"-gap", "1s", "-drop-every", "300ms", "-history", "3"},
+			check: func(t *testing.T, r result) {
+				// Rooms keep 3 messages, 150 ms' worth: a client away for
+				// longer cannot recover, and the answer says so.
+				require.NotNil(t, r.Recovery)
+				assert.Positive(t, r.Recovery.Gaps)
+				assert.Positive(t, r.Recovery.Reasons["expired"])
+				assert.Equal(t, r.Expected, r.Delivered+r.Recovery.Unrecovered, "every message received or owned up to")
+			},
+		},
+		{
 			name: "echo",
 			give: []string{"-scenario", "echo", "-clients", "20", "-duration", "1s"},
 			check: func(t *testing.T, r result) {
@@ -198,6 +234,39 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestRecoveryInProcess runs the recovery scenario's generator in this
+// process against a loadserver served here too, so that the race detector
+// sees both and TestMain's leak check covers the clients' goroutines.
+func TestRecoveryInProcess(t *testing.T) {
+	t.Parallel()
+	srv := loadserver.New(loadserver.Config{HistorySize: 1000})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1) // Serve's result, read below
+	go func() { served <- srv.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		assert.NoError(t, <-served)
+	}()
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-scenario", "recovery", "-url", "ws://" + ln.Addr().String() + "/ws",
+		"-clients", "12", "-rooms", "3", "-rate", "25", "-duration", "2s",
+		"-gap", "100ms", "-drop-every", "200ms", "-grace", "3s", "-progress=false"}, nil, &stdout, &stderr)
+	require.Zero(t, code, "stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+	r := parseResult(t, stdout.String())
+	assert.EqualValues(t, 3*25*2*4, r.Expected, "every message of its room, for every client")
+	assert.Equal(t, r.Expected, r.Delivered)
+	assert.Zero(t, r.Lost)
+	assert.Zero(t, r.Dupes)
+	assert.Zero(t, r.Errors, "errors: %v", r.ErrorSamples)
+	require.NotNil(t, r.Recovery)
+	assert.Positive(t, r.Recovery.Recoveries)
+	assert.Zero(t, r.Recovery.Gaps, "unrecovered: %v", r.Recovery.Reasons)
+	assert.Positive(t, r.Recovery.TimeMs.P50)
+}
+
 func TestRefusals(t *testing.T) {
 	// The counts follow this machine's hard open-file limit, which the tool
 	// raises to and which its server child inherits, so each case is just
@@ -240,6 +309,12 @@ func TestRefusals(t *testing.T) {
 			give:     []string{"-scenario", "echo", "-slow", "1"},
 			wantCode: 2,
 			wantErr:  "-slow and -distinct apply to the fanout scenario",
+		},
+		{
+			name:     "recovery messages too small for the text header",
+			give:     []string{"-scenario", "recovery", "-size", "16"},
+			wantCode: 2,
+			wantErr:  "-size must be at least 32 for recovery",
 		},
 		{
 			name:     "unknown drop policy",

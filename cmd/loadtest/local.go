@@ -67,19 +67,28 @@ type localGroup struct {
 var _ group = (*localGroup)(nil)
 
 func newLocalGroup(spec groupSpec) *localGroup {
-	return &localGroup{
-		spec: spec,
-		dialer: &websocket.Dialer{
-			NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			HandshakeTimeout: 10 * time.Second,
-			// The read buffer decides how many frames one read syscall can
-			// take (the dominant cost of the generator); the write buffer is
-			// pooled and only used for control frames.
-			ReadBufferSize:  spec.ReadBufferSize,
-			WriteBufferSize: 256,
-			WriteBufferPool: &sync.Pool{},
-		},
-		runStop: make(chan struct{}),
+	return &localGroup{spec: spec, dialer: newDialer(spec), runStop: make(chan struct{})}
+}
+
+// newGroup returns the group that runs spec's scenario in this process.
+func newGroup(spec groupSpec) group {
+	if spec.Scenario == scRecovery {
+		return newRecoveryGroup(spec)
+	}
+	return newLocalGroup(spec)
+}
+
+// newDialer returns the dialer of a group's clients.
+func newDialer(spec groupSpec) *websocket.Dialer {
+	return &websocket.Dialer{
+		NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		HandshakeTimeout: 10 * time.Second,
+		// The read buffer decides how many frames one read syscall can
+		// take (the dominant cost of the generator); the write buffer is
+		// pooled and only used for control frames.
+		ReadBufferSize:  spec.ReadBufferSize,
+		WriteBufferSize: 256,
+		WriteBufferPool: &sync.Pool{},
 	}
 }
 
@@ -141,36 +150,23 @@ func (g *localGroup) Connect(ctx context.Context) (connectResult, error) {
 	}
 	n := g.spec.Clients
 	slots := make([]*wsClient, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < min(g.spec.DialConcurrency, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				c, err := g.dial(ctx, i)
-				if err != nil {
-					g.fail(err)
-					continue
-				}
-				slots[i] = c
-				g.connected.Add(1)
-				switch {
-				case c.slow:
-					g.wg.Add(1)
-					go g.slowReadLoop(c)
-				case g.spec.Scenario != scEcho:
-					g.wg.Add(1)
-					go g.readLoop(c)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	dialAll(ctx, n, g.spec.DialConcurrency, func(i int) {
+		c, err := g.dial(ctx, i)
+		if err != nil {
+			g.fail(err)
+			return
+		}
+		slots[i] = c
+		g.connected.Add(1)
+		switch {
+		case c.slow:
+			g.wg.Add(1)
+			go g.slowReadLoop(c)
+		case g.spec.Scenario != scEcho:
+			g.wg.Add(1)
+			go g.readLoop(c)
+		}
+	})
 	for _, c := range slots {
 		if c != nil {
 			g.clients = append(g.clients, c)
@@ -184,6 +180,27 @@ func (g *localGroup) Connect(ctx context.Context) (connectResult, error) {
 		ElapsedNs:    int64(time.Since(start)),
 	}
 	return res, ctx.Err()
+}
+
+// dialAll calls dial for 0..n-1 from conc goroutines and returns when all
+// calls are done, or, when ctx ends, the calls under way.
+func dialAll(ctx context.Context, n, conc int, dial func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(conc, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				dial(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // readLoop reads messages until the connection ends, recording latency and
@@ -422,10 +439,14 @@ func (g *localGroup) churnSlot(ctx context.Context, i int, lifetime time.Duratio
 
 // closeClient sends a close frame and closes the socket without waiting for
 // the server's answer.
-func closeClient(c *wsClient) {
-	_ = c.ws.WriteControl(websocket.CloseMessage,
+func closeClient(c *wsClient) { closeConn(c.ws) }
+
+// closeConn sends a close frame on ws and closes it without waiting for
+// the server's answer. It may be called while another goroutine reads ws.
+func closeConn(ws *websocket.Conn) {
+	_ = ws.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	_ = c.ws.Close()
+	_ = ws.Close()
 }
 
 // Finish ends the active phase and computes the group's result. For fanout

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/loadserver"
 )
 
 // Scenario names.
@@ -19,6 +20,9 @@ const (
 	scRooms   = "rooms"
 	scEcho    = "echo"
 	scChurn   = "churn"
+	// scRecovery: clients of history rooms drop and reconnect with their
+	// cursor; see recovery.go.
+	scRecovery = "recovery"
 )
 
 // Bounds that keep a run finite.
@@ -26,6 +30,7 @@ const (
 	maxClients  = 200_000
 	maxDuration = 10 * time.Minute
 	maxProcs    = 32
+	maxHistory  = 1_000_000
 )
 
 var errUsage = errors.New("loadtest: invalid flags")
@@ -51,6 +56,8 @@ type options struct {
 	slow            int
 	slowRead        time.Duration
 	distinct        bool
+	gap             time.Duration
+	dropEvery       time.Duration
 
 	// server (in -serve mode, and passed to the server the generator starts)
 	serve      bool
@@ -64,6 +71,7 @@ type options struct {
 	exitOnEOF  bool
 	policy     string
 	maxQueued  int64
+	history    int
 
 	// worker
 	worker     bool
@@ -74,12 +82,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.scenario, "scenario", scFanout, "connect, fanout, rooms, echo or churn")
+	fs.StringVar(&o.scenario, "scenario", scFanout, "connect, fanout, rooms, echo, churn or recovery")
 	fs.IntVar(&o.clients, "clients", 1000, "number of clients (churn: concurrent connection slots)")
-	fs.Float64Var(&o.rate, "rate", 0, "fanout/rooms: messages per second in total (default 100); churn: connects per second (default 500)")
+	fs.Float64Var(&o.rate, "rate", 0, "fanout/rooms: messages per second in total (default 100); recovery: messages per second per room (default 10); churn: connects per second (default 500)")
 	fs.IntVar(&o.size, "size", 128, "message size in bytes (at least 16)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the measured phase (max 10m)")
-	fs.IntVar(&o.rooms, "rooms", 100, "rooms scenario: number of rooms")
+	fs.IntVar(&o.rooms, "rooms", 100, "rooms and recovery scenarios: number of rooms")
 	fs.IntVar(&o.procs, "procs", 1, "generator processes to spread the clients over")
 	fs.StringVar(&o.url, "url", "", "target a running server (ws://127.0.0.1:PORT/ws) instead of starting one")
 	fs.DurationVar(&o.grace, "grace", 2*time.Second, "how long to wait for in-flight messages after the server stopped sending")
@@ -92,6 +100,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.slow, "slow", 0, "fanout: how many of the clients read slowly (one message per -slow-read); they are left out of latency and loss")
 	fs.DurationVar(&o.slowRead, "slow-read", 200*time.Millisecond, "fanout: the slow clients' pause between two messages")
 	fs.BoolVar(&o.distinct, "distinct", false, "fanout: the server sends each client its own copy of each message instead of one shared broadcast")
+	fs.DurationVar(&o.gap, "gap", 2*time.Second, "recovery: a client that dropped its connection dials again after a random pause of up to this")
+	fs.DurationVar(&o.dropEvery, "drop-every", 5*time.Second, "recovery: how long a client keeps a connection before it drops it (uniform in [0.5, 1.5] times this)")
 
 	fs.BoolVar(&o.serve, "serve", false, "run the server side (hub plus control API) instead of the generator")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "-serve: listen address (loopback only)")
@@ -104,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.exitOnEOF, "exit-on-eof", false, "-serve: stop when stdin reaches EOF (set by the generator)")
 	fs.StringVar(&o.policy, "policy", "newest", "server: drop policy for full client queues: newest, oldest or disconnect")
 	fs.Int64Var(&o.maxQueued, "max-queued", 0, "server: core.Config.MaxQueuedBytes (0: core's default)")
+	fs.IntVar(&o.history, "history", 0, "server: messages each history room (hist-*, the recovery scenario's) keeps; 0: 4096 for -serve, and for a generator enough for 2 x -rate x (-gap + 10s)")
 
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as a client worker of a generator")
 	fs.StringVar(&o.workerSpec, "worker-spec", "", "internal: the worker's group spec (JSON)")
@@ -121,14 +132,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 func (o *options) validate() error {
 	switch o.scenario {
-	case scConnect, scFanout, scRooms, scEcho, scChurn:
+	case scConnect, scFanout, scRooms, scEcho, scChurn, scRecovery:
 	default:
 		return fmt.Errorf("%w: unknown -scenario %q", errUsage, o.scenario)
 	}
 	if o.rate == 0 {
-		o.rate = 100
-		if o.scenario == scChurn {
+		switch o.scenario {
+		case scChurn:
 			o.rate = 500
+		case scRecovery:
+			o.rate = 10
+		default:
+			o.rate = 100
 		}
 	}
 	switch {
@@ -162,6 +177,16 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: -slow and -distinct apply to the fanout scenario", errUsage)
 	case o.slowRead <= 0 || o.slowRead > time.Minute:
 		return fmt.Errorf("%w: -slow-read must be in (0, 1m]", errUsage)
+	case o.gap < 0 || o.gap > time.Minute:
+		return fmt.Errorf("%w: -gap must be in [0, 1m]", errUsage)
+	case o.dropEvery < time.Millisecond || o.dropEvery > maxDuration:
+		return fmt.Errorf("%w: -drop-every must be in [1ms, %v]", errUsage, maxDuration)
+	case o.history < 0 || o.history > maxHistory:
+		return fmt.Errorf("%w: -history must be in [0, %d]", errUsage, maxHistory)
+	case o.scenario == scRecovery && o.rate*float64(o.rooms) > 1_000_000:
+		return fmt.Errorf("%w: -rate x -rooms must be at most 1e6 msg/s", errUsage)
+	case o.scenario == scRecovery && o.size < loadserver.TextHeaderSize:
+		return fmt.Errorf("%w: -size must be at least %d for recovery (its text header)", errUsage, loadserver.TextHeaderSize)
 	}
 	if _, err := dropPolicy(o.policy); err != nil {
 		return err
@@ -175,6 +200,18 @@ func (o *options) validate() error {
 		o.timeout = o.duration + o.hold + o.grace + time.Minute + time.Duration(o.clients)*2*time.Millisecond
 	}
 	return nil
+}
+
+// historySize is the history size of the server: -history when given;
+// else, for a server the generator starts, enough for what a room
+// receives while a client is away for -gap plus 10 s of dialling and
+// recovering, twice over, and at least loadserver.DefaultHistorySize.
+func (o *options) historySize() int {
+	if o.history > 0 {
+		return o.history
+	}
+	need := int(2 * o.rate * (o.gap + 10*time.Second).Seconds())
+	return min(maxHistory, max(need, loadserver.DefaultHistorySize))
 }
 
 // checkLoopbackURL accepts only ws:// URLs whose host is a loopback IP or

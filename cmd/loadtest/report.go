@@ -10,31 +10,32 @@ import (
 // result is the outcome of a run, printed as a table and as the RESULT
 // JSON line.
 type result struct {
-	Scenario        string         `json:"scenario"`
-	Clients         int            `json:"clients"`
-	Connected       int            `json:"connected"`
-	Procs           int            `json:"procs"`
-	Rate            float64        `json:"rate"`
-	Size            int            `json:"size"`
-	Rooms           int            `json:"rooms,omitempty"`
-	Duration        float64        `json:"duration"`
-	Linger          string         `json:"linger,omitempty"`
-	Sent            uint64         `json:"sent,omitempty"`
-	Delivered       uint64         `json:"delivered"`
-	DeliveredPerSec float64        `json:"delivered_per_sec"`
-	Expected        uint64         `json:"expected"`
-	Lost            uint64         `json:"lost"`
-	Dupes           uint64         `json:"dupes"`
-	Disconnected    int            `json:"disconnected"`
-	LatencyMs       latency        `json:"latency_ms"`
-	ConnPerSec      float64        `json:"conn_per_sec"`
-	PacerMaxLagMs   float64        `json:"pacer_max_lag_ms,omitempty"`
-	Server          serverResult   `json:"server"`
-	Generator       generatorStats `json:"generator"`
-	Errors          uint64         `json:"errors"`
-	ErrorSamples    []string       `json:"error_samples,omitempty"`
-	Churn           *churnResult   `json:"churn,omitempty"`
-	Slow            *slowResult    `json:"slow,omitempty"`
+	Scenario        string          `json:"scenario"`
+	Clients         int             `json:"clients"`
+	Connected       int             `json:"connected"`
+	Procs           int             `json:"procs"`
+	Rate            float64         `json:"rate"`
+	Size            int             `json:"size"`
+	Rooms           int             `json:"rooms,omitempty"`
+	Duration        float64         `json:"duration"`
+	Linger          string          `json:"linger,omitempty"`
+	Sent            uint64          `json:"sent,omitempty"`
+	Delivered       uint64          `json:"delivered"`
+	DeliveredPerSec float64         `json:"delivered_per_sec"`
+	Expected        uint64          `json:"expected"`
+	Lost            uint64          `json:"lost"`
+	Dupes           uint64          `json:"dupes"`
+	Disconnected    int             `json:"disconnected"`
+	LatencyMs       latency         `json:"latency_ms"`
+	ConnPerSec      float64         `json:"conn_per_sec"`
+	PacerMaxLagMs   float64         `json:"pacer_max_lag_ms,omitempty"`
+	Server          serverResult    `json:"server"`
+	Generator       generatorStats  `json:"generator"`
+	Errors          uint64          `json:"errors"`
+	ErrorSamples    []string        `json:"error_samples,omitempty"`
+	Churn           *churnResult    `json:"churn,omitempty"`
+	Slow            *slowResult     `json:"slow,omitempty"`
+	Recovery        *recoveryResult `json:"recovery,omitempty"`
 
 	lastRecvNs   int64
 	churnSkipped uint64
@@ -56,6 +57,13 @@ type serverResult struct {
 	Goroutines        int     `json:"goroutines"`
 	Dropped           uint64  `json:"dropped"`
 	Errors            uint64  `json:"errors"`
+	// ErrorsByKind splits Errors by the hub's error kinds.
+	ErrorsByKind map[string]uint64 `json:"errors_by_kind,omitempty"`
+	// History rooms (recovery): offsets the hub gave up waiting for,
+	// messages it received twice, and messages it could not store.
+	HistoryLost       uint64 `json:"history_lost,omitempty"`
+	HistoryDuplicates uint64 `json:"history_duplicates,omitempty"`
+	HistoryDropped    uint64 `json:"history_dropped,omitempty"`
 	// Heap figures of a fanout run: the largest heap in use (garbage
 	// included) during it, and what was live right after it.
 	MaxHeapInuseBytes int64 `json:"max_heap_inuse_bytes,omitempty"`
@@ -70,6 +78,32 @@ type slowResult struct {
 	Closed int `json:"closed"`
 	// ServerClosed is the server's own count of DisconnectSlow closes.
 	ServerClosed uint64 `json:"server_closed"`
+}
+
+// recoveryResult reports the recovery scenario. The run's lost and dupes
+// count holes a recovery did not fill and offsets received twice; what
+// the recovery answer itself gave up on counts here instead.
+type recoveryResult struct {
+	// Recoveries counts the recovery answers the clients received, one
+	// per reconnection with a cursor.
+	Recoveries uint64 `json:"recoveries"`
+	// Gaps counts the answers that said recovered:false, Unrecovered the
+	// messages missing behind them, and Reasons the answers per reason.
+	Gaps        uint64            `json:"gaps"`
+	Unrecovered uint64            `json:"unrecovered"`
+	Reasons     map[string]uint64 `json:"reasons,omitempty"`
+	// Drops counts the connections the clients dropped on purpose.
+	Drops uint64 `json:"drops"`
+	// LossSamples says where the first lost messages were.
+	LossSamples []string `json:"loss_samples,omitempty"`
+	// TimeMs is the recovery time: from the start of the reconnecting dial
+	// to the recovery answer, which comes after the replay.
+	TimeMs    latency `json:"time_ms"`
+	Gap       string  `json:"gap"`
+	DropEvery string  `json:"drop_every"`
+	// HistorySize is what each room keeps on a server the generator
+	// started (0: not known).
+	HistorySize int `json:"history_size,omitempty"`
 }
 
 type generatorStats struct {
@@ -90,8 +124,8 @@ type churnResult struct {
 
 // merge adds the groups' results.
 func (res *result) merge(results []groupResult, conn connectResult) {
-	var h counts
-	var maxNs int64
+	var h, rh counts
+	var maxNs, recMaxNs int64
 	res.ErrorSamples = conn.ErrorSamples
 	for _, g := range results {
 		res.Delivered += g.Delivered
@@ -111,14 +145,41 @@ func (res *result) merge(results []groupResult, conn connectResult) {
 			res.Slow.Delivered += g.SlowDelivered
 			res.Slow.Closed += g.SlowClosed
 		}
+		if rc := g.Recovery; rc != nil {
+			if res.Recovery == nil {
+				res.Recovery = &recoveryResult{}
+			}
+			rr := res.Recovery
+			rr.Recoveries += rc.Recoveries
+			rr.Gaps += rc.Gaps
+			rr.Unrecovered += rc.Unrecovered
+			rr.Drops += rc.Drops
+			rr.LossSamples = appendSamples(rr.LossSamples, rc.LossSamples)
+			for k, v := range rc.Reasons {
+				if rr.Reasons == nil {
+					rr.Reasons = make(map[string]uint64)
+				}
+				rr.Reasons[k] += v
+			}
+			rh.addSparse(rc.Hist)
+			recMaxNs = max(recMaxNs, rc.MaxNs)
+		}
 		h.addSparse(g.Hist)
 		maxNs = max(maxNs, g.MaxNs)
 	}
+	res.LatencyMs = quantiles(&h, maxNs)
+	if res.Recovery != nil {
+		res.Recovery.TimeMs = quantiles(&rh, recMaxNs)
+	}
+}
+
+// quantiles reads the latency figures of h, whose largest value is maxNs.
+func quantiles(h *counts, maxNs int64) latency {
 	maxMs := float64(maxNs) / 1e6
 	// A quantile is its bucket's upper bound, which may lie above the
 	// largest value actually seen.
 	q := func(f float64) float64 { return min(float64(h.quantile(f))/1000, maxMs) }
-	res.LatencyMs = latency{P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: maxMs}
+	return latency{P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: maxMs}
 }
 
 func printTable(out io.Writer, r *result) error {
@@ -148,6 +209,27 @@ func printTable(out io.Writer, r *result) error {
 			row("server heap", "%.1f MB in use at most, %.1f MB live after the run",
 				float64(r.Server.MaxHeapInuseBytes)/1e6, float64(r.Server.LiveHeapBytes)/1e6)
 		}
+	case scRecovery:
+		row("rate, size", "%.0f msg/s per room, %d bytes, %.0fs", r.Rate, r.Size, r.Duration)
+		row("rooms", "%d", r.Rooms)
+		row("messages sent", "%d", r.Sent)
+		row("delivered / expected", "%d / %d", r.Delivered, r.Expected)
+		row("delivered per second", "%.0f", r.DeliveredPerSec)
+		row("lost, dupes", "%d, %d", r.Lost, r.Dupes)
+		if rc := r.Recovery; rc != nil {
+			row("drops (gap, drop-every)", "%d (up to %s, every %s)", rc.Drops, rc.Gap, rc.DropEvery)
+			row("recoveries", "%d", rc.Recoveries)
+			row("unrecovered: answers, msgs", "%d, %d %v", rc.Gaps, rc.Unrecovered, rc.Reasons)
+			row("recovery p50/p95/p99", "%.2f / %.2f / %.2f ms", rc.TimeMs.P50, rc.TimeMs.P95, rc.TimeMs.P99)
+			row("recovery max", "%.2f ms", rc.TimeMs.Max)
+			for _, l := range rc.LossSamples {
+				row("  lost", "%s", l)
+			}
+			if rc.HistorySize > 0 {
+				row("server history per room", "%d messages", rc.HistorySize)
+			}
+		}
+		row("pacer max lag", "%.1f ms", r.PacerMaxLagMs)
 	case scEcho:
 		row("size, duration", "%d bytes, %.0fs", r.Size, r.Duration)
 		row("round trips", "%d of %d sent", r.Delivered, r.Expected)
@@ -182,7 +264,10 @@ func printTable(out io.Writer, r *result) error {
 			unit = "connect"
 		}
 		row("server CPU per "+unit, "%.2f us", r.Server.CPUUsPerDelivery)
-		row("server dropped, errors", "%d, %d", r.Server.Dropped, r.Server.Errors)
+		row("server dropped, errors", "%d, %d %v", r.Server.Dropped, r.Server.Errors, r.Server.ErrorsByKind)
+		if r.Scenario == scRecovery {
+			row("server history lost/dup/drop", "%d, %d, %d", r.Server.HistoryLost, r.Server.HistoryDuplicates, r.Server.HistoryDropped)
+		}
 	} else {
 		row("server figures", "unavailable (no /ctl/stats)")
 	}

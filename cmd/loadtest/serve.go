@@ -43,7 +43,14 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	srv := loadserver.New(loadserver.Config{Hub: cfg, MaxClients: capacity, DropPolicy: policy})
+	history := o.history
+	if history < 0 || history > maxHistory {
+		return fmt.Errorf("%w: -history must be in [0, %d]", errUsage, maxHistory)
+	}
+	if history == 0 {
+		history = loadserver.DefaultHistorySize
+	}
+	srv := loadserver.New(loadserver.Config{Hub: cfg, MaxClients: capacity, DropPolicy: policy, HistorySize: history})
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -65,8 +72,8 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 			cancel()
 		}()
 	}
-	sayf(stderr, "loadtest server: listening on %s, at most %d clients (open-file limit %d), linger=%v queue=%d max-queued=%d readbuf=%d compress=%v coalesce=%v policy=%v\n",
-		ln.Addr(), capacity, limit, cfg.WriteLinger, cfg.SendChannelSize, cfg.MaxQueuedBytes, cfg.ReadBufferSize, cfg.EnableCompression, cfg.CoalesceWrites, policy)
+	sayf(stderr, "loadtest server: listening on %s, at most %d clients (open-file limit %d), linger=%v queue=%d max-queued=%d readbuf=%d compress=%v coalesce=%v policy=%v history=%d\n",
+		ln.Addr(), capacity, limit, cfg.WriteLinger, cfg.SendChannelSize, cfg.MaxQueuedBytes, cfg.ReadBufferSize, cfg.EnableCompression, cfg.CoalesceWrites, policy, history)
 	if _, err := fmt.Fprintf(stdout, "LISTEN %s\n", ln.Addr()); err != nil {
 		_ = ln.Close()
 		return err

@@ -87,6 +87,7 @@ func startServer(ctx context.Context, o *options, kids *children) (*serverProc, 
 		"-coalesce=" + strconv.FormatBool(o.coalesce),
 		"-policy", o.policy,
 		"-max-queued", strconv.FormatInt(o.maxQueued, 10),
+		"-history", strconv.Itoa(o.historySize()),
 	}
 	if o.serverProfile != "" {
 		args = append(args, "-cpuprofile", o.serverProfile)

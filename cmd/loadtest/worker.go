@@ -35,7 +35,7 @@ func runWorker(ctx context.Context, o *options, stdin io.Reader, stdout io.Write
 	if err := checkGeneratorCapacity(spec.Clients, 1, limit); err != nil {
 		return err
 	}
-	g := newLocalGroup(spec)
+	g := newGroup(spec)
 	out := &lineWriter{w: stdout}
 
 	stopProgress := make(chan struct{})

@@ -35,3 +35,34 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestTextHeaderRoundTrip(t *testing.T) {
+	b := make([]byte, TextHeaderSize+3)
+	PutTextHeader(b, 1<<40+3, -7)
+	assert.Equal(t, "0000010000000003fffffffffffffff9", string(b[:TextHeaderSize]))
+	seq, ts, ok := ParseTextHeader(b)
+	assert.True(t, ok)
+	assert.Equal(t, uint64(1<<40+3), seq)
+	assert.Equal(t, int64(-7), ts)
+	_, _, ok = ParseTextHeader(b[:TextHeaderSize-1])
+	assert.False(t, ok)
+	b[5] = 'A'
+	_, _, ok = ParseTextHeader(b)
+	assert.False(t, ok, "upper-case hex is not what PutTextHeader writes")
+}
+
+func FuzzParseTextHeader(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("0000010000000003fffffffffffffff9"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seq, ts, ok := ParseTextHeader(b)
+		if !ok {
+			return
+		}
+		out := make([]byte, TextHeaderSize)
+		PutTextHeader(out, seq, ts)
+		if string(out) != string(b[:TextHeaderSize]) {
+			t.Fatalf("round trip changed the header: %q -> %q", b[:TextHeaderSize], out)
+		}
+	})
+}

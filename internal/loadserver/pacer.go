@@ -1,6 +1,7 @@
 package loadserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -24,6 +25,12 @@ type RunSpec struct {
 	// one shared broadcast: what a server that builds per-client payloads
 	// does, and the worst case for the memory queues hold. Not with Rooms.
 	Distinct bool
+	// History sends to the history rooms HistoryRoom(0..Rooms-1) instead
+	// of r0..: text messages that start with a text header
+	// (PutTextHeader), padded with '.', which the hub stores and frames
+	// with their cursor. It needs Rooms, a Size of at least
+	// TextHeaderSize, and a server with Config.HistorySize.
+	History bool
 }
 
 func (s RunSpec) validate() error {
@@ -38,6 +45,10 @@ func (s RunSpec) validate() error {
 		return fmt.Errorf("rooms %d not in [0, %d]: %w", s.Rooms, maxRooms, ErrInvalidSpec)
 	case s.Distinct && s.Rooms > 0:
 		return fmt.Errorf("distinct copies go to all clients, not to rooms: %w", ErrInvalidSpec)
+	case s.History && s.Rooms < 1:
+		return fmt.Errorf("a history run needs rooms: %w", ErrInvalidSpec)
+	case s.History && s.Size < TextHeaderSize:
+		return fmt.Errorf("size %d below the text header (%d): %w", s.Size, TextHeaderSize, ErrInvalidSpec)
 	}
 	return nil
 }
@@ -61,17 +72,24 @@ type RunResult struct {
 	// MaxHeapInuseBytes is the largest Go heap in use (garbage included)
 	// seen during the run, sampled every 100 ms.
 	MaxHeapInuseBytes int64 `json:"max_heap_inuse_bytes"`
+	// History holds, for a history run, the offsets each room's messages
+	// got (index k is HistoryRoom(k)); nil for other runs.
+	History []HistoryRange `json:"history,omitempty"`
 }
 
 // Run broadcasts spec.Rate binary messages per second for spec.Duration,
 // each carrying a header (PutHeader) with its sequence number and send
-// time. It blocks until the run ends or ctx ends (then the result says
-// Interrupted and counts what was sent). It fails with ErrRunActive while
-// another run is going on, ErrClosed once Serve stops, and ErrInvalidSpec
-// for parameters out of range.
+// time (a history run sends text; see RunSpec.History). It blocks until
+// the run ends or ctx ends (then the result says Interrupted and counts
+// what was sent). It fails with ErrRunActive while another run is going
+// on, ErrClosed once Serve stops, ErrInvalidSpec for parameters out of
+// range, and ErrNoHistory for a history run on a server without history.
 func (s *Server) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 	if err := spec.validate(); err != nil {
 		return RunResult{}, err
+	}
+	if spec.History && s.cfg.HistorySize <= 0 {
+		return RunResult{}, ErrNoHistory
 	}
 	s.mu.Lock()
 	switch {
@@ -96,17 +114,39 @@ func (s *Server) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 	return s.pace(ctx, spec), nil
 }
 
+// pace runs spec; a history run also reads where the rooms' streams stood
+// before and after it.
 func (s *Server) pace(ctx context.Context, spec RunSpec) RunResult {
+	var names []string
+	for k := 0; k < spec.Rooms; k++ {
+		if spec.History {
+			names = append(names, HistoryRoom(k))
+		} else {
+			names = append(names, "r"+strconv.Itoa(k))
+		}
+	}
+	if !spec.History {
+		return s.paceLoop(ctx, spec, names)
+	}
+	before := s.historyTops(ctx, names)
+	res := s.paceLoop(ctx, spec, names)
+	res.History = s.historyRanges(ctx, names, before, res.SentPerRoom)
+	return res
+}
+
+// paceLoop sends the messages of spec to names (the rooms, if any) on
+// schedule.
+func (s *Server) paceLoop(ctx context.Context, spec RunSpec, names []string) RunResult {
 	total := uint64(spec.Rate*spec.Duration.Seconds() + 0.5)
 	if total == 0 {
 		total = 1
 	}
-	var names []string
 	perRoom := make([]uint64, max(spec.Rooms, 1))
-	for k := 0; k < spec.Rooms; k++ {
-		names = append(names, "r"+strconv.Itoa(k))
-	}
 	res := RunResult{SentPerRoom: perRoom}
+	var pad []byte
+	if spec.History {
+		pad = bytes.Repeat([]byte{'.'}, spec.Size)
+	}
 	var ms runtime.MemStats
 	var sampled time.Time
 	timer := time.NewTimer(time.Hour)
@@ -145,10 +185,17 @@ func (s *Server) pace(ctx context.Context, spec RunSpec) RunResult {
 		// A fresh buffer per message: the hub keeps it until every
 		// recipient has written it.
 		msg := make([]byte, spec.Size)
-		PutHeader(msg, perRoom[room], time.Now().UnixNano())
+		if spec.History {
+			copy(msg, pad)
+			PutTextHeader(msg, perRoom[room], time.Now().UnixNano())
+		} else {
+			PutHeader(msg, perRoom[room], time.Now().UnixNano())
+		}
 		perRoom[room]++
 		res.Sent++
 		switch {
+		case spec.History:
+			_ = s.hub.BroadcastToRoom(names[room], msg) // stored even with no member: never ErrRoomNotFound
 		case spec.Rooms > 0:
 			_ = s.hub.BroadcastBinaryToRoom(names[room], msg) // an empty room has no one to miss it
 		case spec.Distinct:

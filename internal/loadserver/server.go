@@ -25,6 +25,9 @@ var (
 	ErrClosed = errors.New("loadserver: server is closed")
 	// ErrInvalidSpec is returned by Run for out-of-range parameters.
 	ErrInvalidSpec = errors.New("loadserver: invalid run parameters")
+	// ErrNoHistory is returned by Run for a history run on a server whose
+	// Config.HistorySize is zero.
+	ErrNoHistory = errors.New("loadserver: history rooms are off (Config.HistorySize is 0)")
 )
 
 // Bounds of a RunSpec, so that one request cannot keep the server busy or
@@ -53,6 +56,12 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// ShutdownTimeout bounds the hub's shutdown when Serve stops. Default 10s.
 	ShutdownTimeout time.Duration
+	// HistorySize makes the rooms whose name starts with
+	// HistoryRoomPrefix keep their newest HistorySize messages in the
+	// hub's memory (core.History), so that a client reconnecting with
+	// core.RecoverParam cursors gets what it missed. Zero: no room keeps
+	// history, and history runs fail with ErrNoHistory.
+	HistorySize int
 }
 
 // Server is a core.Hub with the control API of the load generator. Create it
@@ -76,21 +85,67 @@ type counters struct {
 	dropped atomic.Uint64
 	errors  atomic.Uint64
 	slow    atomic.Uint64
+	// History rooms: messages this node gave up waiting for (a gap in a
+	// room's offsets), received twice, or dropped before the store.
+	histLost    atomic.Uint64
+	histDupes   atomic.Uint64
+	histDropped atomic.Uint64
+
+	mu     sync.Mutex
+	byKind map[string]uint64 // errors by kind
 }
 
-var _ core.MetricsCollector = (*counters)(nil)
+var (
+	_ core.MetricsCollector         = (*counters)(nil)
+	_ core.DeliveryMetricsCollector = (*counters)(nil)
+)
 
 // IncrementMessagesDropped counts a message dropped by backpressure.
 func (c *counters) IncrementMessagesDropped() { c.dropped.Add(1) }
 
-// IncrementErrors counts an error of any kind, and slow-client disconnects
+// IncrementErrors counts an error by kind, and slow-client disconnects
 // apart.
 func (c *counters) IncrementErrors(kind string) {
 	c.errors.Add(1)
 	if kind == "slow_client" {
 		c.slow.Add(1)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byKind == nil {
+		c.byKind = make(map[string]uint64)
+	}
+	c.byKind[kind]++
 }
+
+func (c *counters) errorsByKind() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.byKind) == 0 {
+		return nil
+	}
+	m := make(map[string]uint64, len(c.byKind))
+	for k, v := range c.byKind {
+		m[k] = v
+	}
+	return m
+}
+
+// IncrementAdapterDroppedReason counts history messages dropped before the
+// store (this server has no adapter: only history rooms go there).
+func (c *counters) IncrementAdapterDroppedReason(_ string, n int) { c.histDropped.Add(uint64(n)) }
+
+// IncrementAdapterLost counts offsets of history rooms the node gave up
+// waiting for.
+func (c *counters) IncrementAdapterLost(n int) { c.histLost.Add(uint64(n)) }
+
+// IncrementAdapterReordered does nothing: reordered messages were counted
+// lost first.
+func (c *counters) IncrementAdapterReordered(int) {}
+
+// IncrementAdapterDuplicates counts history messages the node received
+// twice.
+func (c *counters) IncrementAdapterDuplicates(n int) { c.histDupes.Add(uint64(n)) }
 
 // New returns a Server configured by cfg. It starts nothing.
 func New(cfg Config) *Server {
@@ -101,7 +156,12 @@ func New(cfg Config) *Server {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
 	s := &Server{cfg: cfg, counters: &counters{}}
+	var roomOpts core.RoomOptionsFunc
+	if cfg.HistorySize > 0 {
+		roomOpts = historyRoomOptions(cfg.HistorySize)
+	}
 	s.hub = core.NewHub(
+		core.WithRoomOptions(roomOpts),
 		core.WithConfig(cfg.Hub),
 		core.WithLimits(core.Limits{MaxConnections: cfg.MaxClients}),
 		core.WithDropPolicy(cfg.DropPolicy),
@@ -114,8 +174,9 @@ func New(cfg Config) *Server {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /ws", s.serveWS)
 	s.mux.HandleFunc("GET /ctl/stats", s.serveStats)
-	s.mux.HandleFunc("POST /ctl/fanout", s.serveRun(false))
-	s.mux.HandleFunc("POST /ctl/rooms", s.serveRun(true))
+	s.mux.HandleFunc("POST /ctl/fanout", s.serveRun(runFanout))
+	s.mux.HandleFunc("POST /ctl/rooms", s.serveRun(runRooms))
+	s.mux.HandleFunc("POST /ctl/history", s.serveRun(runHistory))
 	return s
 }
 
@@ -170,6 +231,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// serveWS upgrades and joins the client to its room. The hub reads the
+// client's core.RecoverParam cursors at the upgrade, and JoinRoom then
+// recovers the room from its cursor.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	room := r.URL.Query().Get("room")
 	c, err := s.hub.UpgradeConnection(w, r)
@@ -206,6 +270,11 @@ func (s *Server) Stats(gc bool) Stats {
 		Errors:      s.counters.errors.Load(),
 		SlowClosed:  s.counters.slow.Load(),
 		MaxClients:  s.cfg.MaxClients,
+
+		ErrorsByKind:      s.counters.errorsByKind(),
+		HistoryLost:       s.counters.histLost.Load(),
+		HistoryDuplicates: s.counters.histDupes.Load(),
+		HistoryDropped:    s.counters.histDropped.Load(),
 	}
 }
 
@@ -213,9 +282,18 @@ func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Stats(r.URL.Query().Get("gc") == "1"))
 }
 
-func (s *Server) serveRun(rooms bool) http.HandlerFunc {
+// runKind is what a control route runs.
+type runKind int
+
+const (
+	runFanout  runKind = iota // to every client
+	runRooms                  // round-robin over rooms r0..
+	runHistory                // round-robin over history rooms hist-0..
+)
+
+func (s *Server) serveRun(kind runKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		spec, err := parseSpec(r, rooms)
+		spec, err := parseSpec(r, kind)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -224,7 +302,7 @@ func (s *Server) serveRun(rooms bool) http.HandlerFunc {
 		switch {
 		case errors.Is(err, ErrRunActive):
 			http.Error(w, err.Error(), http.StatusConflict)
-		case errors.Is(err, ErrClosed):
+		case errors.Is(err, ErrClosed), errors.Is(err, ErrNoHistory):
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		case err != nil:
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -234,7 +312,7 @@ func (s *Server) serveRun(rooms bool) http.HandlerFunc {
 	}
 }
 
-func parseSpec(r *http.Request, rooms bool) (RunSpec, error) {
+func parseSpec(r *http.Request, kind runKind) (RunSpec, error) {
 	q := r.URL.Query()
 	var spec RunSpec
 	var err error
@@ -251,7 +329,8 @@ func parseSpec(r *http.Request, rooms bool) (RunSpec, error) {
 		return spec, fmt.Errorf("duration: %w", err)
 	}
 	spec.Distinct = q.Get("distinct") == "1"
-	if rooms {
+	spec.History = kind == runHistory
+	if kind != runFanout {
 		if spec.Rooms, err = strconv.Atoi(q.Get("rooms")); err != nil {
 			return spec, fmt.Errorf("rooms: %w", err)
 		}

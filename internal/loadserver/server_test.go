@@ -132,6 +132,81 @@ func TestRoomsNumberEachRoomSeparately(t *testing.T) {
 	assert.Equal(t, []uint64{0, 1}, readSeqs(t, r1, 2, HeaderSize))
 }
 
+// historyFrame is a frame of core.JSONFramer: a message or a recovery answer.
+type historyFrame struct {
+	Room     string `json:"room"`
+	Cursor   string `json:"cursor"`
+	Data     string `json:"data"`
+	Recovery *struct {
+		Recovered bool   `json:"recovered"`
+		Replayed  int    `json:"replayed"`
+		Since     string `json:"since"`
+	} `json:"recovery"`
+}
+
+func readHistoryFrames(t *testing.T, ws *websocket.Conn, n int) []historyFrame {
+	t.Helper()
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(10*time.Second)))
+	var out []historyFrame
+	for len(out) < n {
+		typ, b, err := ws.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, websocket.TextMessage, typ)
+		var f historyFrame
+		require.NoError(t, json.Unmarshal(b, &f), "%s", b)
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestHistoryRunIsRecoveredByAReconnectingClient(t *testing.T) {
+	s, addr := startServer(t, Config{HistorySize: 100})
+	a := dial(t, addr, "?room=hist-0")
+	waitClients(t, s, 1, 1)
+	spec := RunSpec{Rate: 1000, Size: 40, Duration: 5 * time.Millisecond, Rooms: 1, History: true}
+	res, err := s.Run(context.Background(), spec)
+	require.NoError(t, err)
+	require.Len(t, res.History, 1)
+	epoch := res.History[0].Epoch
+	assert.NotEmpty(t, epoch)
+	assert.Equal(t, HistoryRange{Epoch: epoch, First: 1, Top: 5}, res.History[0])
+	for i, f := range readHistoryFrames(t, a, 5) {
+		assert.Equal(t, "hist-0", f.Room)
+		assert.Equal(t, epoch+":"+strconv.Itoa(i+1), f.Cursor)
+		seq, _, ok := ParseTextHeader([]byte(f.Data))
+		require.True(t, ok, "data %q", f.Data)
+		assert.Equal(t, uint64(i), seq)
+		assert.Len(t, f.Data, 40)
+	}
+
+	// Away for the next run: the messages are stored for it all the same.
+	require.NoError(t, a.Close())
+	waitClients(t, s, 0, 0)
+	res, err = s.Run(context.Background(), spec)
+	require.NoError(t, err)
+	assert.Equal(t, []HistoryRange{{Epoch: epoch, First: 6, Top: 10}}, res.History)
+
+	b := dial(t, addr, "?room=hist-0&recover="+epoch+":3:hist-0")
+	frames := readHistoryFrames(t, b, 8)
+	for i, f := range frames[:7] {
+		assert.Equal(t, epoch+":"+strconv.Itoa(i+4), f.Cursor, "replayed in order from the cursor")
+	}
+	require.NotNil(t, frames[7].Recovery, "the recovery answer comes last")
+	assert.True(t, frames[7].Recovery.Recovered)
+	assert.Equal(t, 7, frames[7].Recovery.Replayed)
+	assert.Equal(t, epoch+":3", frames[7].Recovery.Since)
+}
+
+func TestHistoryRunNeedsHistoryRooms(t *testing.T) {
+	s, addr := startServer(t, Config{})
+	_, err := s.Run(context.Background(), RunSpec{Rate: 10, Size: 40, Duration: time.Millisecond, Rooms: 1, History: true})
+	require.ErrorIs(t, err, ErrNoHistory)
+	resp, err := http.Post("http://"+addr+"/ctl/history?rooms=1&rate=10&size=40&duration=1ms", "", nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
+
 func TestEchoesMessages(t *testing.T) {
 	_, addr := startServer(t, Config{})
 	ws := dial(t, addr, "")
@@ -168,6 +243,7 @@ func TestMaxClientsRefusesExtraUpgrades(t *testing.T) {
 	require.NotNil(t, resp)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, map[string]uint64{"max_connections": 1}, s.Stats(false).ErrorsByKind)
 }
 
 func TestControlAPIValidatesAndSerialisesRuns(t *testing.T) {
@@ -182,6 +258,8 @@ func TestControlAPIValidatesAndSerialisesRuns(t *testing.T) {
 		{name: "duration too long", give: "/ctl/fanout?rate=1&duration=11m", want: http.StatusBadRequest},
 		{name: "rooms without count", give: "/ctl/rooms?rate=1&duration=1s", want: http.StatusBadRequest},
 		{name: "zero rooms", give: "/ctl/rooms?rooms=0&rate=1&duration=1s", want: http.StatusBadRequest},
+		{name: "history without rooms", give: "/ctl/history?rate=1&size=32&duration=1s", want: http.StatusBadRequest},
+		{name: "history size below text header", give: "/ctl/history?rooms=1&rate=1&size=31&duration=1s", want: http.StatusBadRequest},
 		{name: "ok", give: "/ctl/fanout?rate=1000&size=16&duration=2ms", want: http.StatusOK},
 	}
 	for _, tt := range tests {

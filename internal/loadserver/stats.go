@@ -31,6 +31,15 @@ type Stats struct {
 	// MaxClients is the most connections this server accepts; upgrades
 	// beyond it get HTTP 503.
 	MaxClients int `json:"max_clients"`
+	// ErrorsByKind splits Errors by the hub's kinds ("write", ...); nil
+	// when there was none.
+	ErrorsByKind map[string]uint64 `json:"errors_by_kind,omitempty"`
+	// HistoryLost counts offsets of history rooms the hub gave up waiting
+	// for, HistoryDuplicates the history messages it received twice, and
+	// HistoryDropped those it dropped before storing them.
+	HistoryLost       uint64 `json:"history_lost"`
+	HistoryDuplicates uint64 `json:"history_duplicates"`
+	HistoryDropped    uint64 `json:"history_dropped"`
 }
 
 // ProcessRSS returns the resident set size of this process from

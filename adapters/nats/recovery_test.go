@@ -1,0 +1,51 @@
+package nats
+
+import (
+	"testing"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
+)
+
+// TestRecoveryOverNATS: three hubs on JetStream; a client reconnects to
+// another node with its cursor and gets exactly what it missed (see
+// adaptertest.RunRecovery).
+func TestRecoveryOverNATS(t *testing.T) {
+	prefix := testPrefix()
+	adaptertest.RunRecovery(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
+}
+
+// TestRecoveryRaceOverNATS drives replay against live traffic (see
+// adaptertest.RunRecoveryRace).
+func TestRecoveryRaceOverNATS(t *testing.T) {
+	prefix := testPrefix()
+	adaptertest.RunRecoveryRace(t, 40, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
+}
+
+// TestGapFilledOverNATS: bus messages a node missed are read from the
+// stream and delivered in order (see adaptertest.RunGapFill).
+func TestGapFilledOverNATS(t *testing.T) {
+	prefix := testPrefix()
+	adaptertest.RunGapFill(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
+}
+
+// TestRecoveryAfterNATSRestart: a private nats-server with JetStream file
+// storage is killed and started again; clients recover across it (see
+// adaptertest.RunRecoveryAcrossRestart).
+func TestRecoveryAfterNATSRestart(t *testing.T) {
+	srv := newNATSServer(t)
+	srv.args = []string{"-js", "-sd", t.TempDir()}
+	srv.start(t)
+	prefix := testPrefix()
+	adaptertest.RunRecoveryAcrossRestart(t, natsBroker{srv}, true, func(t *testing.T) core.Adapter {
+		return newAdapter(t, connect(t, srv.url(), faultConnOptions()...), prefix)
+	})
+}
+
+// BenchmarkRecoveryStampede: 1,000 clients reconnect at once after 1,000
+// missed messages, history in JetStream (see
+// adaptertest.BenchRecoveryStampede).
+func BenchmarkRecoveryStampede(b *testing.B) {
+	prefix := testPrefix()
+	adaptertest.BenchRecoveryStampede(b, 1000, 1000, func(tb testing.TB) core.Adapter { return newAdapter(tb, connect(tb, sharedURL), prefix) })
+}
