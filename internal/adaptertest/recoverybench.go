@@ -69,7 +69,7 @@ func BenchRecoveryStampede(b *testing.B, clients, missed int, newAdapter func(tb
 					return
 				}
 				_ = resp.Body.Close()
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				_ = conn.SetReadDeadline(time.Now().Add(waitTimeout))
 				got := 0
 				for {
