@@ -105,7 +105,9 @@
 // first message asked for by searching the stream sequences between them
 // (offsets grow with sequences; an interpolating search takes a few gets)
 // and reads on with one get per message for up to 16 messages, through an
-// ephemeral pull consumer filtered on the room's subject beyond: a query
+// ephemeral pull consumer filtered on the room's subject beyond (deleted
+// without waiting; one by one again when the cluster cannot create a
+// consumer, e.g. while its metadata leader is being elected): a query
 // costs O(log n) requests plus the messages it returns, whatever the room's
 // Size. Messages of an older epoch that the stream still holds are skipped.
 //

@@ -32,6 +32,7 @@ const (
 var (
 	errNoMessage  = errors.New("no message")
 	errStreamGone = errors.New("stream not found")
+	errNoConsumer = errors.New("no read consumer")
 )
 
 // storedMsg is a message of a history stream with what its headers say.
@@ -313,29 +314,35 @@ func (r *historyRead) run(ctx context.Context, start *storedMsg, upTo uint64) ([
 		out = append(out, s)
 		return s.pos.Offset < upTo
 	}
-	if n <= maxGetRead {
-		for seq := start.seq + 1; ; {
-			s, err := r.h.get(ctx, r.stream, msgGetRequest{Seq: seq, NextFor: r.subj})
-			switch {
-			case errors.Is(err, errNoMessage), errors.Is(err, errStreamGone):
-				return out, nil
-			case err != nil:
+	if n > maxGetRead {
+		err := r.consume(ctx, start.seq+1, int(n), take)
+		if !errors.Is(err, errNoConsumer) {
+			if err != nil {
 				return nil, err
-			case !take(s):
-				return out, nil
 			}
-			seq = s.seq + 1
+			return out, nil
 		}
+		// Creating a consumer takes the cluster's metadata leader, which
+		// may be electing while the stream itself serves: read one by one.
 	}
-	if err := r.consume(ctx, start.seq+1, int(n), take); err != nil {
-		return nil, err
+	for seq := start.seq + 1; ; {
+		s, err := r.h.get(ctx, r.stream, msgGetRequest{Seq: seq, NextFor: r.subj})
+		switch {
+		case errors.Is(err, errNoMessage), errors.Is(err, errStreamGone):
+			return out, nil
+		case err != nil:
+			return nil, err
+		case !take(s):
+			return out, nil
+		}
+		seq = s.seq + 1
 	}
-	return out, nil
 }
 
 // consume reads up to n messages of the subject from stream sequence from
 // through an ephemeral pull consumer, handing each to take until it
-// returns false, and deletes the consumer.
+// returns false, and deletes the consumer. It returns errNoConsumer, having
+// taken nothing, when the consumer could not be created while ctx goes on.
 func (r *historyRead) consume(ctx context.Context, from uint64, n int, take func(*storedMsg) bool) error {
 	cctx, cancel := context.WithTimeout(ctx, historyRequestTimeout)
 	cons, err := r.h.js.CreateConsumer(cctx, r.stream, jetstream.ConsumerConfig{
@@ -349,19 +356,16 @@ func (r *historyRead) consume(ctx context.Context, from uint64, n int, take func
 	})
 	cancel()
 	if err != nil {
-		return fmt.Errorf("read consumer on %s: %w", r.stream, err)
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("%w on %s: %w", errNoConsumer, r.stream, err)
 	}
 	name := cons.CachedInfo().Name
-	defer func() {
-		if ctx.Err() != nil {
-			return // JetStream removes it after readerIdle
-		}
-		dctx, cancel := context.WithTimeout(ctx, historyRequestTimeout)
-		defer cancel()
-		if err := r.h.js.DeleteConsumer(dctx, r.stream, name); err != nil {
-			r.h.failures.Fail("history", fmt.Errorf("delete read consumer %s on %s: %w", name, r.stream, err))
-		}
-	}()
+	// Deleted without waiting for the answer (it goes through the cluster's
+	// metadata leader); should the request be lost, JetStream removes the
+	// consumer after readerIdle.
+	defer func() { _ = r.h.nc.Publish(jsAPIPrefix+"CONSUMER.DELETE."+r.stream+"."+name, nil) }()
 
 	inbox := r.h.nc.NewInbox()
 	sub, err := r.h.nc.SubscribeSync(inbox)

@@ -595,3 +595,29 @@ func TestHistoryWithoutJetStream(t *testing.T) {
 	require.Eventually(t, func() bool { return live.has(withData("marker")) }, waitFor, tick)
 	assert.False(t, live.has(withData("lost")))
 }
+
+// TestHistoryReadConsumerGone: a read long enough to take a consumer
+// leaves none behind.
+func TestHistoryReadConsumerGone(t *testing.T) {
+	t.Parallel()
+	a := newAdapter(t, connect(t, sharedURL), testPrefix())
+	opts := core.History{Size: 100}
+	dropStreams(t, a, opts)
+	var data []string
+	for i := range 3 * maxGetRead {
+		data = append(data, fmt.Sprint(i))
+	}
+	mustAppend(t, a, opts, "r", data...)
+	page, err := a.ReadHistory(context.Background(), "r", opts, core.HistoryQuery{})
+	require.NoError(t, err)
+	require.Len(t, page.Messages, len(data))
+
+	js, err := jetstream.New(a.nc)
+	require.NoError(t, err)
+	s, err := js.Stream(context.Background(), a.subj.historyStream(historyKeyOf(opts)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := s.Info(context.Background())
+		return assert.NoError(t, err) && info.State.Consumers == 0
+	}, readerIdle/2, 20*time.Millisecond, "read consumer not deleted (before JetStream would remove it as idle)")
+}
