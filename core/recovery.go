@@ -200,26 +200,61 @@ func (rh *roomHistory) answerLocked(c *Client, rec Recovery) {
 	}
 }
 
+// readGroup is the recovery reads of one room from one offset: the one in
+// flight, and the next, which waits for it.
+type readGroup struct {
+	cur  *sharedRead
+	next *sharedRead // run by the client that created it, once cur is done
+}
+
 // read returns the store's messages after the offset, reading once for
-// all the clients that ask for the same offset meanwhile: a client that
-// registered as recovering (its joined number) before a read in flight
-// started shares it; one that registered later needs a read of its own,
-// since messages delivered between that read's start and its registration
-// would be in neither.
+// all the clients of the node that ask for the same offset at about the
+// same time. A read serves only the clients that registered as recovering
+// (their joined number) before it started: for a client that registered
+// later, messages delivered between the read's start and its registration
+// would be in neither the read nor its buffer. Such clients share the next
+// read, which starts when the one in flight is done; so a reconnect storm
+// costs a few reads, not one per client.
 func (rh *roomHistory) read(after, joined uint64) *sharedRead {
 	rh.mu.Lock()
-	if sr := rh.reads[after]; sr != nil && sr.joins >= joined {
+	g := rh.reads[after]
+	switch {
+	case g == nil:
+		sr := &sharedRead{done: make(chan struct{}), joins: rh.joins}
+		if rh.reads == nil {
+			rh.reads = make(map[uint64]*readGroup)
+		}
+		rh.reads[after] = &readGroup{cur: sr}
+		rh.mu.Unlock()
+		rh.load(after, sr)
+		return sr
+	case g.cur.joins >= joined:
+		sr := g.cur
+		rh.mu.Unlock()
+		<-sr.done
+		return sr
+	case g.next != nil:
+		sr := g.next
 		rh.mu.Unlock()
 		<-sr.done
 		return sr
 	}
-	sr := &sharedRead{done: make(chan struct{}), joins: rh.joins}
-	if rh.reads == nil {
-		rh.reads = make(map[uint64]*sharedRead)
-	}
-	rh.reads[after] = sr
+	sr := &sharedRead{done: make(chan struct{})}
+	g.next = sr
+	cur := g.cur
 	rh.mu.Unlock()
+	<-cur.done
+	rh.mu.Lock()
+	sr.joins = rh.joins // every client waiting on it registered by now
+	g.cur, g.next = sr, nil
+	rh.mu.Unlock()
+	rh.load(after, sr)
+	return sr
+}
 
+// load reads the store into sr, frames what it got, and retires sr from
+// its group unless a next read is waiting to take its place.
+func (rh *roomHistory) load(after uint64, sr *sharedRead) {
 	ctx, cancel := context.WithTimeout(rh.h.histCtx, historyReadTimeout)
 	sr.page, sr.err = rh.h.hist.ReadHistory(ctx, rh.r.name, rh.opts, HistoryQuery{After: after, Limit: rh.opts.Size})
 	cancel()
@@ -233,11 +268,10 @@ func (rh *roomHistory) read(after, joined uint64) *sharedRead {
 			sr.except = append(sr.except, m.ExceptClientIDs)
 		}
 	}
-	close(sr.done)
 	rh.mu.Lock()
-	if rh.reads[after] == sr {
+	if g := rh.reads[after]; g != nil && g.cur == sr && g.next == nil {
 		delete(rh.reads, after)
 	}
 	rh.mu.Unlock()
-	return sr
+	close(sr.done)
 }

@@ -43,9 +43,9 @@ type roomHistory struct {
 	// messages this node had not delivered yet): each already has the
 	// room's messages up to its position, which deliverLocked skips.
 	ahead   map[*Client]Position
-	reads   map[uint64]*sharedRead // recovery reads in flight, by After
-	joins   uint64                 // recovering members registered so far
-	filling bool                   // a gap fill is scheduled or running
+	reads   map[uint64]*readGroup // recovery reads in flight, by After
+	joins   uint64                // recovering members registered so far
+	filling bool                  // a gap fill is scheduled or running
 }
 
 // roomStartTimeout bounds the store read of a join that creates a history

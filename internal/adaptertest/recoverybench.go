@@ -84,7 +84,7 @@ func BenchRecoveryStampede(b *testing.B, clients, missed int, newAdapter func(tb
 					}
 					if e.Recovery != nil {
 						if !e.Recovery.Recovered || got != missed {
-							errs <- "recovered " + strconv.FormatBool(e.Recovery.Recovered) + " after " + strconv.Itoa(got) + " messages"
+							errs <- "recovered " + strconv.FormatBool(e.Recovery.Recovered) + " (" + e.Recovery.Reason + ") after " + strconv.Itoa(got) + " messages"
 						}
 						return
 					}
