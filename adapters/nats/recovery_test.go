@@ -2,6 +2,7 @@ package nats
 
 import (
 	"testing"
+	"time"
 
 	"github.com/wshub/wshub/core"
 	"github.com/wshub/wshub/internal/adaptertest"
@@ -12,6 +13,7 @@ import (
 // adaptertest.RunRecovery).
 func TestRecoveryOverNATS(t *testing.T) {
 	prefix := testPrefix()
+	dropKitStreams(t, prefix)
 	adaptertest.RunRecovery(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
 }
 
@@ -19,6 +21,7 @@ func TestRecoveryOverNATS(t *testing.T) {
 // adaptertest.RunRecoveryRace).
 func TestRecoveryRaceOverNATS(t *testing.T) {
 	prefix := testPrefix()
+	dropKitStreams(t, prefix)
 	adaptertest.RunRecoveryRace(t, 40, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
 }
 
@@ -26,6 +29,7 @@ func TestRecoveryRaceOverNATS(t *testing.T) {
 // stream and delivered in order (see adaptertest.RunGapFill).
 func TestGapFilledOverNATS(t *testing.T) {
 	prefix := testPrefix()
+	dropKitStreams(t, prefix)
 	adaptertest.RunGapFill(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
 }
 
@@ -47,5 +51,15 @@ func TestRecoveryAfterNATSRestart(t *testing.T) {
 // adaptertest.BenchRecoveryStampede).
 func BenchmarkRecoveryStampede(b *testing.B) {
 	prefix := testPrefix()
+	dropKitStreams(b, prefix)
 	adaptertest.BenchRecoveryStampede(b, 1000, 1000, func(tb testing.TB) core.Adapter { return newAdapter(tb, connect(tb, sharedURL), prefix) })
+}
+
+// dropKitStreams deletes, when the test ends, the streams that the kit's
+// rooms (adaptertest.HistoryRooms) create under prefix on the shared
+// server. Registered before the hubs start, it runs after they stopped.
+func dropKitStreams(t testing.TB, prefix string) {
+	t.Helper()
+	a := newAdapter(t, connect(t, sharedURL), prefix)
+	dropStreams(t, a, core.History{Size: 1000, TTL: time.Hour}, core.History{Size: 10, TTL: time.Hour})
 }
