@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -63,3 +64,24 @@ func dropKitStreams(t testing.TB, prefix string) {
 	a := newAdapter(t, connect(t, sharedURL), prefix)
 	dropStreams(t, a, core.History{Size: 1000, TTL: time.Hour}, core.History{Size: 10, TTL: time.Hour})
 }
+
+// BenchmarkRoomPublish compares a plain room with a history room, end to
+// end between two hubs over NATS and JetStream (see
+// adaptertest.BenchRoomPublish).
+func BenchmarkRoomPublish(b *testing.B) {
+	for _, c := range benchRoomCases {
+		history, window := c.history, c.window
+		b.Run("history="+strconv.FormatBool(history)+"/window="+strconv.Itoa(window), func(b *testing.B) {
+			prefix := testPrefix()
+			dropKitStreams(b, prefix)
+			adaptertest.BenchRoomPublish(b, history, window, func(tb testing.TB) core.Adapter { return newAdapter(tb, connect(tb, sharedURL), prefix) })
+		})
+	}
+}
+
+// benchRoomCases: one message at a time (latency) and 64 in flight
+// (throughput), each for a plain and a history room.
+var benchRoomCases = []struct {
+	history bool
+	window  int
+}{{false, 1}, {true, 1}, {false, 64}, {true, 64}}

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/wshub/wshub/core"
@@ -47,3 +48,22 @@ func BenchmarkRecoveryStampede(b *testing.B) {
 	prefix := "bench-" + core.NewEpoch()
 	adaptertest.BenchRecoveryStampede(b, 1000, 1000, func(tb testing.TB) core.Adapter { return newAdapter(tb, sharedAddr, prefix) })
 }
+
+// BenchmarkRoomPublish compares a plain room with a history room, end to
+// end between two hubs over Redis (see adaptertest.BenchRoomPublish).
+func BenchmarkRoomPublish(b *testing.B) {
+	for _, c := range benchRoomCases {
+		history, window := c.history, c.window
+		b.Run("history="+strconv.FormatBool(history)+"/window="+strconv.Itoa(window), func(b *testing.B) {
+			prefix := "bench-" + core.NewEpoch()
+			adaptertest.BenchRoomPublish(b, history, window, func(tb testing.TB) core.Adapter { return newAdapter(tb, sharedAddr, prefix) })
+		})
+	}
+}
+
+// benchRoomCases: one message at a time (latency) and 64 in flight
+// (throughput), each for a plain and a history room.
+var benchRoomCases = []struct {
+	history bool
+	window  int
+}{{false, 1}, {true, 1}, {false, 64}, {true, 64}}
