@@ -12,8 +12,9 @@ const maxCursorEpoch = 64
 
 // RecoverParam is the query parameter of the upgrade request in which a
 // reconnecting client presents its cursors, one value per room:
-// "<epoch>:<offset>:<room>" (see RecoveryFromQuery). The hub reads it on
-// every upgrade unless WithRecovery gives the cursors.
+// "<epoch>:<offset>:<room>" (see RecoveryFromQuery). A hub with room
+// options (WithRoomOptions) reads it on every upgrade unless WithRecovery
+// gives the cursors; a hub without them leaves it to the app.
 const RecoverParam = "recover"
 
 // MaxRecoverCursors bounds the cursors one upgrade request may present. A

@@ -62,8 +62,9 @@
 // when it implements HistoryAdapter) with a Position: an epoch and an
 // offset contiguous per room. Each node delivers the room's messages in
 // offset order, once, filling holes from the store once for the node
-// (after waiting 100 ms for late messages). Clients receive the messages
-// with their cursor (HistoryFramer, JSONFramer by default); a client that
+// (when a later message shows the hole, after waiting 100 ms for late
+// ones). Clients receive the messages with their cursor (HistoryFramer,
+// JSONFramer by default); a client that
 // reconnects presents its cursors (RecoverParam, WithRecovery), and its
 // join replays what it missed, then live messages, then a recovery answer
 // (Hooks.OnRecovery hears it too). Hub.History reads the store. The frames

@@ -36,15 +36,17 @@ const (
 	// RecoveryUnavailable: the store could not be read.
 	RecoveryUnavailable = "unavailable"
 	// RecoveryOverflow: more live messages arrived during the replay than
-	// the replay may buffer (the room's Size), or the client's queue
-	// refused part of the replay.
+	// the replay may buffer (the room's Size, at least 256), or the
+	// client's queue stayed full for 10 s during the replay.
 	RecoveryOverflow = "overflow"
 )
 
 // HistoryFramer shapes what a client of a history room receives: each
 // message with its position, and the answer to a recovery. The hub frames
 // a message once per node and shares the frame among its recipients.
-// Implementations must be safe for concurrent use and must not keep data.
+// Implementations must be safe for concurrent use, must not keep data,
+// and must not call the hub: the hub frames while it holds the room's
+// ordering lock.
 type HistoryFramer interface {
 	// FrameMessage returns the frame for a message of room at pos.
 	FrameMessage(room string, pos Position, typ MessageType, data []byte) (MessageType, []byte)

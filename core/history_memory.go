@@ -31,7 +31,8 @@ type MemoryHistory struct {
 type memoryRoom struct {
 	epoch string
 	top   uint64
-	ring  []memoryEntry // capacity Size; entries [head, head+n) modulo len
+	size  int           // History.Size: the most entries kept
+	ring  []memoryEntry // grows up to size; entries [head, head+n) modulo len
 	head  int
 	n     int
 	ttl   time.Duration
@@ -49,8 +50,13 @@ func NewMemoryHistory() *MemoryHistory {
 }
 
 // Append stores m in its room's history with the room's options and sets
-// m.Pos to the position it got. m.Data is retained, not copied.
+// m.Pos to the position it got. m.Data is retained, not copied. Options
+// that keep no history (Size 0 or less) store nothing and return the zero
+// Position.
 func (s *MemoryHistory) Append(m *AdapterMessage, opts History) Position {
+	if !opts.Enabled() {
+		return Position{}
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -62,13 +68,17 @@ func (s *MemoryHistory) Append(m *AdapterMessage, opts History) Position {
 			r = nil // the whole stream expired: a new epoch
 		}
 	}
-	if r == nil || len(r.ring) != opts.Size {
+	if r == nil || r.size != opts.Size {
 		r = s.start(m.Room, r, opts)
 	}
 	r.ttl = opts.TTL
 	r.top++
 	m.Pos = Position{Epoch: r.epoch, Offset: r.top}
-	if r.n == len(r.ring) {
+	switch {
+	case r.n < len(r.ring):
+	case len(r.ring) < r.size:
+		r.grow() // the ring is allocated as the room fills, not at once
+	default:
 		r.ring[r.head] = memoryEntry{}
 		r.head = (r.head + 1) % len(r.ring)
 		r.n--
@@ -82,17 +92,30 @@ func (s *MemoryHistory) Append(m *AdapterMessage, opts History) Position {
 // start gives room a new stream, or resizes old's ring keeping its epoch
 // and newest messages when only Size changed.
 func (s *MemoryHistory) start(room string, old *memoryRoom, opts History) *memoryRoom {
-	r := &memoryRoom{epoch: NewEpoch(), ring: make([]memoryEntry, opts.Size)}
+	r := &memoryRoom{epoch: NewEpoch(), size: opts.Size}
 	if old != nil {
 		r.epoch, r.top = old.epoch, old.top
 		skip := max(0, old.n-opts.Size)
+		r.ring = make([]memoryEntry, old.n-skip, max(old.n-skip, 1))
 		for i := skip; i < old.n; i++ {
 			r.ring[r.n] = old.ring[(old.head+i)%len(old.ring)]
 			r.n++
 		}
 	}
+	if len(r.ring) == 0 {
+		r.ring = make([]memoryEntry, min(r.size, 8))
+	}
 	s.rooms[room] = r
 	return r
+}
+
+// grow doubles the ring (up to size), which is full.
+func (r *memoryRoom) grow() {
+	ring := make([]memoryEntry, min(r.size, 2*len(r.ring)))
+	for i := range r.n {
+		ring[i] = r.ring[(r.head+i)%len(r.ring)]
+	}
+	r.ring, r.head = ring, 0
 }
 
 // expire drops the messages older than the TTL.

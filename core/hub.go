@@ -332,7 +332,9 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 			opt(c)
 		}
 	}
-	if c.cursors == nil && r.URL != nil && r.URL.Query().Has(RecoverParam) {
+	// Only a hub with room options reads the parameter: an app without
+	// history rooms keeps its own meaning of it.
+	if c.cursors == nil && h.roomOpts != nil && r.URL != nil && r.URL.Query().Has(RecoverParam) {
 		cursors, err := RecoveryFromQuery(r.URL.Query())
 		if err != nil {
 			h.metrics.IncrementErrors("bad_cursor")

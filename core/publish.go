@@ -144,22 +144,39 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 	p.seq.sweep(p.base.Add(now))
 	msgs = msgs[:0]
 	var stored []HistoryAppend
+	var storedAt time.Duration
 	for i := range batch {
 		if batch[i].hist.Enabled() {
+			if len(stored) == 0 {
+				storedAt = batch[i].at
+			}
 			stored = append(stored, HistoryAppend{Msg: batch[i].m, Options: batch[i].hist})
 			continue
 		}
 		msgs = append(msgs, batch[i].m)
 	}
-	wait := min(h.cfg.WriteWait, batch[0].at+h.maxPublishDelay-now)
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
 	if len(stored) > 0 {
-		p.store(ctx, stored)
+		// After the plain messages, with a budget of its own: a store
+		// slower than the bus (JetStream appends one at a time) must not
+		// use up theirs.
+		defer func() {
+			sctx, cancel := context.WithTimeout(ctx, min(h.cfg.WriteWait, storedAt+h.maxPublishDelay-time.Since(p.base)))
+			p.store(sctx, stored)
+			cancel()
+		}()
 	}
 	if len(msgs) == 0 {
 		return msgs
 	}
+	var first time.Duration
+	for i := range batch {
+		if !batch[i].hist.Enabled() {
+			first = batch[i].at
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(h.cfg.WriteWait, first+h.maxPublishDelay-now))
+	defer cancel()
 	p.stamp(msgs)
 	var err error
 	if bp, ok := h.adapter.(BatchPublisher); ok {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,9 @@ type catchup struct {
 	joined   uint64 // roomHistory.joins when it registered
 	buf      []histEntry
 	overflow bool // more than the bound arrived: the recovery is lost
+	// cancelled is set, under roomHistory.mu, when the client left the
+	// room: its recovery stops sending and answers nothing.
+	cancelled atomic.Bool
 }
 
 func (cu *catchup) add(e histEntry, bound int) {
@@ -54,9 +58,20 @@ type sharedRead struct {
 // then a recovery answer (HistoryFramer.FrameRecovery); Hooks.OnRecovery
 // is told the outcome. The replay runs in the background: JoinRoomFrom
 // returns once the client is a member. For a room that keeps no history it
-// is JoinRoom.
+// is JoinRoom. A cursor the client presented at the upgrade for the room
+// is dropped: since replaces it.
 func (h *Hub) JoinRoomFrom(client *Client, name string, since Position) error {
 	return h.joinRoom2(client, name, since, true)
+}
+
+// putCursor gives c back its cursor for room, after a join that failed.
+func (c *Client) putCursor(room string, p Position) {
+	c.state.Lock()
+	defer c.state.Unlock()
+	if c.cursors == nil {
+		c.cursors = make(map[string]Position)
+	}
+	c.cursors[room] = p
 }
 
 // takeCursor removes and returns the client's recovery cursor for room.
@@ -110,7 +125,6 @@ func (rh *roomHistory) recover(c *Client, since Position, cu *catchup) {
 	defer h.histWG.Done()
 	rec := Recovery{Since: since}
 	sr := rh.read(since.Offset, cu.joined)
-	sent := since.Offset
 	switch p := sr.page; {
 	case sr.err != nil:
 		rec.Reason = RecoveryUnavailable
@@ -125,31 +139,29 @@ func (rh *roomHistory) recover(c *Client, since Position, cu *catchup) {
 	}
 	ctx, cancel := context.WithTimeout(h.histCtx, recoveryReplayTimeout)
 	defer cancel()
+	sent := since.Offset // the client has everything up to here
 	if rec.Recovered {
-		for i, e := range sr.entries {
-			if e.pos.Offset <= sent || excluded(c, nil, sr.except[i]) {
-				continue
-			}
-			if err := c.enqueueWait(ctx, e.f); err != nil {
-				rec.Recovered, rec.Reason = false, RecoveryOverflow
-				break
-			}
-			rec.Replayed++
-			sent = e.pos.Offset
-		}
+		sent, rec = rh.replay(ctx, c, cu, sr, since, rec)
 	}
 	// Then what was delivered live meanwhile, until nothing is left; the
-	// answer goes last, under the lock, so nothing live slips before it.
+	// answer goes last, through the outbox, so nothing live slips before
+	// it.
 	for {
 		rh.mu.Lock()
+		if cu.cancelled.Load() {
+			rh.mu.Unlock()
+			return // left the room: its leave removed the catchup
+		}
 		buf, overflow := cu.buf, cu.overflow
 		cu.buf = nil
 		if overflow && rec.Recovered {
 			rec.Recovered, rec.Reason = false, RecoveryOverflow
 		}
 		if len(buf) == 0 || overflow {
-			delete(rh.catchups, c)
-			if sent > since.Offset && (rh.epoch != since.Epoch || sent > rh.last) && c.InRoom(rh.r.name) {
+			if rh.catchups[c] == cu {
+				delete(rh.catchups, c)
+			}
+			if sent > since.Offset && (rh.epoch != since.Epoch || sent > rh.last) {
 				// The store gave messages this node has yet to deliver:
 				// they will come live, and must not come twice.
 				if rh.ahead == nil {
@@ -159,12 +171,16 @@ func (rh *roomHistory) recover(c *Client, since Position, cu *catchup) {
 			}
 			rh.answerLocked(c, rec)
 			rh.mu.Unlock()
+			rh.flush()
 			break
 		}
 		rh.mu.Unlock()
 		for _, e := range buf {
 			if e.pos.Epoch == since.Epoch && e.pos.Offset <= sent {
 				continue // replayed already
+			}
+			if cu.cancelled.Load() {
+				break
 			}
 			if err := c.enqueueWait(ctx, e.f); err != nil && rec.Recovered {
 				rec.Recovered, rec.Reason = false, RecoveryOverflow
@@ -174,13 +190,47 @@ func (rh *roomHistory) recover(c *Client, since Position, cu *catchup) {
 			}
 		}
 	}
-	if h.hooks.OnRecovery != nil {
+	if h.hooks.OnRecovery != nil && !c.IsClosed() {
 		room := rh.r.name
 		h.goHook("OnRecovery", func() { h.hooks.OnRecovery(c, room, rec) })
 	}
 }
 
-// answerLocked queues the recovery answer for c.
+// replay sends c the stored messages after since, which must run without a
+// hole from since+1 to the stream's top as read; it returns the offset the
+// client has everything up to, and rec updated: a hole (a store that
+// skipped an entry it could not decode, a read that raced trimming) makes
+// it "expired", a queue that stays full "overflow".
+func (rh *roomHistory) replay(ctx context.Context, c *Client, cu *catchup, sr *sharedRead, since Position, rec Recovery) (uint64, Recovery) {
+	next := since.Offset + 1
+	for i, e := range sr.entries {
+		switch {
+		case e.pos.Offset < next:
+			continue
+		case e.pos.Offset > next:
+			rec.Recovered, rec.Reason = false, RecoveryExpired
+			return next - 1, rec
+		case cu.cancelled.Load():
+			return next - 1, rec
+		}
+		if !excluded(c, nil, sr.except[i]) {
+			if err := c.enqueueWait(ctx, e.f); err != nil {
+				rec.Recovered, rec.Reason = false, RecoveryOverflow
+				return next - 1, rec
+			}
+			rec.Replayed++
+		}
+		next++
+	}
+	if next-1 < sr.page.Top {
+		rec.Recovered, rec.Reason = false, RecoveryExpired
+	}
+	return next - 1, rec
+}
+
+// answerLocked puts the recovery answer for c in the outbox, past c's
+// queue bounds: the replay may have filled the queue, and the answer must
+// not be what the drop policy loses.
 func (rh *roomHistory) answerLocked(c *Client, rec Recovery) {
 	h := rh.h
 	var f *frame
@@ -196,8 +246,18 @@ func (rh *roomHistory) answerLocked(c *Client, rec Recovery) {
 		}
 	}()
 	if f != nil {
-		_ = c.enqueue(f)
+		rh.outbox = append(rh.outbox, delivery{f: f, c: c, force: true})
 	}
+}
+
+// cancelLocked stops c's recovery of the room, if one runs, and forgets
+// what the room knows of c; called under mu when c leaves.
+func (rh *roomHistory) cancelLocked(c *Client) {
+	if cu := rh.catchups[c]; cu != nil {
+		cu.cancelled.Store(true)
+		delete(rh.catchups, c)
+	}
+	delete(rh.ahead, c)
 }
 
 // readGroup is the recovery reads of one room from one offset: the one in

@@ -73,7 +73,13 @@ func (h *Hub) room(name string) *Room {
 //
 // When the room keeps history and the client presented a cursor for it at
 // the upgrade (WithRecovery, RecoverParam), the join recovers from that
-// cursor as JoinRoomFrom does; the cursor is used once.
+// cursor as JoinRoomFrom does; the cursor is used by the first join that
+// succeeds.
+//
+// A join that brings a history room into existence on this node reads the
+// room's position from the store first (at most 2 s; a store that does not
+// answer makes the room start at the first message it receives), so such
+// a join waits for the store.
 func (h *Hub) JoinRoom(client *Client, name string) error {
 	return h.joinRoom2(client, name, Position{}, false)
 }
@@ -95,8 +101,12 @@ func (h *Hub) joinRoom2(client *Client, name string, since Position, hasSince bo
 			return err
 		}
 	}
-	if !hasSince {
+	fromUpgrade := false
+	if hasSince {
+		client.takeCursor(name) // an explicit cursor replaces the upgrade's
+	} else {
 		since, hasSince = client.takeCursor(name)
+		fromUpgrade = hasSince
 	}
 	start := h.roomStart(name)
 	for {
@@ -114,6 +124,9 @@ func (h *Hub) joinRoom2(client *Client, name string, since Position, hasSince bo
 			continue
 		}
 		if err != nil {
+			if fromUpgrade {
+				client.putCursor(name, since) // a later join may still use it
+			}
 			return err
 		}
 		h.metrics.IncrementRoomJoins()
@@ -198,15 +211,20 @@ func (h *Hub) leave(r *Room, c *Client) error {
 	if h.hooks.BeforeRoomLeave != nil {
 		h.safeCall("BeforeRoomLeave", func() { h.hooks.BeforeRoomLeave(c, r.name) })
 	}
-	if rh := r.hist; rh != nil {
+	// In a history room the leave also stops the client's recovery, in
+	// the same step, so that no recovery outlives the membership.
+	rh := r.hist
+	if rh != nil {
 		rh.mu.Lock()
-		delete(rh.ahead, c)
-		rh.mu.Unlock()
+		rh.cancelLocked(c)
 	}
 	r.mu.Lock()
 	i, ok := r.pos[c]
 	if !ok {
 		r.mu.Unlock()
+		if rh != nil {
+			rh.mu.Unlock()
+		}
 		return ErrNotInRoom
 	}
 	last := len(r.members) - 1
@@ -224,6 +242,9 @@ func (h *Hub) leave(r *Room, c *Client) error {
 		r.deleted = true
 	}
 	r.mu.Unlock()
+	if rh != nil {
+		rh.mu.Unlock()
+	}
 	if empty {
 		h.deleteRoom(r)
 	}

@@ -46,6 +46,28 @@ type roomHistory struct {
 	reads   map[uint64]*readGroup // recovery reads in flight, by After
 	joins   uint64                // recovering members registered so far
 	filling bool                  // a gap fill is scheduled or running
+	// left are the epochs this node followed before the current one (the
+	// newest few): a late message of one is stale, not a new stream.
+	left []string
+	// outbox holds deliveries decided under mu, in order, for flush to
+	// queue outside mu (the drop hooks of a full queue run there and may
+	// call back into the hub); flushing is set while a goroutine drains
+	// it, so deliveries keep their order.
+	outbox   []delivery
+	flushing bool
+}
+
+// maxLeftEpochs bounds roomHistory.left.
+const maxLeftEpochs = 4
+
+// delivery is a frame for some clients, decided under roomHistory.mu.
+type delivery struct {
+	f  *frame
+	to *[]*Client // from clientBufPool; nil with one
+	c  *Client    // the only recipient when to is nil
+	// force queues past the client's bounds: a recovery answer, which must
+	// not be the message its own replay's queue drops.
+	force bool
 }
 
 // roomStartTimeout bounds the store read of a join that creates a history
@@ -91,9 +113,14 @@ func (rh *roomHistory) bufferMax() int { return max(rh.opts.Size, minHistoryBuff
 
 // offer delivers m, a message of the room with its position, in order.
 func (rh *roomHistory) offer(m AdapterMessage) {
+	defer rh.flush()
 	rh.mu.Lock()
 	defer rh.mu.Unlock()
 	p := m.Pos
+	if p.Epoch != rh.epoch && slices.Contains(rh.left, p.Epoch) {
+		rh.h.countSeq(seqCount{duplicate: 1}) // a late message of a stream left behind
+		return
+	}
 	switch {
 	case rh.epoch == "" && rh.started:
 		// The store kept nothing when the room was created here: its
@@ -107,6 +134,10 @@ func (rh *roomHistory) offer(m AdapterMessage) {
 	case p.Epoch != rh.epoch:
 		// The store started a new stream (it lost the old one): what the
 		// old stream had after last is gone; the new one counts from 1.
+		rh.left = append(rh.left, rh.epoch)
+		if len(rh.left) > maxLeftEpochs {
+			rh.left = rh.left[1:]
+		}
 		rh.epoch, rh.last = p.Epoch, 0
 		clear(rh.pending)
 	}
@@ -165,20 +196,21 @@ func mapKeys(m map[uint64]AdapterMessage) []uint64 {
 	return keys
 }
 
-// deliverLocked queues m for the members (buffering it for those that are
-// recovering) and advances last.
+// deliverLocked decides who receives m (buffering it for the members that
+// are recovering), puts that in the outbox and advances last. The caller
+// flushes after unlocking.
 func (rh *roomHistory) deliverLocked(m AdapterMessage) {
 	rh.last = m.Pos.Offset
 	f := rh.h.historyFrame(rh.r.name, &m)
 	if f == nil {
 		return
 	}
-	start := time.Now()
 	bp := getClientBuf()
 	rh.r.mu.RLock()
-	*bp = append((*bp)[:0], rh.r.members...)
+	members := append((*bp)[:0], rh.r.members...)
 	rh.r.mu.RUnlock()
-	for _, c := range *bp {
+	to := members[:0]
+	for _, c := range members {
 		if excluded(c, nil, m.ExceptClientIDs) {
 			continue
 		}
@@ -192,10 +224,49 @@ func (rh *roomHistory) deliverLocked(m AdapterMessage) {
 			}
 			delete(rh.ahead, c)
 		}
-		_ = c.enqueue(f)
+		to = append(to, c)
 	}
-	putClientBuf(bp)
-	rh.h.metrics.RecordBroadcastDuration(time.Since(start))
+	clear(members[len(to):])
+	*bp = to
+	rh.outbox = append(rh.outbox, delivery{f: f, to: bp})
+}
+
+// flush queues the outbox's deliveries, in order, outside mu. One
+// goroutine drains at a time; others leave their deliveries to it.
+func (rh *roomHistory) flush() {
+	rh.mu.Lock()
+	if rh.flushing || len(rh.outbox) == 0 {
+		rh.mu.Unlock()
+		return
+	}
+	rh.flushing = true
+	var spare []delivery
+	for len(rh.outbox) > 0 {
+		batch := rh.outbox
+		rh.outbox = spare[:0]
+		rh.mu.Unlock()
+		start := time.Now()
+		for i := range batch {
+			d := &batch[i]
+			switch {
+			case d.to != nil:
+				for _, c := range *d.to {
+					_ = c.enqueue(d.f)
+				}
+				putClientBuf(d.to)
+			case d.force:
+				_ = d.c.enqueueOver(d.f)
+			default:
+				_ = d.c.enqueue(d.f)
+			}
+			batch[i] = delivery{}
+		}
+		rh.h.metrics.RecordBroadcastDuration(time.Since(start))
+		spare = batch
+		rh.mu.Lock()
+	}
+	rh.flushing = false
+	rh.mu.Unlock()
 }
 
 // scheduleFillLocked arranges for the gap before the lowest pending message
@@ -234,10 +305,14 @@ func (rh *roomHistory) fill() {
 		}
 	}
 
+	defer rh.flush()
 	rh.mu.Lock()
 	defer rh.mu.Unlock()
 	rh.filling = false
-	if err == nil && page.Epoch == epoch && rh.epoch == epoch {
+	if rh.epoch != epoch {
+		return // a new stream meanwhile: its own gaps get their own fill
+	}
+	if err == nil && page.Epoch == epoch {
 		for _, m := range page.Messages {
 			if m.Pos.Offset == rh.last+1 && m.Pos.Offset <= upto {
 				rh.deliverLocked(m)
@@ -247,7 +322,13 @@ func (rh *roomHistory) fill() {
 	if rh.h.histStopped() {
 		return
 	}
-	rh.skipGapLocked() // what the store did not give is lost
+	// What the store did not give of the gap read is lost; a later gap
+	// (opened during the read) gets a fill of its own.
+	if rh.last < upto {
+		rh.h.countSeq(seqCount{lost: upto - rh.last})
+		rh.last = upto
+	}
+	rh.drainLocked()
 }
 
 // historyFrame frames m for the room's clients with the hub's framer, or

@@ -123,6 +123,24 @@ func (c *Client) enqueue(f *frame) error {
 	return nil
 }
 
+// enqueueOver queues f even past the queue's bounds (by one frame), as
+// control frames are: for a frame that must not be the one the drop
+// policy loses, such as a recovery's answer after a replay that filled the
+// queue. It fails only on a closed connection.
+func (c *Client) enqueueOver(f *frame) error {
+	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return ErrConnectionClosed
+	}
+	start := c.pushLocked(f)
+	c.mu.Unlock()
+	if start {
+		go c.writePump()
+	}
+	return nil
+}
+
 // overflow applies the drop policy to f, which did not fit. It is called
 // with c.mu held and releases it.
 func (c *Client) overflow(f *frame) error {

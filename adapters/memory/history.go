@@ -21,14 +21,21 @@ func (a *Adapter) AppendHistory(ctx context.Context, batch []core.HistoryAppend)
 		}
 		return
 	}
-	b := a.bus
 	for i := range batch {
-		m := &batch[i].Msg
-		b.histMu.Lock()
-		b.hist.Append(m, batch[i].Options)
-		b.deliver(wire.Append(make([]byte, 0, wire.Size(m)), m), m)
-		b.histMu.Unlock()
+		if !batch[i].Options.Enabled() {
+			batch[i].Err = core.ErrNoHistory
+			continue
+		}
+		a.bus.appendHistory(&batch[i].Msg, batch[i].Options)
 	}
+}
+
+// appendHistory stores m and delivers it in one step.
+func (b *Bus) appendHistory(m *core.AdapterMessage, opts core.History) {
+	b.histMu.Lock()
+	defer b.histMu.Unlock()
+	b.hist.Append(m, opts)
+	b.deliver(wire.Append(make([]byte, 0, wire.Size(m)), m), m)
 }
 
 // ReadHistory returns the bus's history of room selected by q.

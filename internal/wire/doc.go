@@ -83,7 +83,8 @@
 //	|     | endian; Epoch, uvarint; Number, uvarint, not 0         |
 //	| 2   | position (core.Position) of a history room's message:  |
 //	|     | Offset, uvarint, not 0; then the Epoch's bytes, which  |
-//	|     | fill the rest of the value (1 to MaxEpochLen bytes)    |
+//	|     | fill the rest of the value (1 to MaxEpochLen bytes of  |
+//	|     | 0-9 A-Z a-z - _, as in a cursor)                       |
 //
 // The position's epoch takes the rest of its value, so that extension
 // cannot grow: a later field of history messages takes a new key. Stores

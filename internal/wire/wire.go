@@ -156,7 +156,8 @@ func Append(dst []byte, m *core.AdapterMessage) []byte {
 		dst = binary.AppendUvarint(dst, m.Seq.Number)
 	}
 	if m.Pos.Offset != 0 {
-		dst = append(dst, extPosition, byte(posValueSize(&m.Pos)))
+		dst = append(dst, extPosition)
+		dst = binary.AppendUvarint(dst, uint64(posValueSize(&m.Pos)))
 		dst = binary.AppendUvarint(dst, m.Pos.Offset)
 		dst = append(dst, m.Pos.Epoch...)
 	}
@@ -164,9 +165,9 @@ func Append(dst []byte, m *core.AdapterMessage) []byte {
 }
 
 // posValueSize is the length of the position extension's value: the
-// offset's varint, then the epoch's bytes (at most 10+MaxEpochLen, so its
-// length fits in one varint byte; Append truncates nothing, an epoch longer
-// than MaxEpochLen is the store's bug and fails to decode).
+// offset's varint, then the epoch's bytes. An epoch longer than MaxEpochLen
+// or with other characters than [0-9A-Za-z_-] is the store's bug and fails
+// to decode.
 func posValueSize(p *core.Position) int { return uvarintSize(p.Offset) + len(p.Epoch) }
 
 // seqValueSize is the length of the sequence extension's value: at most
@@ -317,6 +318,12 @@ func (r *reader) position(b []byte) core.Position {
 	if len(epoch) == 0 || len(epoch) > MaxEpochLen {
 		r.fail("position", "epoch empty or too long")
 		return core.Position{}
+	}
+	for _, c := range epoch {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') { //nolint:staticcheck // the rule as written
+			r.fail("position", "epoch has a character other than [0-9A-Za-z_-]")
+			return core.Position{}
+		}
 	}
 	return core.Position{Epoch: string(epoch), Offset: off}
 }

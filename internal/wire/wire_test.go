@@ -301,6 +301,7 @@ func TestExtensions(t *testing.T) {
 		{name: "position offset zero", give: ext([]byte{extPosition, 2, 0, 'e'}), wantErr: true},
 		{name: "position without epoch", give: ext([]byte{extPosition, 1, 5}), wantErr: true},
 		{name: "position epoch too long", give: ext([]byte{extPosition, MaxEpochLen + 2}, []byte{5}, bytes.Repeat([]byte{'e'}, MaxEpochLen+1)), wantErr: true},
+		{name: "position epoch with a colon", give: ext([]byte{extPosition, 3, 5, 'e', ':'}), wantErr: true},
 		{name: "position twice", give: ext([]byte{extPosition, 2, 5, 'e'}, []byte{extPosition, 2, 6, 'e'}), wantErr: true},
 		{name: "position bad varint", give: ext([]byte{extPosition, 2, 0x80, 0x80}), wantErr: true},
 	} {
