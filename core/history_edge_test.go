@@ -1,0 +1,132 @@
+package core_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wshub/wshub/adapters/memory"
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
+)
+
+// gatedStore holds ReadHistory calls with After > 0 (recoveries) until
+// released.
+type gatedStore struct {
+	*memory.Adapter
+	gate    chan struct{}
+	waiting atomic.Int32
+}
+
+func (g *gatedStore) ReadHistory(ctx context.Context, room string, o core.History, q core.HistoryQuery) (core.HistoryPage, error) {
+	if q.After > 0 {
+		g.waiting.Add(1)
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return core.HistoryPage{}, ctx.Err()
+		}
+	}
+	return g.Adapter.ReadHistory(ctx, room, o, q)
+}
+
+// A client that leaves a room while its recovery waits for the store gets
+// nothing of that recovery: no replay, no answer, no OnRecovery; a later
+// recovery of the room works.
+func TestLeaveCancelsRecovery(t *testing.T) {
+	bus := memory.NewBus()
+	var rec adaptertest.Recoveries
+	store := &gatedStore{Adapter: bus.NewAdapter(), gate: make(chan struct{})}
+	n := adaptertest.HistoryNode(t, "gated", store, &rec)
+	room := "hist-leave"
+	stay := n.DialRoom(t, room, "")
+	for i := range 5 {
+		require.NoError(t, n.Hub.BroadcastToRoom(room, []byte(strconv.Itoa(i))))
+	}
+	stay.AwaitCount(t, room, 5)
+	_, last, _ := stay.Offsets(room)
+	p := mustCursor(t, last)
+
+	s := n.DialRoom(t, room, p.Epoch+":2")
+	require.Eventually(t, func() bool { return store.waiting.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, n.Hub.LeaveRoom(s.Client, room))
+	store.gate <- struct{}{} // the cancelled recovery's read returns
+	// A marker through the client's own queue: whatever the cancelled
+	// recovery could have sent would be before it.
+	require.NoError(t, s.Client.Send([]byte("marker")))
+	require.True(t, s.Await("marker", 5*time.Second))
+	got, _, answers := s.Offsets(room)
+	assert.Empty(t, got, "no replay after the leave")
+	assert.Empty(t, answers, "no answer after the leave")
+
+	close(store.gate)
+	require.NoError(t, n.Hub.JoinRoomFrom(s.Client, room, core.Position{Epoch: p.Epoch, Offset: 3}))
+	ans := s.AwaitAnswer(t, room)
+	assert.True(t, ans.Recovery.Recovered)
+	got, _, _ = s.Offsets(room)
+	assert.Equal(t, []uint64{4, 5}, got)
+	r := rec.Await(t, s.Client, room)
+	assert.True(t, r.Recovered, "the hook heard only the second recovery")
+	assert.Equal(t, 2, r.Replayed)
+}
+
+// A replay larger than the client's queue waits for room instead of
+// dropping, and the answer after it is not what the queue drops.
+func TestReplayLargerThanTheQueue(t *testing.T) {
+	var rec adaptertest.Recoveries
+	cfg := core.DefaultConfig()
+	cfg.SendChannelSize = 2
+	n := singleHistoryHub(t, &rec, core.WithConfig(cfg))
+	room := "hist-queue"
+	for i := range 40 {
+		require.NoError(t, n.Hub.BroadcastToRoom(room, []byte(strconv.Itoa(i))))
+	}
+	page, err := n.Hub.History(contextFor(t), room, core.HistoryQuery{})
+	require.NoError(t, err)
+	s := n.DialRoom(t, room, page.Epoch+":1")
+	ans := s.AwaitAnswer(t, room)
+	assert.True(t, ans.Recovery.Recovered)
+	got, _, _ := s.Offsets(room)
+	assert.Len(t, got, 39)
+}
+
+// An OnSendDropped hook that calls back into the hub (here: makes the slow
+// client leave the room) does not deadlock a history room's delivery.
+func TestDropHookMayCallTheHub(t *testing.T) {
+	cfg := core.DefaultConfig()
+	cfg.SendChannelSize = 1
+	var hub atomic.Pointer[core.Hub]
+	var drops atomic.Int32
+	hooks := core.WithHooks(core.Hooks{OnSendDropped: func(c *core.Client, _ []byte) {
+		drops.Add(1)
+		_ = hub.Load().LeaveRoom(c, "hist-drop")
+	}})
+	h := core.NewHub(core.WithRoomOptions(adaptertest.HistoryRooms), core.WithConfig(cfg), hooks)
+	hub.Store(h)
+	go h.Run()
+	require.NoError(t, h.WaitRunning(contextFor(t)))
+	srv := adaptertest.ServeHub(t, h)
+	slow := srv.Dial(t)
+	require.NoError(t, h.JoinRoom(slow.Client, "hist-drop"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			_ = h.BroadcastToRoom("hist-drop", []byte(strconv.Itoa(i)))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("history delivery deadlocked in a drop hook")
+	}
+	require.Positive(t, drops.Load(), "the queue of one must have dropped for this test to mean anything")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, h.Shutdown(ctx))
+}
