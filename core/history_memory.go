@@ -20,7 +20,10 @@ func NewEpoch() string {
 // without an adapter uses one; the memory adapter shares one between the
 // hubs of a bus. It starts no goroutine: expired rooms are removed by the
 // calls themselves (a full sweep at most once a second), so a room whose
-// messages all expired costs nothing. Safe for concurrent use.
+// messages all expired costs nothing. A room's ring grows as it fills, up
+// to Size; with TTL 0 a room's messages stay until Size pushes them out,
+// so the rooms with history then bound the memory. Safe for concurrent
+// use.
 type MemoryHistory struct {
 	mu        sync.Mutex
 	rooms     map[string]*memoryRoom
