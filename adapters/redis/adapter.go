@@ -52,6 +52,9 @@ type Adapter struct {
 	down     atomic.Bool  // the subscription failed and has not answered since
 	lastRecv atomic.Int64 // nanoseconds since epoch of the last reply read
 	epoch    time.Time    // set by Subscribe before the goroutines start
+	// pingSent is when (since epoch) the keeper sent the ping it waits an
+	// answer for, 0 when none; only the keeper goroutine uses it.
+	pingSent time.Duration
 
 	mu       sync.Mutex
 	interest map[string]struct{} // rooms this node wants, by room name

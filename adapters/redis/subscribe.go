@@ -242,14 +242,24 @@ func (a *Adapter) watchLink(ctx context.Context, applied map[string]struct{}) {
 	if v := a.unconfirmed(); v != 0 {
 		a.sendConfirm(ctx, a.currentPubSub(), v) // a confirmation lost with a connection
 	}
-	idle := time.Since(a.epoch) - time.Duration(a.lastRecv.Load())
+	now := time.Since(a.epoch)
+	last := time.Duration(a.lastRecv.Load())
+	if a.pingSent != 0 && last >= a.pingSent {
+		a.pingSent = 0 // answered (or other traffic arrived since)
+	}
 	switch {
-	case idle > pingInterval+a.healthTimeout:
-		err := fmt.Errorf("no reply on the subscription for %v", idle.Round(time.Millisecond))
+	case a.pingSent != 0 && now-a.pingSent > a.healthTimeout:
+		// Judged from the ping, not from the keeper's tick: a tick that
+		// comes late on a busy machine must not take an answering link
+		// for a dead one.
+		err := fmt.Errorf("no reply on the subscription for %v, %v after a ping",
+			(now - last).Round(time.Millisecond), (now - a.pingSent).Round(time.Millisecond))
+		a.pingSent = 0
 		a.linkDown(err)
 		a.failures.Fail("subscribe", err)
 		a.replacePubSub(ctx, applied)
-	case idle >= pingInterval:
+	case a.pingSent == 0 && now-last >= pingInterval:
+		a.pingSent = max(now, 1)
 		pctx, cancel := context.WithTimeout(ctx, a.healthTimeout)
 		// A failed PING needs no handling here: go-redis drops a broken
 		// connection, the receiver's read fails and it reports the failure.
