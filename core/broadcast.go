@@ -203,13 +203,23 @@ func (h *Hub) roomBroadcastCtx(ctx context.Context, wait bool, name string, typ 
 	if err != nil {
 		return err
 	}
-	if o := h.roomOptions(name); o.History.Enabled() && h.hist != nil {
-		h.publishHistory(name, typ, data, except, o.History)
+	r := h.room(name) // looked up once: the options and the delivery use it
+	var opts RoomOptions
+	switch {
+	case r != nil:
+		opts = r.opts
+	case h.roomOpts != nil:
+		opts = h.resolveRoomOptions(name)
+	}
+	if opts.History.Enabled() && h.hist != nil {
+		h.publishHistory(name, typ, data, except, opts.History)
 		return nil
 	}
-	found, err := h.deliverRoom(ctx, wait, name, f, except, nil)
+	if r != nil {
+		err = h.deliverInRoom(ctx, wait, r, f, except, nil)
+	}
 	if h.adapter == nil {
-		if !found {
+		if r == nil {
 			return ErrRoomNotFound
 		}
 		return err
@@ -221,16 +231,6 @@ func (h *Hub) roomBroadcastCtx(ctx context.Context, wait bool, name string, typ 
 	}
 	h.publish(m)
 	return err
-}
-
-// deliverRoom queues f for the local members of a room, as deliverAll does
-// for all clients; it reports whether the room exists here.
-func (h *Hub) deliverRoom(ctx context.Context, wait bool, name string, f *frame, except []*Client, exceptIDs []string) (bool, error) {
-	r := h.room(name)
-	if r == nil {
-		return false, nil
-	}
-	return true, h.deliverInRoom(ctx, wait, r, f, except, exceptIDs)
 }
 
 // deliverInRoom queues f for the members of r.

@@ -130,18 +130,3 @@ func (h *Hub) History(ctx context.Context, room string, q HistoryQuery) (History
 	}
 	return h.hist.ReadHistory(ctx, room, opts.History, q)
 }
-
-// localHistory is the store of a hub without an adapter.
-type localHistory struct{ s *MemoryHistory }
-
-// AppendHistory implements HistoryAdapter.
-func (l localHistory) AppendHistory(_ context.Context, batch []HistoryAppend) {
-	for i := range batch {
-		l.s.Append(&batch[i].Msg, batch[i].Options)
-	}
-}
-
-// ReadHistory implements HistoryAdapter.
-func (l localHistory) ReadHistory(_ context.Context, room string, _ History, q HistoryQuery) (HistoryPage, error) {
-	return l.s.Read(room, q), nil
-}

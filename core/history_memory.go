@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
@@ -190,4 +191,23 @@ func (s *MemoryHistory) Read(room string, q HistoryQuery) HistoryPage {
 		}
 	}
 	return page
+}
+
+var _ HistoryAdapter = (*MemoryHistory)(nil)
+
+// AppendHistory implements HistoryAdapter: Append for each item; it
+// publishes nothing (a hub without an adapter delivers itself).
+func (s *MemoryHistory) AppendHistory(_ context.Context, batch []HistoryAppend) {
+	for i := range batch {
+		if !batch[i].Options.Enabled() {
+			batch[i].Err = ErrNoHistory
+			continue
+		}
+		s.Append(&batch[i].Msg, batch[i].Options)
+	}
+}
+
+// ReadHistory implements HistoryAdapter with Read.
+func (s *MemoryHistory) ReadHistory(_ context.Context, room string, _ History, q HistoryQuery) (HistoryPage, error) {
+	return s.Read(room, q), nil
 }

@@ -22,19 +22,10 @@ import (
 // whose clients join the rooms of their "join" parameters.
 func singleHistoryHub(t *testing.T, rec *adaptertest.Recoveries, opts ...core.Option) *adaptertest.HubNode {
 	t.Helper()
-	var n *adaptertest.HubNode
-	ready := make(chan struct{})
-	hooks := core.Hooks{OnRecovery: rec.Hook, AfterConnect: func(c *core.Client) {
-		<-ready
-		for _, room := range c.Request().URL.Query()["join"] {
-			_ = n.Hub.JoinRoom(c, room)
-		}
-	}}
-	h := core.NewHub(append([]core.Option{core.WithRoomOptions(adaptertest.HistoryRooms), core.WithHooks(hooks)}, opts...)...)
+	h := core.NewHub(append([]core.Option{core.WithRoomOptions(adaptertest.HistoryRooms), core.WithHooks(adaptertest.JoinFromQuery(rec))}, opts...)...)
 	go h.Run()
 	require.NoError(t, h.WaitRunning(contextFor(t)))
-	n = adaptertest.ServeHub(t, h)
-	close(ready)
+	n := adaptertest.ServeHub(t, h)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -113,10 +104,10 @@ func TestHubHistory(t *testing.T) {
 
 	page, err = n.Hub.History(ctx, "small-h", core.HistoryQuery{After: 12, Limit: 2})
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{13, 14}, offsetsOf(page.Messages))
+	assert.Equal(t, []uint64{13, 14}, adaptertest.Offsets(page.Messages))
 	page, err = n.Hub.History(ctx, "small-h", core.HistoryQuery{Limit: 3, Reverse: true})
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{15, 14, 13}, offsetsOf(page.Messages))
+	assert.Equal(t, []uint64{15, 14, 13}, adaptertest.Offsets(page.Messages))
 	for _, m := range page.Messages {
 		assert.Equal(t, page.Epoch, m.Pos.Epoch)
 		assert.Equal(t, "small-h", m.Room)
@@ -126,14 +117,6 @@ func TestHubHistory(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrNoHistory)
 	_, err = n.Hub.History(ctx, "", core.HistoryQuery{})
 	assert.ErrorIs(t, err, core.ErrEmptyRoomName)
-}
-
-func offsetsOf(ms []core.AdapterMessage) []uint64 {
-	var out []uint64
-	for _, m := range ms {
-		out = append(out, m.Pos.Offset)
-	}
-	return out
 }
 
 // A malformed cursor refuses the upgrade with 400 and a reason.

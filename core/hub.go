@@ -68,12 +68,11 @@ type Hub struct {
 	dropPolicy       DropPolicy
 	skipLatency      bool
 	roomOpts         RoomOptionsFunc
-	// hist stores history rooms: the adapter's HistoryAdapter, or a
-	// memory store when the hub has no adapter (histLocal).
-	hist      HistoryAdapter
-	histLocal bool
-	histMem   *MemoryHistory // the store when histLocal
-	framer    HistoryFramer
+	// hist stores history rooms: the adapter's HistoryAdapter, or histMem
+	// when the hub has no adapter.
+	hist    HistoryAdapter
+	histMem *MemoryHistory
+	framer  HistoryFramer
 	// history goroutines (gap fills, recoveries): counted in histWG while
 	// histDone is false, under histLife; histCtx ends their store reads.
 	histLife   sync.Mutex
@@ -184,9 +183,10 @@ func NewHub(opts ...Option) *Hub {
 	h.framer = cmpFramer(h.framer)
 	h.histCtx, h.histCancel = context.WithCancel(context.Background())
 	switch ha, ok := h.adapter.(HistoryAdapter); {
+	case h.roomOpts == nil: // no room can keep history
 	case h.adapter == nil:
 		h.histMem = NewMemoryHistory()
-		h.hist, h.histLocal = localHistory{h.histMem}, true
+		h.hist = h.histMem
 	case ok:
 		h.hist = ha
 	}
@@ -334,8 +334,8 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 	}
 	// Only a hub with room options reads the parameter: an app without
 	// history rooms keeps its own meaning of it.
-	if c.cursors == nil && h.roomOpts != nil && r.URL != nil && r.URL.Query().Has(RecoverParam) {
-		cursors, err := RecoveryFromQuery(r.URL.Query())
+	if c.cursors == nil && h.roomOpts != nil && r.URL != nil && r.URL.RawQuery != "" {
+		cursors, err := RecoveryFromQuery(r.URL.Query()) // nil without RecoverParam
 		if err != nil {
 			h.metrics.IncrementErrors("bad_cursor")
 			http.Error(w, err.Error(), http.StatusBadRequest)

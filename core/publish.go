@@ -144,7 +144,7 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 	p.seq.sweep(p.base.Add(now))
 	msgs = msgs[:0]
 	var stored []HistoryAppend
-	var storedAt time.Duration
+	var storedAt, plainAt time.Duration // when the oldest of each was sent
 	for i := range batch {
 		if batch[i].hist.Enabled() {
 			if len(stored) == 0 {
@@ -152,6 +152,9 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 			}
 			stored = append(stored, HistoryAppend{Msg: batch[i].m, Options: batch[i].hist})
 			continue
+		}
+		if len(msgs) == 0 {
+			plainAt = batch[i].at
 		}
 		msgs = append(msgs, batch[i].m)
 	}
@@ -168,14 +171,7 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 	if len(msgs) == 0 {
 		return msgs
 	}
-	var first time.Duration
-	for i := range batch {
-		if !batch[i].hist.Enabled() {
-			first = batch[i].at
-			break
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, min(h.cfg.WriteWait, first+h.maxPublishDelay-now))
+	ctx, cancel := context.WithTimeout(ctx, min(h.cfg.WriteWait, plainAt+h.maxPublishDelay-now))
 	defer cancel()
 	p.stamp(msgs)
 	var err error
@@ -203,12 +199,7 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 // numbered in the hub's streams.
 func (p *publisher) store(ctx context.Context, batch []HistoryAppend) {
 	h := p.h
-	ha := h.hist
-	if ha == nil || h.histLocal {
-		h.adapterDropped(len(batch), DropStoreFailed)
-		return
-	}
-	ha.AppendHistory(ctx, batch)
+	h.hist.AppendHistory(ctx, batch) // set: only history rooms' messages come here
 	failed := 0
 	var firstErr error
 	for i := range batch {

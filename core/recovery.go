@@ -61,7 +61,7 @@ type sharedRead struct {
 // is JoinRoom. A cursor the client presented at the upgrade for the room
 // is dropped: since replaces it.
 func (h *Hub) JoinRoomFrom(client *Client, name string, since Position) error {
-	return h.joinRoom2(client, name, since, true)
+	return h.join(client, name, since, true)
 }
 
 // putCursor gives c back its cursor for room, after a join that failed.

@@ -81,12 +81,12 @@ func (h *Hub) room(name string) *Room {
 // answer makes the room start at the first message it receives), so such
 // a join waits for the store.
 func (h *Hub) JoinRoom(client *Client, name string) error {
-	return h.joinRoom2(client, name, Position{}, false)
+	return h.join(client, name, Position{}, false)
 }
 
-// joinRoom2 is JoinRoom, recovering from since when hasSince (or from the
+// join is JoinRoom, recovering from since when hasSince (or from the
 // client's cursor) if the room keeps history.
-func (h *Hub) joinRoom2(client *Client, name string, since Position, hasSince bool) error {
+func (h *Hub) join(client *Client, name string, since Position, hasSince bool) error {
 	if name == "" {
 		return ErrEmptyRoomName
 	}

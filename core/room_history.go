@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -90,7 +91,7 @@ func newRoomHistory(h *Hub, r *Room, start *HistoryPage) *roomHistory {
 // here, keeps no history, or the store cannot be read in time; the room
 // then starts at the first message it receives.
 func (h *Hub) roomStart(name string) *HistoryPage {
-	if h.hist == nil || h.room(name) != nil {
+	if h.roomOpts == nil || h.hist == nil || h.room(name) != nil {
 		return nil
 	}
 	o := h.resolveRoomOptions(name)
@@ -180,20 +181,12 @@ func (rh *roomHistory) skipGapLocked() {
 	if len(rh.pending) == 0 {
 		return
 	}
-	lowest := slices.Min(mapKeys(rh.pending))
+	lowest := slices.Min(slices.Collect(maps.Keys(rh.pending)))
 	if lowest > rh.last+1 {
 		rh.h.countSeq(seqCount{lost: lowest - rh.last - 1})
 		rh.last = lowest - 1
 	}
 	rh.drainLocked()
-}
-
-func mapKeys(m map[uint64]AdapterMessage) []uint64 {
-	keys := make([]uint64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // deliverLocked decides who receives m (buffering it for the members that
@@ -291,7 +284,7 @@ func (rh *roomHistory) fill() {
 		return
 	}
 	after, epoch := rh.last, rh.epoch
-	upto := slices.Min(mapKeys(rh.pending)) - 1
+	upto := slices.Min(slices.Collect(maps.Keys(rh.pending))) - 1
 	rh.mu.Unlock()
 
 	var page HistoryPage
@@ -384,7 +377,7 @@ func (h *Hub) publishHistory(room string, typ MessageType, data []byte, except [
 		m.Type = AdapterRoomExcept
 		m.ExceptClientIDs = clientIDs(except)
 	}
-	if h.histLocal {
+	if h.histMem != nil {
 		h.histMem.Append(&m, opts)
 		h.deliverHistory(m)
 		return

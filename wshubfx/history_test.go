@@ -13,19 +13,6 @@ import (
 	"github.com/wshub/wshub/wshubfx"
 )
 
-// joinFromQuery joins each client to the rooms of its "join" parameters,
-// recovering from its cursors.
-func joinFromQuery(rec *adaptertest.Recoveries) core.Hooks {
-	return core.Hooks{
-		OnRecovery: rec.Hook,
-		AfterConnect: func(c *core.Client) {
-			for _, room := range c.Request().URL.Query()["join"] {
-				_ = c.Hub().JoinRoom(c, room)
-			}
-		},
-	}
-}
-
 // Config.Rooms turns history on for a prefix: an fx app's client that
 // reconnects with its cursor recovers what it missed.
 func TestHistoryRoomsFromConfig(t *testing.T) {
@@ -34,7 +21,7 @@ func TestHistoryRoomsFromConfig(t *testing.T) {
 	var rec adaptertest.Recoveries
 	var hub *core.Hub
 	startApp(t, wshubfx.Module, fx.Supply(cfg),
-		fx.Decorate(func() core.Hooks { return joinFromQuery(&rec) }),
+		fx.Decorate(func() core.Hooks { return adaptertest.JoinFromQuery(&rec) }),
 		fx.Populate(&hub))
 	n := adaptertest.ServeHub(t, hub)
 

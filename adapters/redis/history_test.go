@@ -65,31 +65,6 @@ func readOK(t testing.TB, a *Adapter, room string, q core.HistoryQuery) core.His
 	return page
 }
 
-// offsets lists the offsets of msgs.
-func offsets(msgs []core.AdapterMessage) []uint64 {
-	var out []uint64
-	for _, m := range msgs {
-		out = append(out, m.Pos.Offset)
-	}
-	return out
-}
-
-// span returns the offsets from..to, counting down when from > to.
-func span(from, to uint64) []uint64 {
-	var out []uint64
-	for o := from; ; {
-		out = append(out, o)
-		if o == to {
-			return out
-		}
-		if from < to {
-			o++
-		} else {
-			o--
-		}
-	}
-}
-
 // Three adapters append to one room at once: the offsets they get are
 // unique and, together, exactly 1..600 of one epoch, and each adapter's
 // own appends are numbered in the order it made them.
@@ -151,7 +126,7 @@ func TestHistoryContiguousOffsets(t *testing.T) {
 	assert.Equal(t, epoch, page.Epoch)
 	assert.Equal(t, uint64(1), page.First)
 	assert.Equal(t, uint64(nodes*each), page.Top)
-	require.Equal(t, span(1, nodes*each), offsets(page.Messages))
+	require.Equal(t, adaptertest.Span(1, nodes*each), adaptertest.Offsets(page.Messages))
 	for _, m := range page.Messages {
 		require.Equal(t, epoch, m.Pos.Epoch)
 		require.Equal(t, data[m.Pos.Offset], string(m.Data), "offset %d", m.Pos.Offset)
@@ -197,7 +172,7 @@ func TestHistoryLiveDelivery(t *testing.T) {
 	got := in.all()
 	require.Len(t, got, n, "the room without interest is not received")
 	assert.Equal(t, want, got)
-	assert.Equal(t, span(1, n), offsets(got))
+	assert.Equal(t, adaptertest.Span(1, n), adaptertest.Offsets(got))
 }
 
 // The bytes the script stores and publishes are exactly wire.Append of the
@@ -287,15 +262,15 @@ func TestHistoryQuery(t *testing.T) {
 		give core.HistoryQuery
 		want []uint64
 	}{
-		{name: "all", want: span(1, 10)},
-		{name: "negative limit is all", give: core.HistoryQuery{Limit: -1}, want: span(1, 10)},
-		{name: "after", give: core.HistoryQuery{After: 4}, want: span(5, 10)},
-		{name: "limit", give: core.HistoryQuery{Limit: 3}, want: span(1, 3)},
-		{name: "after and limit", give: core.HistoryQuery{After: 4, Limit: 3}, want: span(5, 7)},
-		{name: "reverse", give: core.HistoryQuery{Reverse: true}, want: span(10, 1)},
-		{name: "reverse limit", give: core.HistoryQuery{Reverse: true, Limit: 3}, want: span(10, 8)},
-		{name: "reverse after", give: core.HistoryQuery{Reverse: true, After: 7}, want: span(10, 8)},
-		{name: "reverse after and limit", give: core.HistoryQuery{Reverse: true, After: 2, Limit: 2}, want: span(10, 9)},
+		{name: "all", want: adaptertest.Span(1, 10)},
+		{name: "negative limit is all", give: core.HistoryQuery{Limit: -1}, want: adaptertest.Span(1, 10)},
+		{name: "after", give: core.HistoryQuery{After: 4}, want: adaptertest.Span(5, 10)},
+		{name: "limit", give: core.HistoryQuery{Limit: 3}, want: adaptertest.Span(1, 3)},
+		{name: "after and limit", give: core.HistoryQuery{After: 4, Limit: 3}, want: adaptertest.Span(5, 7)},
+		{name: "reverse", give: core.HistoryQuery{Reverse: true}, want: adaptertest.Span(10, 1)},
+		{name: "reverse limit", give: core.HistoryQuery{Reverse: true, Limit: 3}, want: adaptertest.Span(10, 8)},
+		{name: "reverse after", give: core.HistoryQuery{Reverse: true, After: 7}, want: adaptertest.Span(10, 8)},
+		{name: "reverse after and limit", give: core.HistoryQuery{Reverse: true, After: 2, Limit: 2}, want: adaptertest.Span(10, 9)},
 		{name: "after top", give: core.HistoryQuery{After: 10}},
 		{name: "after far beyond", give: core.HistoryQuery{After: math.MaxUint64}},
 		{name: "reverse after top", give: core.HistoryQuery{After: 10, Reverse: true}},
@@ -307,7 +282,7 @@ func TestHistoryQuery(t *testing.T) {
 			assert.Equal(t, epoch, got.Epoch)
 			assert.Equal(t, uint64(1), got.First)
 			assert.Equal(t, uint64(10), got.Top)
-			assert.Equal(t, tt.want, offsets(got.Messages))
+			assert.Equal(t, tt.want, adaptertest.Offsets(got.Messages))
 			if tt.give.After == math.MaxUint64 {
 				return // MemoryHistory's After+1 wraps to 0 there and returns all
 			}
@@ -361,7 +336,7 @@ func TestHistorySize(t *testing.T) {
 		assert.Equal(t, epoch, got.Epoch, tt.name)
 		assert.Equal(t, tt.wantFirst, got.First, tt.name)
 		assert.Equal(t, tt.wantTop, got.Top, tt.name)
-		assert.Equal(t, span(tt.wantFirst, tt.wantTop), offsets(got.Messages), tt.name)
+		assert.Equal(t, adaptertest.Span(tt.wantFirst, tt.wantTop), adaptertest.Offsets(got.Messages), tt.name)
 		ref := mem.Read("r", core.HistoryQuery{})
 		assert.Equal(t, ref.First, got.First, tt.name+": as MemoryHistory")
 		assert.Equal(t, ref.Top, got.Top, tt.name+": as MemoryHistory")
@@ -603,7 +578,7 @@ func TestHistoryMalformedEntries(t *testing.T) {
 	appendOK(t, a, opts, roomMsg("r", "9"))
 
 	page := readOK(t, a, "r", core.HistoryQuery{})
-	assert.Equal(t, []uint64{1, 2, 9}, offsets(page.Messages))
+	assert.Equal(t, []uint64{1, 2, 9}, adaptertest.Offsets(page.Messages))
 	assert.Equal(t, []string{"1", "2", "9"}, payloads(page.Messages))
 	assert.Equal(t, uint64(1), page.First)
 	assert.Equal(t, uint64(9), page.Top)

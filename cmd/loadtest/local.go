@@ -50,13 +50,10 @@ type localGroup struct {
 	connected   atomic.Int64
 	connects    atomic.Uint64 // churn: successful connects
 	skipped     atomic.Uint64 // churn: pacing tokens no slot was free for
-	errCount    atomic.Uint64
+	errs        groupErrors
 	closing     atomic.Bool // errors from here on are our own doing
 	connectDone atomic.Bool // Connect has set clients
 	stopping    atomic.Bool // echo loops finish their round trip and stop
-
-	errMu   sync.Mutex
-	samples []string
 
 	cpuStart float64
 	runStop  chan struct{}      // closed by Finish: churn slots and pacer stop
@@ -92,18 +89,38 @@ func newDialer(spec groupSpec) *websocket.Dialer {
 	}
 }
 
-func (g *localGroup) fail(err error) {
-	g.errCount.Add(1)
-	msg := err.Error()
-	g.errMu.Lock()
-	defer g.errMu.Unlock()
-	g.samples = appendSamples(g.samples, []string{msg})
+func (g *localGroup) fail(err error) { g.errs.fail(err) }
+
+// groupErrors counts a group's client errors and keeps the first few.
+type groupErrors struct {
+	count   atomic.Uint64
+	mu      sync.Mutex
+	samples []string
 }
 
-func (g *localGroup) errorSamples() []string {
-	g.errMu.Lock()
-	defer g.errMu.Unlock()
-	return append([]string(nil), g.samples...)
+func (e *groupErrors) fail(err error) {
+	e.count.Add(1)
+	msg := err.Error()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.samples = appendSamples(e.samples, []string{msg})
+}
+
+func (e *groupErrors) errorSamples() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.samples...)
+}
+
+// connectResult is what Connect reports for a group with n clients
+// connected since start.
+func (e *groupErrors) connectResult(n int, start time.Time) connectResult {
+	return connectResult{
+		Connected:    n,
+		Errors:       e.count.Load(),
+		ErrorSamples: e.errorSamples(),
+		ElapsedNs:    int64(time.Since(start)),
+	}
 }
 
 // dial opens the connection of client i of the group.
@@ -173,13 +190,7 @@ func (g *localGroup) Connect(ctx context.Context) (connectResult, error) {
 		}
 	}
 	g.connectDone.Store(true)
-	res := connectResult{
-		Connected:    len(g.clients),
-		Errors:       g.errCount.Load(),
-		ErrorSamples: g.errorSamples(),
-		ElapsedNs:    int64(time.Since(start)),
-	}
-	return res, ctx.Err()
+	return g.errs.connectResult(len(g.clients), start), ctx.Err()
 }
 
 // dialAll calls dial for 0..n-1 from conc goroutines and returns when all
@@ -536,7 +547,7 @@ func (g *localGroup) allDelivered(sent []uint64) bool {
 }
 
 func (g *localGroup) result(args finishArgs) groupResult {
-	r := groupResult{Errors: g.errCount.Load(), ErrorSamples: g.errorSamples()}
+	r := groupResult{Errors: g.errs.count.Load(), ErrorSamples: g.errs.errorSamples()}
 	for _, c := range g.clients {
 		if c.slow {
 			r.SlowClients++
@@ -584,7 +595,7 @@ func (g *localGroup) result(args finishArgs) groupResult {
 // Progress adds the group's running totals to p and its histogram to h.
 func (g *localGroup) Progress(p *progress, h *counts) {
 	p.Connected += g.connected.Load()
-	p.Errors += g.errCount.Load()
+	p.Errors += g.errs.count.Load()
 	switch g.spec.Scenario {
 	case scChurn:
 		p.Done += g.connects.Load()

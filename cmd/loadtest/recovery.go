@@ -46,7 +46,7 @@ type recoveryGroup struct {
 	clients     []*recClient // set by Connect, read-only afterwards
 	connectDone atomic.Bool
 	connected   atomic.Int64
-	errCount    atomic.Uint64
+	errs        groupErrors
 	started     atomic.Bool // Start was called: clients may drop
 	noDrops     atomic.Bool // Finish was called: connections are kept
 	finishing   chan struct{}
@@ -54,8 +54,7 @@ type recoveryGroup struct {
 	stopOnce    [2]sync.Once       // closes finishing, closing
 	cancelDials context.CancelFunc // set by Connect, called by Close
 
-	mu          sync.Mutex // guards samples, lossSamples and reasons
-	samples     []string
+	mu          sync.Mutex        // guards lossSamples and reasons
 	lossSamples []string          // where the first lost messages were
 	reasons     map[string]uint64 // why recoveries failed
 
@@ -109,12 +108,7 @@ func newRecoveryGroup(spec groupSpec) *recoveryGroup {
 	}
 }
 
-func (g *recoveryGroup) fail(err error) {
-	g.errCount.Add(1)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.samples = appendSamples(g.samples, []string{err.Error()})
-}
+func (g *recoveryGroup) fail(err error) { g.errs.fail(err) }
 
 // lose counts n messages of c as lost and keeps a sample of where.
 func (g *recoveryGroup) lose(c *recClient, n uint64, format string, a ...any) {
@@ -168,19 +162,7 @@ func (g *recoveryGroup) Connect(ctx context.Context) (connectResult, error) {
 		}
 	}
 	g.connectDone.Store(true)
-	res := connectResult{
-		Connected:    len(g.clients),
-		Errors:       g.errCount.Load(),
-		ErrorSamples: g.errorSamples(),
-		ElapsedNs:    int64(time.Since(start)),
-	}
-	return res, ctx.Err()
-}
-
-func (g *recoveryGroup) errorSamples() []string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]string(nil), g.samples...)
+	return g.errs.connectResult(len(g.clients), start), ctx.Err()
 }
 
 // dial connects c to its room, presenting its cursor when it has one; it
@@ -553,7 +535,7 @@ func (g *recoveryGroup) result(args finishArgs) groupResult {
 		rc.Unrecovered += c.unrecovered.Load()
 		rc.Drops += c.drops.Load()
 	}
-	r.Errors, r.ErrorSamples = g.errCount.Load(), g.errorSamples()
+	r.Errors, r.ErrorSamples = g.errs.count.Load(), g.errs.errorSamples()
 	g.mu.Lock()
 	rc.LossSamples = append([]string(nil), g.lossSamples...)
 	if len(g.reasons) > 0 {
@@ -576,7 +558,7 @@ func (g *recoveryGroup) result(args finishArgs) groupResult {
 // to h.
 func (g *recoveryGroup) Progress(p *progress, h *counts) {
 	p.Connected += g.connected.Load()
-	p.Errors += g.errCount.Load()
+	p.Errors += g.errs.count.Load()
 	if g.connectDone.Load() {
 		for _, c := range g.clients {
 			p.Done += c.delivered.Load()

@@ -77,27 +77,27 @@ func (r *Recoveries) Await(t *testing.T, c *core.Client, room string) core.Recov
 	return rec
 }
 
-// HistoryNode starts a hub on ad whose "hist-" and "small-" rooms keep
-// history (HistoryRooms), whose clients join the rooms named by the "join"
-// query parameters of their upgrade request (recovering from their
-// "recover" cursors), and whose OnRecovery calls go to rec.
-func HistoryNode(t *testing.T, id string, ad core.Adapter, rec *Recoveries, opts ...core.Option) *HubNode {
-	t.Helper()
-	hooks := core.Hooks{
-		OnRecovery: rec.Hook,
-	}
-	var n *HubNode
-	var ready sync.WaitGroup
-	ready.Add(1)
-	hooks.AfterConnect = func(c *core.Client) {
-		ready.Wait()
+// JoinFromQuery returns hooks that join each client to the rooms named by
+// the "join" query parameters of its upgrade request (recovering from its
+// "recover" cursors) and, when rec is not nil, record OnRecovery in rec.
+func JoinFromQuery(rec *Recoveries) core.Hooks {
+	h := core.Hooks{AfterConnect: func(c *core.Client) {
 		for _, room := range c.Request().URL.Query()["join"] {
-			_ = n.Hub.JoinRoom(c, room)
+			_ = c.Hub().JoinRoom(c, room)
 		}
+	}}
+	if rec != nil {
+		h.OnRecovery = rec.Hook
 	}
-	n = StartHubNode(t, id, ad, append([]core.Option{core.WithRoomOptions(HistoryRooms), core.WithHooks(hooks)}, opts...)...)
-	ready.Done()
-	return n
+	return h
+}
+
+// HistoryNode starts a hub on ad whose "hist-" and "small-" rooms keep
+// history (HistoryRooms), with the hooks of JoinFromQuery(rec).
+func HistoryNode(t testing.TB, id string, ad core.Adapter, rec *Recoveries, opts ...core.Option) *HubNode {
+	t.Helper()
+	base := []core.Option{core.WithRoomOptions(HistoryRooms), core.WithHooks(JoinFromQuery(rec))}
+	return StartHubNode(t, id, ad, append(base, opts...)...)
 }
 
 // DialRoom connects a client to n that joins room, recovering from cursor
@@ -398,4 +398,29 @@ func RunRecoveryAcrossRestart(t *testing.T, broker Broker, kept bool, newAdapter
 	assert.False(t, ans.Recovery.Recovered)
 	assert.Equal(t, core.RecoveryEpoch, ans.Recovery.Reason)
 	assert.Equal(t, core.RecoveryEpoch, r.Reason)
+}
+
+// Offsets returns the positions' offsets of msgs, in order.
+func Offsets(msgs []core.AdapterMessage) []uint64 {
+	var out []uint64
+	for _, m := range msgs {
+		out = append(out, m.Pos.Offset)
+	}
+	return out
+}
+
+// Span returns the offsets from..to, counting down when from > to.
+func Span(from, to uint64) []uint64 {
+	var out []uint64
+	for o := from; ; {
+		out = append(out, o)
+		if o == to {
+			return out
+		}
+		if from < to {
+			o++
+		} else {
+			o--
+		}
+	}
 }

@@ -21,15 +21,8 @@ import (
 // fails if a client was not recovered. newAdapter returns a fresh adapter
 // with history on the bus under test.
 func BenchRecoveryStampede(b *testing.B, clients, missed int, newAdapter func(tb testing.TB) core.Adapter) {
-	var rec Recoveries
-	pub := StartHubNode(b, "storm-pub", newAdapter(b), core.WithRoomOptions(HistoryRooms), core.WithHooks(core.Hooks{OnRecovery: rec.Hook}))
-	target := StartHubNode(b, "storm-target", newAdapter(b), core.WithRoomOptions(HistoryRooms), core.WithHooks(core.Hooks{
-		AfterConnect: func(c *core.Client) {
-			for _, room := range c.Request().URL.Query()["join"] {
-				_ = c.Hub().JoinRoom(c, room)
-			}
-		},
-	}))
+	pub := HistoryNode(b, "storm-pub", newAdapter(b), nil)
+	target := HistoryNode(b, "storm-target", newAdapter(b), nil)
 	base := "ws" + strings.TrimPrefix(target.Srv.URL, "http") + "/?"
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
@@ -42,6 +35,7 @@ func BenchRecoveryStampede(b *testing.B, clients, missed int, newAdapter func(tb
 		deadline := time.Now().Add(waitTimeout)
 		for page.Top == 0 && time.Now().Before(deadline) {
 			page, _ = pub.Hub.History(b.Context(), room, core.HistoryQuery{})
+			time.Sleep(time.Millisecond) // polls the store until the deadline
 		}
 		if page.Top == 0 {
 			b.Fatal("the first message was never stored")
@@ -51,6 +45,7 @@ func BenchRecoveryStampede(b *testing.B, clients, missed int, newAdapter func(tb
 		}
 		for page.Top < uint64(missed+1) && time.Now().Before(deadline) {
 			page, _ = pub.Hub.History(b.Context(), room, core.HistoryQuery{Limit: 1, Reverse: true})
+			time.Sleep(time.Millisecond) // polls the store until the deadline
 		}
 		if page.Top < uint64(missed+1) {
 			b.Fatalf("stored %d of %d", page.Top, missed+1)

@@ -22,14 +22,8 @@ import (
 // and the latency from BroadcastToRoom to the member's read (p50, p99).
 // newAdapter returns a fresh adapter on the bus under test.
 func BenchRoomPublish(b *testing.B, history bool, window int, newAdapter func(tb testing.TB) core.Adapter) {
-	pub := StartHubNode(b, "bench-pub", newAdapter(b), core.WithRoomOptions(HistoryRooms))
-	sub := StartHubNode(b, "bench-sub", newAdapter(b), core.WithRoomOptions(HistoryRooms), core.WithHooks(core.Hooks{
-		AfterConnect: func(c *core.Client) {
-			for _, room := range c.Request().URL.Query()["join"] {
-				_ = c.Hub().JoinRoom(c, room)
-			}
-		},
-	}))
+	pub := HistoryNode(b, "bench-pub", newAdapter(b), nil)
+	sub := HistoryNode(b, "bench-sub", newAdapter(b), nil)
 	room := "plain-" + core.NewEpoch()
 	if history {
 		room = "hist-" + core.NewEpoch()
