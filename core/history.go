@@ -98,7 +98,12 @@ type HistoryAppend struct {
 //     goroutine, in order, bounded by ctx.
 //   - ReadHistory returns the stored messages of room selected by q, with
 //     their positions, and the stream's state. opts are the room's history
-//     options (a store may keep rooms with different options apart).
+//     options (a store may keep rooms with different options apart). An
+//     adapter that is a RoomInterestAdapter reads only once the room
+//     subscriptions declared before the call are in place, as it publishes
+//     (see RoomInterestAdapter): every message stored after the read then
+//     reaches this node. A join that starts a history room on a node
+//     declares the interest, then reads where the stream stands.
 //   - Both are safe for concurrent use with each other and with Publish.
 type HistoryAdapter interface {
 	AppendHistory(ctx context.Context, batch []HistoryAppend)

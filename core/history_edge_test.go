@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -129,4 +130,106 @@ func TestDropHookMayCallTheHub(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, h.Shutdown(ctx))
+}
+
+// scriptedBus is an adapter whose bus and store the test plays: Deliver
+// hands the hub a message as if another node sent it, and each gap fill's
+// read of the store waits for the page the test answers it with.
+type scriptedBus struct {
+	handler atomic.Pointer[func(core.AdapterMessage)]
+	reads   chan core.HistoryQuery // a gap fill's read, waiting for its page
+	pages   chan core.HistoryPage
+}
+
+func newScriptedBus() *scriptedBus {
+	return &scriptedBus{reads: make(chan core.HistoryQuery), pages: make(chan core.HistoryPage)}
+}
+
+func (b *scriptedBus) Publish(context.Context, core.AdapterMessage) error { return nil }
+
+func (b *scriptedBus) Subscribe(_ context.Context, handler func(core.AdapterMessage)) error {
+	b.handler.Store(&handler)
+	return nil
+}
+
+func (b *scriptedBus) Close() error { return nil }
+
+func (b *scriptedBus) AppendHistory(_ context.Context, batch []core.HistoryAppend) {
+	for i := range batch {
+		batch[i].Err = errors.New("scripted: no appends")
+	}
+}
+
+// ReadHistory answers the join's read of where the room starts at once
+// (nothing stored) and hands every other read to the test.
+func (b *scriptedBus) ReadHistory(ctx context.Context, _ string, _ core.History, q core.HistoryQuery) (core.HistoryPage, error) {
+	if q.Reverse {
+		return core.HistoryPage{}, nil
+	}
+	select {
+	case b.reads <- q:
+	case <-ctx.Done():
+		return core.HistoryPage{}, ctx.Err()
+	}
+	select {
+	case p := <-b.pages:
+		return p, nil
+	case <-ctx.Done():
+		return core.HistoryPage{}, ctx.Err()
+	}
+}
+
+// Deliver hands m to the hub as a message from node "other".
+func (b *scriptedBus) Deliver(room string, p core.Position) {
+	(*b.handler.Load())(scriptedMsg(room, p))
+}
+
+func scriptedMsg(room string, p core.Position) core.AdapterMessage {
+	return core.AdapterMessage{NodeID: "other", Type: core.AdapterRoom, Room: room,
+		MsgType: int(core.TextMessage), Data: []byte(p.Epoch + ":" + strconv.FormatUint(p.Offset, 10)), Pos: p}
+}
+
+// awaitRead waits for the next gap fill's read of the store.
+func (b *scriptedBus) awaitRead(t *testing.T) core.HistoryQuery {
+	t.Helper()
+	select {
+	case q := <-b.reads:
+		return q
+	case <-time.After(5 * time.Second):
+		t.Fatal("no gap fill read the store")
+		return core.HistoryQuery{}
+	}
+}
+
+// A stream that starts anew while a gap fill of the old one reads the
+// store gets a fill of its own gap: the message after that gap is not left
+// waiting for a later message to show the gap again.
+func TestNewEpochDuringGapFill(t *testing.T) {
+	bus := newScriptedBus()
+	n := adaptertest.HistoryNode(t, "scripted", bus, nil)
+	require.Eventually(t, func() bool { return bus.handler.Load() != nil }, 5*time.Second, time.Millisecond)
+	room := "hist-epochs"
+	s := n.DialRoom(t, room, "")
+	old, cur := core.Position{Epoch: "old"}, core.Position{Epoch: "new"}
+	at := func(p core.Position, off uint64) core.Position { p.Offset = off; return p }
+
+	bus.Deliver(room, at(old, 1))
+	s.AwaitCount(t, room, 1)
+	bus.Deliver(room, at(old, 3)) // 2 missing: a fill reads it
+	q := bus.awaitRead(t)
+	assert.Equal(t, uint64(1), q.After)
+	bus.Deliver(room, at(cur, 2)) // a new stream, its 1 missing, while the fill reads
+	bus.pages <- core.HistoryPage{Epoch: "old", First: 1, Top: 3, Messages: []core.AdapterMessage{scriptedMsg(room, at(old, 2))}}
+
+	q = bus.awaitRead(t) // the new stream's gap
+	assert.Equal(t, uint64(0), q.After)
+	bus.pages <- core.HistoryPage{Epoch: "new", First: 1, Top: 2, Messages: []core.AdapterMessage{scriptedMsg(room, at(cur, 1))}}
+	s.AwaitCount(t, room, 3)
+	var got []string
+	for _, m := range s.Messages() {
+		if e, ok := adaptertest.ParseEnvelope(m); ok && e.Room == room {
+			got = append(got, e.Cursor)
+		}
+	}
+	assert.Equal(t, []string{"old:1", "new:1", "new:2"}, got)
 }

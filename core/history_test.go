@@ -179,3 +179,11 @@ func TestGapFilledOverMemory(t *testing.T) {
 	bus := memory.NewBus()
 	adaptertest.RunGapFill(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
+
+// A join that starts a history room on a node whose subscription takes
+// effect late still gets every message published after it (see
+// adaptertest.RunLateSubscription).
+func TestLateSubscriptionOverMemory(t *testing.T) {
+	bus := memory.NewBus()
+	adaptertest.RunLateSubscription(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
+}

@@ -90,6 +90,16 @@ func newRoomHistory(h *Hub, r *Room, start *HistoryPage) *roomHistory {
 // the members joined too late for. It returns nil when the room exists
 // here, keeps no history, or the store cannot be read in time; the room
 // then starts at the first message it receives.
+//
+// It declares the node's interest in the room first, and the store reads
+// only once the subscription is in place (HistoryAdapter), so what is
+// stored after the read comes on the bus too: an adapter that subscribes in
+// the background (Redis) would otherwise let another node's messages,
+// published after the join returned, reach this node from the store alone,
+// and a room that keeps few may have dropped them before the node sees the
+// gap. (The declaration comes ahead of the room's, which repeats it: a
+// join always goes on to create the room, or find it, and a room it
+// creates and cannot join is deleted, which withdraws the interest.)
 func (h *Hub) roomStart(name string) *HistoryPage {
 	if h.roomOpts == nil || h.hist == nil || h.room(name) != nil {
 		return nil
@@ -97,6 +107,17 @@ func (h *Hub) roomStart(name string) *HistoryPage {
 	o := h.resolveRoomOptions(name)
 	if !o.History.Enabled() {
 		return nil
+	}
+	if ri, ok := h.adapter.(RoomInterestAdapter); ok {
+		h.roomsMu.Lock() // calls for one room are made holding the index
+		exists := h.rooms[name] != nil
+		if !exists {
+			ri.SetRoomInterest(name, true)
+		}
+		h.roomsMu.Unlock()
+		if exists {
+			return nil
+		}
 	}
 	ctx, cancel := context.WithTimeout(h.histCtx, roomStartTimeout)
 	defer cancel()
@@ -303,13 +324,23 @@ func (rh *roomHistory) fill() {
 	defer rh.mu.Unlock()
 	rh.filling = false
 	if rh.epoch != epoch {
-		return // a new stream meanwhile: its own gaps get their own fill
+		// A new stream meanwhile: its gap, which could not schedule a fill
+		// while this one ran, gets its own now.
+		rh.drainLocked()
+		return
 	}
 	if err == nil && page.Epoch == epoch {
 		for _, m := range page.Messages {
-			if m.Pos.Offset == rh.last+1 && m.Pos.Offset <= upto {
-				rh.deliverLocked(m)
+			if m.Pos.Offset <= rh.last || m.Pos.Offset > upto {
+				continue // delivered meanwhile, or past the gap
 			}
+			if m.Pos.Offset > rh.last+1 {
+				// The store no longer keeps what comes before (trimmed to
+				// Size, expired, or an entry it skipped): lost, but what it
+				// keeps of the gap is not.
+				rh.h.countSeq(seqCount{lost: m.Pos.Offset - rh.last - 1})
+			}
+			rh.deliverLocked(m)
 		}
 	}
 	if rh.h.histStopped() {

@@ -598,3 +598,12 @@ func TestHistoryReadConsumerGone(t *testing.T) {
 		return assert.NoError(t, err) && info.State.Consumers == 0
 	}, readerIdle/2, 20*time.Millisecond, "read consumer not deleted (before JetStream would remove it as idle)")
 }
+
+// TestLateSubscriptionOverNATS: a join that starts a history room on a
+// node whose subscription takes effect late still gets every message
+// published after it (see adaptertest.RunLateSubscription).
+func TestLateSubscriptionOverNATS(t *testing.T) {
+	prefix := testPrefix()
+	dropKitStreams(t, prefix)
+	adaptertest.RunLateSubscription(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
+}

@@ -297,9 +297,20 @@ func ttlMillis(ttl time.Duration) int64 {
 // fields). A room that keeps nothing gives the zero page. A stored entry
 // that does not decode is skipped and reported (Op "decode", or "version"
 // for a message of a newer format). opts is not used: all rooms share one
-// layout. It returns core.ErrAdapterClosed after Close,
-// core.ErrEmptyRoomName for an empty room, or the client's error wrapped
-// with the room's name. Safe for concurrent use.
+// layout.
+//
+// Like AppendHistory it first waits until Redis has confirmed the room
+// subscriptions declared before the call (see SetRoomInterest), so every
+// message stored after the read reaches this node: the hub reads where a
+// room's stream stands, when the room's first member joins here, only
+// once it receives what follows. (The subscription has a connection of
+// its own, so without the wait another node's messages stored between the
+// read and the SUBSCRIBE would come from the store alone, and a room that
+// keeps few could have dropped them before this node saw a gap.)
+//
+// It returns core.ErrAdapterClosed after Close, core.ErrEmptyRoomName for
+// an empty room, or the client's error wrapped with the room's name. Safe
+// for concurrent use.
 func (a *Adapter) ReadHistory(ctx context.Context, room string, _ core.History, q core.HistoryQuery) (core.HistoryPage, error) {
 	if a.closed.Load() {
 		return core.HistoryPage{}, core.ErrAdapterClosed
@@ -307,6 +318,7 @@ func (a *Adapter) ReadHistory(ctx context.Context, room string, _ core.History, 
 	if room == "" {
 		return core.HistoryPage{}, core.ErrEmptyRoomName
 	}
+	a.awaitInterest(ctx)
 	stream, meta := a.historyKeys(room)
 	pipe := a.client.TxPipeline()
 	metaCmd := pipe.HMGet(ctx, meta, "epoch", "top")

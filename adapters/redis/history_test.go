@@ -133,6 +133,34 @@ func TestHistoryContiguousOffsets(t *testing.T) {
 	}
 }
 
+// A read made after SetRoomInterest comes after the room's subscription:
+// Redis has the SUBSCRIBE when ReadHistory returns, so what another node
+// stores next reaches this one (the hub reads where a room starts that
+// way). Several rooms, since the keeper subscribes in the background and
+// could win the race now and then.
+func TestHistoryReadAfterInterest(t *testing.T) {
+	t.Parallel()
+	prefix := uniquePrefix(t)
+	pub := newAdapter(t, sharedAddr, prefix)
+	sub := newAdapter(t, sharedAddr, prefix)
+	var in inbox
+	require.NoError(t, sub.Subscribe(core.WithRoomInterest(context.Background()), in.handle))
+	waitHealthy(t, sub)
+	probe := newClient(t, sharedAddr)
+	opts := core.History{Size: 10}
+	for i := range 20 {
+		room := "r" + strconv.Itoa(i)
+		dropHistoryOnCleanup(t, pub, room)
+		sub.SetRoomInterest(room, true)
+		page := readOK(t, sub, room, core.HistoryQuery{Limit: 1, Reverse: true})
+		require.Zero(t, page.Top)
+		require.Equal(t, int64(1), numSub(t, probe, prefix+":room:"+room), "room %s: subscribed before the read", room)
+		appendOK(t, pub, opts, roomMsg(room, "after the read "+room))
+	}
+	require.Eventually(t, func() bool { return len(in.all()) == 20 }, waitFor, 10*time.Millisecond,
+		"every message stored after a read is received")
+}
+
 // A subscribed adapter receives a history room's messages, with their
 // positions, in offset order; a room without interest is not received.
 func TestHistoryLiveDelivery(t *testing.T) {
@@ -617,6 +645,9 @@ func TestHistoryHubs(t *testing.T) {
 	})
 	t.Run("gap fill", func(t *testing.T) {
 		adaptertest.RunGapFill(t, newAd(uniquePrefix(t)))
+	})
+	t.Run("late subscription", func(t *testing.T) {
+		adaptertest.RunLateSubscription(t, newAd(uniquePrefix(t)))
 	})
 }
 

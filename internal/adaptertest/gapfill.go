@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,9 +88,12 @@ func (l *Lossy) CheckHealth(ctx context.Context) error {
 // RunGapFill checks that a node that misses bus messages of a history room
 // reads them from the store and delivers everything in order: node B's
 // link drops offsets 3 and 7 of a room; B's member still receives 1..12 in
-// order, each once, and B counts nothing lost. newAdapter returns a fresh,
-// unsubscribed adapter with history and room interest on the bus under
-// test.
+// order, each once, and B counts nothing lost. Then ("trimmed") B's link
+// drops offsets 1..19 of a "small-" room (HistoryRooms: 10 kept) and A
+// publishes 20: B delivers what the store still keeps of the gap, 11..19,
+// then 20, and counts only the 10 it no longer keeps as lost. newAdapter
+// returns a fresh, unsubscribed adapter with history and room interest on
+// the bus under test.
 func RunGapFill(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
 	var rec Recoveries
 	a := HistoryNode(t, "gap-a", newAdapter(t), &rec)
@@ -106,4 +110,29 @@ func RunGapFill(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
 	got, _, _ := member.Offsets(room)
 	assert.Equal(t, contiguous(1, 12), got, "every offset once, in order, the dropped ones read from the store")
 	assert.Zero(t, counters.Traffic().Lost, "nothing lost: the store had it")
+
+	t.Run("trimmed", func(t *testing.T) { runGapFillTrimmed(t, newAdapter) })
+}
+
+func runGapFillTrimmed(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
+	const n, kept = 20, 10
+	a := HistoryNode(t, "trim-a", newAdapter(t), nil)
+	counters := NewCounters()
+	b := HistoryNode(t, "trim-b", NewLossy(newAdapter(t), Span(1, n-1)...), nil, core.WithMetrics(counters))
+	WaitHealthy(t, a.Ad)
+	WaitHealthy(t, b.Ad)
+	room := "small-" + core.NewEpoch()
+	member := b.DialRoom(t, room, "")
+	for i := range n {
+		require.NoError(t, a.Hub.BroadcastToRoom(room, []byte("t"+strconv.Itoa(i))))
+	}
+	// Offset n is stored last: when B receives it, which shows it the gap,
+	// the store keeps n-kept+1..n for good.
+	require.Eventually(t, func() bool {
+		got, _, _ := member.Offsets(room)
+		return len(got) > 0 && got[len(got)-1] == n
+	}, waitTimeout, time.Millisecond, "no offset %d", n)
+	got, _, _ := member.Offsets(room)
+	assert.Equal(t, Span(n-kept+1, n), got, "what the store keeps of the gap, in order, then the rest")
+	assert.Equal(t, int64(n-kept), counters.Traffic().Lost, "lost: only what the store no longer keeps")
 }

@@ -213,6 +213,7 @@ func RunRecovery(t *testing.T, newAdapter func(t *testing.T) core.Adapter) {
 	back.AwaitCount(t, room, missed+5)
 	got, _, _ = back.Offsets(room)
 	assert.Equal(t, contiguous(6, missed+5), got, "then the live ones")
+	watcher.AwaitCount(t, room, 5+missed+5)
 	watched, _, _ := watcher.Offsets(room)
 	assert.Equal(t, contiguous(1, 5+missed+5), watched, "a member that stayed got everything once, in order")
 
