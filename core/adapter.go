@@ -172,8 +172,11 @@ type ErrorReportingAdapter interface {
 }
 
 // AdapterError describes a failure inside an adapter. Op is "publish",
-// "subscribe", "decode" or "version" for this module's adapters; others may
-// add their own, such as "connect".
+// "subscribe", "decode", "version", "history" or "presence" for this
+// module's adapters and the hub ("presence_decode" and "presence_version"
+// for a member record the hub cannot read, "unknown_kind" for a cluster
+// record of a kind it does not know); others may add their own, such as
+// "connect".
 type AdapterError struct {
 	Op  string
 	Err error

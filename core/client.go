@@ -70,6 +70,9 @@ type Client struct {
 	// (WithRecovery or RecoverParam); a join of a history room uses and
 	// removes its cursor. Guarded by state; nil when none was presented.
 	cursors map[string]Position
+	// presenceInfo is what member lists show for the client (see
+	// SetPresenceInfo), under state.
+	presenceInfo []byte
 }
 
 func newClientID() string {
@@ -134,7 +137,13 @@ func (c *Client) GetUserID() string {
 // has Limits.MaxConnectionsPerUser connections, and ErrConnectionClosed for a
 // closed client.
 func (c *Client) SetUserID(userID string) error {
-	return c.hub.users.rebind(c, userID, c.hub.limits.MaxConnectionsPerUser)
+	if err := c.hub.users.rebind(c, userID, c.hub.limits.MaxConnectionsPerUser); err != nil {
+		return err
+	}
+	if c.hub.members != nil {
+		c.hub.members.rekey(c)
+	}
+	return nil
 }
 
 // SetMetadata stores value under key.

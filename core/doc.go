@@ -71,6 +71,29 @@
 // and the rules clients rely on are in docs/protocol.md of the repository.
 // Recoveries and gap fills run in goroutines that Shutdown waits for.
 //
+// # Member lists and the control plane
+//
+// A room whose options have Presence.Enabled keeps its member list in a
+// store the nodes share (the hub's memory without an adapter, the
+// adapter's PresenceAdapter otherwise): one record per user and room,
+// changed only with compare-and-set. A join or leave updates the node's
+// own table at once and its record from a worker (16 per hub), so
+// presence never slows a join or a message. The update that gives a user
+// their first connection in the room fires Hooks.OnPresenceJoin, the one
+// that removes their last connection starts the linger, and the one that
+// ends the linger fires Hooks.OnPresenceLeave: each once in the cluster.
+// A node evicted for missing three heartbeats (WithPresence) is swept
+// from the records by the others; a node that shuts down removes its
+// members first and cuts its lingers short. Hub.Presence and
+// PresenceStats read the store.
+//
+// DisconnectUser, JoinUser, LeaveUser and ClusterClients act on every
+// node through the bus: each node announces what it supports with its
+// heartbeats, and a request waits for the live nodes that support it,
+// until its context's deadline (DefaultControlTimeout without one). The
+// ClusterResult says which nodes answered, which are missing and which do
+// not support the request.
+//
 // All exported methods are safe for concurrent use unless documented
 // otherwise (Router and MiddlewareChain registration happens before use).
 package core

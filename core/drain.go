@@ -113,6 +113,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 			_ = c.conn.Close()
 		}
 	}
+	if h.members != nil && !neverRan {
+		h.members.stop(ctx)
+	}
 	h.stopBackground(ctx)
 	releaseLater()
 	done := make(chan struct{})

@@ -61,4 +61,15 @@ type Hooks struct {
 	// r.Recovered is false the client missed messages that could not be
 	// given back, and the app may send it the room's state again.
 	OnRecovery func(client *Client, room string, r Recovery)
+	// OnPresenceJoin runs in its own goroutine when a user arrives in a
+	// room that tracks members (RoomOptions.Presence): their first
+	// connection in the room, on any node, joined. It runs once in the
+	// cluster, on the node that recorded the arrival; an app that shows
+	// it to the room's clients broadcasts it to the room from there.
+	OnPresenceJoin func(PresenceEvent)
+	// OnPresenceLeave runs in its own goroutine when a user left such a
+	// room: their last connection left (or its node died or stopped) and
+	// the linger passed without a connection of theirs joining again.
+	// Like OnPresenceJoin it runs once in the cluster.
+	OnPresenceLeave func(PresenceEvent)
 }

@@ -72,7 +72,16 @@ type Hub struct {
 	// when the hub has no adapter.
 	hist    HistoryAdapter
 	histMem *MemoryHistory
-	framer  HistoryFramer
+	// members keeps the member records of rooms that track presence, in
+	// the adapter's PresenceAdapter or presMem; nil without room options
+	// or when the adapter has no such store.
+	members *memberTracker
+	presMem *MemoryPresence
+	// control plane: calls waiting for replies, by request ID
+	noControl bool
+	ctlMu     sync.Mutex
+	calls     map[string]*controlCall
+	framer    HistoryFramer
 	// history goroutines (gap fills, recoveries): counted in histWG while
 	// histDone is false, under histLife; histCtx ends their store reads.
 	histLife   sync.Mutex
@@ -190,6 +199,14 @@ func NewHub(opts ...Option) *Hub {
 	case ok:
 		h.hist = ha
 	}
+	switch pa, ok := h.adapter.(PresenceAdapter); {
+	case h.roomOpts == nil: // no room can track members
+	case h.adapter == nil:
+		h.presMem = NewMemoryPresence()
+		h.members = newMemberTracker(h, h.presMem)
+	case ok:
+		h.members = newMemberTracker(h, pa)
+	}
 	if h.adapter != nil {
 		h.pub = newPublisher(h)
 		if h.presenceInterval > 0 {
@@ -214,6 +231,9 @@ func (h *Hub) Run() {
 	// own context, cancelled by Shutdown.
 	ctx, cancel := context.WithCancel(context.Background())
 	h.bgStop = cancel
+	if h.members != nil {
+		h.members.start(ctx)
+	}
 	if h.adapter != nil {
 		h.bgWG.Add(1)
 		if h.pres != nil {
@@ -240,6 +260,7 @@ func (h *Hub) Run() {
 			go h.pres.run(ctx)
 		}
 	}
+
 	close(h.runningCh)
 	<-h.stopCh
 }

@@ -127,6 +127,7 @@ type presence struct {
 }
 
 type nodeInfo struct {
+	features map[string]bool // from its hello records
 	instance string
 	clients  int
 	rooms    map[string]int
@@ -144,10 +145,12 @@ func (p *presence) run(ctx context.Context) {
 	t := time.NewTicker(p.h.presenceInterval)
 	defer t.Stop()
 	p.heartbeat()
+	p.hello()
 	for {
 		select {
 		case <-t.C:
 			p.heartbeat()
+			p.hello()
 			p.evict(time.Now())
 		case <-ctx.Done():
 			return
@@ -187,6 +190,9 @@ func (p *presence) evict(now time.Time) {
 			// own link, and what it missed meanwhile must count as lost.
 			delete(p.nodes, id)
 			p.h.logger.Info("wshub: evicted silent node", "node_id", id)
+			if p.h.members != nil {
+				p.h.members.requestSweep() // its members leave
+			}
 		}
 	}
 }
@@ -220,7 +226,25 @@ func (p *presence) receive(m AdapterMessage) {
 		}
 		return
 	}
-	p.nodes[m.NodeID] = &nodeInfo{instance: rec.instance, clients: rec.clients, rooms: rec.rooms, lastSeen: time.Now()}
+	n := &nodeInfo{instance: rec.instance, clients: rec.clients, rooms: rec.rooms, lastSeen: time.Now()}
+	if old := p.nodes[m.NodeID]; old != nil && old.instance == rec.instance {
+		n.features = old.features
+	}
+	p.nodes[m.NodeID] = n
+}
+
+// features records what node's instance announced in its hello.
+func (p *presence) features(node, instance string, feats [][]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.nodes[node]
+	if n == nil || n.instance != instance {
+		return // its heartbeat comes first; a hello without one is stale
+	}
+	n.features = make(map[string]bool, len(feats))
+	for _, f := range feats {
+		n.features[string(f)] = true
+	}
 }
 
 func (p *presence) totals(room string) (clients, members int) {

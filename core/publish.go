@@ -315,6 +315,12 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 		if !own && m.Seq.numbered() {
 			h.countSeq(h.origins.follow(m.NodeID, true, m.Seq, time.Now()))
 		}
+		if len(m.Data) > 0 && m.Data[0] == clusterVersion {
+			if !own {
+				h.receiveCluster(m.NodeID, m.Data)
+			}
+			return
+		}
 		if h.pres != nil {
 			h.pres.receive(m)
 		}

@@ -177,6 +177,9 @@ func (h *Hub) joinRoom(r *Room, c *Client) (retry bool, err error) {
 		r.members = append(r.members, c)
 	}
 	c.state.Unlock()
+	if err == nil && r.opts.Presence.Enabled && h.members != nil {
+		h.members.add(r.name, c)
+	}
 	empty := len(r.members) == 0
 	if empty {
 		r.deleted = true
@@ -237,6 +240,9 @@ func (h *Hub) leave(r *Room, c *Client) error {
 	c.state.Lock()
 	delete(c.rooms, r.name)
 	c.state.Unlock()
+	if r.opts.Presence.Enabled && h.members != nil {
+		h.members.remove(r.name, c)
+	}
 	empty := len(r.members) == 0
 	if empty {
 		r.deleted = true

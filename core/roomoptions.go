@@ -9,6 +9,9 @@ type RoomOptions struct {
 	// History keeps the room's messages so that clients can recover what
 	// they missed; see History.
 	History History
+	// Presence keeps the room's member list across the cluster and tells
+	// the app when users arrive and leave; see MemberPresence.
+	Presence MemberPresence
 }
 
 // RoomOptionsFunc returns the options of the room named room. The hub calls

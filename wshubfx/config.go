@@ -41,13 +41,21 @@ type Config struct {
 	NodeID string
 	// Presence is the heartbeat interval of cluster presence
 	// (core.WithPresence); zero turns presence off. It needs an adapter.
+	// Member lists (Rooms' Presence) need it on a cluster: it tells the
+	// nodes which node died, so that its members leave, and which nodes
+	// the control plane (core.Hub.DisconnectUser...) waits for.
 	Presence time.Duration
+	// WithoutClusterControl makes this node ignore other nodes' control
+	// requests (core.WithClusterControl(false)).
+	WithoutClusterControl bool
 	// MaxPublishDelay bounds how late a message may leave this node for the
 	// others (core.WithMaxPublishDelay); zero: core's default, 1s.
 	MaxPublishDelay time.Duration
 	// Rooms gives rooms their options by name prefix
 	// (core.RoomOptionsByPrefix): {"chat:": {History: {Size: 100}}} keeps
-	// the last 100 messages of every "chat:" room for recovery. An app
+	// the last 100 messages of every "chat:" room for recovery, and
+	// {"lobby:": {Presence: {Enabled: true}}} keeps member lists of the
+	// "lobby:" rooms (core.Hub.Presence, Hooks.OnPresenceJoin). An app
 	// that decides in code provides a core.RoomOptionsFunc to the graph
 	// instead; giving both is an error.
 	Rooms map[string]core.RoomOptions
@@ -160,6 +168,9 @@ func (c Config) hubOptions() []core.Option {
 	}
 	if c.Presence > 0 {
 		opts = append(opts, core.WithPresence(c.Presence))
+	}
+	if c.WithoutClusterControl {
+		opts = append(opts, core.WithClusterControl(false))
 	}
 	if c.WithoutHandlerLatency {
 		opts = append(opts, core.WithoutHandlerLatency())

@@ -31,6 +31,8 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		beforeRoomLeave  []func(*core.Client, string)
 		afterRoomLeave   []func(*core.Client, string)
 		onRecovery       []func(*core.Client, string, core.Recovery)
+		onPresenceJoin   []func(core.PresenceEvent)
+		onPresenceLeave  []func(core.PresenceEvent)
 	)
 	for _, s := range sets {
 		if s.BeforeConnect != nil {
@@ -75,6 +77,12 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		if s.OnRecovery != nil {
 			onRecovery = append(onRecovery, s.OnRecovery)
 		}
+		if s.OnPresenceJoin != nil {
+			onPresenceJoin = append(onPresenceJoin, s.OnPresenceJoin)
+		}
+		if s.OnPresenceLeave != nil {
+			onPresenceLeave = append(onPresenceLeave, s.OnPresenceLeave)
+		}
 	}
 	return core.Hooks{
 		BeforeConnect:    combineErr1(beforeConnect),
@@ -91,6 +99,8 @@ func mergeHooks(sets ...core.Hooks) core.Hooks {
 		BeforeRoomLeave:  combine2(beforeRoomLeave),
 		AfterRoomLeave:   combine2(afterRoomLeave),
 		OnRecovery:       combine3(onRecovery),
+		OnPresenceJoin:   combine1(onPresenceJoin),
+		OnPresenceLeave:  combine1(onPresenceLeave),
 	}
 }
 

@@ -15,11 +15,13 @@ type Bus struct {
 	// so the bus delivers a room's history messages in offset order.
 	histMu sync.Mutex
 	hist   *core.MemoryHistory
+	// pres holds the member records of every hub on the bus.
+	pres *core.MemoryPresence
 }
 
 // NewBus returns an empty bus.
 func NewBus() *Bus {
-	return &Bus{adapters: make(map[*Adapter]struct{}), hist: core.NewMemoryHistory()}
+	return &Bus{adapters: make(map[*Adapter]struct{}), hist: core.NewMemoryHistory(), pres: core.NewMemoryPresence()}
 }
 
 // NewAdapter returns a new adapter attached to the bus, for one hub. It

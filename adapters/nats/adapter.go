@@ -28,7 +28,8 @@ type Adapter struct {
 	subj          subjects
 	healthTimeout time.Duration
 	failures      failure.Reporter
-	hist          *historyStore // history rooms on JetStream (history.go)
+	hist          *historyStore  // history rooms on JetStream (history.go)
+	pres          *presenceStore // member records on JetStream (presence.go)
 
 	closed atomic.Bool
 	bufs   sync.Pool // *[]byte encode buffers
@@ -63,6 +64,8 @@ var (
 	_ core.ErrorReportingAdapter = (*Adapter)(nil)
 	_ core.LinkStateAdapter      = (*Adapter)(nil)
 	_ core.HistoryAdapter        = (*Adapter)(nil)
+	_ core.PresenceAdapter       = (*Adapter)(nil)
+	_ core.PresenceTTLAdapter    = (*Adapter)(nil)
 )
 
 // New returns an Adapter publishing and subscribing on nc. It validates the
@@ -78,6 +81,10 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 		healthTimeout:   DefaultHealthTimeout,
 		historyStorage:  jetstream.FileStorage,
 		historyReplicas: 1,
+
+		presenceTTL:      DefaultPresenceTTL,
+		presenceStorage:  jetstream.FileStorage,
+		presenceReplicas: 1,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -100,6 +107,7 @@ func New(nc *natsgo.Conn, opts ...Option) (*Adapter, error) {
 		return nil, err
 	}
 	a.hist = hist
+	a.pres = newPresenceStore(nc, hist.js, a.subj, cfg, &a.failures)
 	return a, nil
 }
 

@@ -1,6 +1,8 @@
 // Package nats is a core.Adapter that relays hub operations between nodes
-// over NATS core publish/subscribe, and keeps the history of rooms that
-// want one in JetStream (core.HistoryAdapter; see "History" below).
+// over NATS core publish/subscribe, keeps the history of rooms that want
+// one in JetStream (core.HistoryAdapter; see "History" below) and the
+// member records of rooms that track presence in a JetStream key-value
+// bucket (core.PresenceAdapter; see "Presence").
 //
 // The adapter borrows a *natsgo.Conn from the caller, who keeps owning it:
 // its connect and reconnect options, its async error handler and closing it
@@ -121,6 +123,32 @@
 // for TTL keeps nothing, and its next message starts a new epoch at offset
 // 1; a room that keeps talking keeps its epoch and the messages of the last
 // TTL (at most Size).
+//
+// # Presence
+//
+// Member records (core.PresenceAdapter) live in a JetStream key-value
+// bucket, <PREFIX>_PRESENCE (stream KV_<PREFIX>_PRESENCE; the prefix mapped
+// as for history streams), created by the first write with one value per
+// key (History 1), the TTL of WithPresenceTTL as its MaxAge (default 2
+// minutes; the hub rewrites its members' records every third of it,
+// core.PresenceTTLAdapter), and the storage and replicas of
+// WithPresenceStorage and WithPresenceReplicas. Keys are
+//
+//	<room token>.<key token>
+//
+// each token the base64url (unpadded) encoding of the name, or for names
+// over 96 bytes "=" and that of their SHA-256 (so keys stay short and a
+// room's keys share one prefix); values start with the room and key
+// themselves, then the hub's bytes. A record's revision is the stream
+// sequence of its message, so revisions are never reused; writes are
+// compare-and-set on it (Nats-Expected-Last-Subject-Sequence). Reads ask the
+// stream leader, not a replica that may lag. A listing reads the room's
+// keys (or the whole bucket) through a short-lived consumer.
+//
+// What NATS 2.9 lacks here: per-message TTL. A deleted record leaves a
+// delete marker until the bucket's MaxAge removes it, so a room's churn
+// costs, for TTL, one message per user who left, which listings read and
+// skip.
 //
 // All methods of Adapter are safe for concurrent use.
 package nats

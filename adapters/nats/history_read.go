@@ -88,37 +88,49 @@ type msgGetResponse struct {
 // already acknowledged; the leader's answer includes them. Errors:
 // errNoMessage, errStreamGone, the request's.
 func (h *historyStore) get(ctx context.Context, stream string, req msgGetRequest) (*storedMsg, error) {
-	body, err := json.Marshal(req)
+	seq, hdr, data, err := leaderGet(ctx, h.nc, stream, req)
 	if err != nil {
 		return nil, err
 	}
+	return newStoredMsg(seq, hdr, data), nil
+}
+
+// leaderGet asks the leader of stream for one message (see
+// historyStore.get) and returns its sequence, headers and data, bounded by
+// ctx and historyRequestTimeout. Errors: errNoMessage, errStreamGone, the
+// request's.
+func leaderGet(ctx context.Context, nc *natsgo.Conn, stream string, req msgGetRequest) (uint64, natsgo.Header, []byte, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, historyRequestTimeout)
 	defer cancel()
-	resp, err := h.nc.RequestWithContext(rctx, jsAPIPrefix+"STREAM.MSG.GET."+stream, body)
+	resp, err := nc.RequestWithContext(rctx, jsAPIPrefix+"STREAM.MSG.GET."+stream, body)
 	if err != nil {
-		return nil, fmt.Errorf("get from %s: %w", stream, noJetStream(err))
+		return 0, nil, nil, fmt.Errorf("get from %s: %w", stream, noJetStream(err))
 	}
 	var r msgGetResponse
 	if err := json.Unmarshal(resp.Data, &r); err != nil {
-		return nil, fmt.Errorf("get from %s: %w", stream, err)
+		return 0, nil, nil, fmt.Errorf("get from %s: %w", stream, err)
 	}
 	switch {
 	case r.Error != nil && r.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-		return nil, errNoMessage
+		return 0, nil, nil, errNoMessage
 	case r.Error != nil && r.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound:
-		return nil, fmt.Errorf("%s: %w", stream, errStreamGone)
+		return 0, nil, nil, fmt.Errorf("%s: %w", stream, errStreamGone)
 	case r.Error != nil:
-		return nil, fmt.Errorf("get from %s: %w", stream, r.Error)
+		return 0, nil, nil, fmt.Errorf("get from %s: %w", stream, r.Error)
 	case r.Message == nil:
-		return nil, fmt.Errorf("get from %s: %w", stream, jetstream.ErrInvalidJetStreamResponse)
+		return 0, nil, nil, fmt.Errorf("get from %s: %w", stream, jetstream.ErrInvalidJetStreamResponse)
 	}
 	var hdr natsgo.Header
 	if len(r.Message.Header) > 0 {
 		if hdr, err = natsgo.DecodeHeadersMsg(r.Message.Header); err != nil {
-			return nil, fmt.Errorf("get from %s #%d: %w", stream, r.Message.Seq, err)
+			return 0, nil, nil, fmt.Errorf("get from %s #%d: %w", stream, r.Message.Seq, err)
 		}
 	}
-	return newStoredMsg(r.Message.Seq, hdr, r.Message.Data), nil
+	return r.Message.Seq, hdr, r.Message.Data, nil
 }
 
 // ReadHistory returns the stored messages of room selected by q, with
@@ -126,8 +138,12 @@ func (h *historyStore) get(ctx context.Context, stream string, req msgGetRequest
 // core.HistoryAdapter): an empty page when the room has no message (or its
 // stream does not exist yet). It reads from the stream's leader, so it
 // sees every message acknowledged before it started; messages of an older
-// epoch that the stream still holds are left out. A stored message that
-// does not decode is skipped and reported (Op "decode"). Errors:
+// epoch that the stream still holds are left out. Its requests go out on
+// the connection behind any SUB that SetRoomInterest wrote before the
+// call, so the server has the room's subscription before the read, and
+// the messages stored after it (published once stored) reach this node
+// (core.HistoryAdapter). A stored message that does not decode is skipped
+// and reported (Op "decode"). Errors:
 // core.ErrAdapterClosed, core.ErrEmptyRoomName, core.ErrNoHistory when opts
 // keep none, ErrNotConnected, ctx's error or JetStream's; every request is
 // bounded by ctx and by 2 s. It costs two requests, plus a few to find the

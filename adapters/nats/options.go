@@ -24,6 +24,10 @@ type config struct {
 	healthTimeout   time.Duration
 	historyStorage  jetstream.StorageType
 	historyReplicas int
+
+	presenceTTL      time.Duration
+	presenceStorage  jetstream.StorageType
+	presenceReplicas int
 }
 
 // WithSubjectPrefix sets the first subject token(s) of every subject the
@@ -74,6 +78,44 @@ func WithHistoryReplicas(n int) Option {
 	return func(c *config) { c.historyReplicas = n }
 }
 
+// DefaultPresenceTTL is how long the presence bucket keeps a record that
+// is not rewritten, without WithPresenceTTL.
+const DefaultPresenceTTL = 2 * time.Minute
+
+// MinPresenceTTL is the shortest TTL WithPresenceTTL accepts.
+const MinPresenceTTL = time.Second
+
+// WithPresenceTTL sets how long the presence bucket keeps a member record
+// and a deleted record's marker (the bucket's MaxAge; default
+// DefaultPresenceTTL). Adapter.PresenceTTL returns it, and a hub rewrites
+// its members' records every third of it, so records outlive only a
+// cluster that stopped without removing them, by at most d. Deletes leave
+// a marker for d too (NATS 2.9 has no per-message TTL), so d also bounds
+// what a room's churn leaves behind for ListPresence to skip. It applies
+// when the adapter creates or updates the bucket, so all nodes must use the
+// same value. New returns ErrInvalidOption for d under MinPresenceTTL.
+func WithPresenceTTL(d time.Duration) Option {
+	return func(c *config) { c.presenceTTL = d }
+}
+
+// WithPresenceStorage sets where the presence bucket keeps its records:
+// jetstream.FileStorage (the default), which survives a broker restart, or
+// jetstream.MemoryStorage, which is faster and loses them (the hubs write
+// their members again within a third of the TTL, firing their joins
+// again). It applies when the adapter creates the bucket (JetStream cannot
+// change it afterwards), so all nodes must use the same value. New returns
+// ErrInvalidOption for another value.
+func WithPresenceStorage(st jetstream.StorageType) Option {
+	return func(c *config) { c.presenceStorage = st }
+}
+
+// WithPresenceReplicas sets how many servers of a NATS cluster keep the
+// presence bucket (default 1; 3 survives the loss of one server), as
+// WithHistoryReplicas does for history streams, and with the same limits.
+func WithPresenceReplicas(n int) Option {
+	return func(c *config) { c.presenceReplicas = n }
+}
+
 func (c *config) validate() error {
 	if err := validatePrefix(c.prefix); err != nil {
 		return err
@@ -86,6 +128,15 @@ func (c *config) validate() error {
 	}
 	if c.historyReplicas < 1 || c.historyReplicas > MaxHistoryReplicas {
 		return fmt.Errorf("%w: history replicas %d not in 1..%d", ErrInvalidOption, c.historyReplicas, MaxHistoryReplicas)
+	}
+	if c.presenceTTL < MinPresenceTTL {
+		return fmt.Errorf("%w: presence TTL %v under %v", ErrInvalidOption, c.presenceTTL, MinPresenceTTL)
+	}
+	if c.presenceStorage != jetstream.FileStorage && c.presenceStorage != jetstream.MemoryStorage {
+		return fmt.Errorf("%w: presence storage %v", ErrInvalidOption, c.presenceStorage)
+	}
+	if c.presenceReplicas < 1 || c.presenceReplicas > MaxHistoryReplicas {
+		return fmt.Errorf("%w: presence replicas %d not in 1..%d", ErrInvalidOption, c.presenceReplicas, MaxHistoryReplicas)
 	}
 	return nil
 }

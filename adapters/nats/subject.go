@@ -103,12 +103,23 @@ func (s subjects) historyBase(k historyKey) string {
 const maxStreamPrefix = 48
 
 // historyStream returns the name of the JetStream stream that keeps the
-// rooms with options k: "<PREFIX>_HISTORY_<size>_<ttl-ms>", the prefix
-// upper-cased with its dots turned into underscores. A prefix with
+// rooms with options k: "<PREFIX>_HISTORY_<size>_<ttl-ms>", with the
+// prefix's name token (see nameToken).
+func (s subjects) historyStream(k historyKey) string {
+	return fmt.Sprintf("%s_HISTORY_%d_%d", s.nameToken(), k.size, k.ttlMS)
+}
+
+// presenceBucket returns the name of the JetStream key-value bucket that
+// keeps the member records: "<PREFIX>_PRESENCE", with the prefix's name
+// token (see nameToken); its stream is "KV_<PREFIX>_PRESENCE".
+func (s subjects) presenceBucket() string { return s.nameToken() + "_PRESENCE" }
+
+// nameToken returns the prefix as it starts the names of streams and
+// buckets: upper-cased with its dots turned into underscores. A prefix with
 // characters that mapping could confuse (upper case, '_', anything but
 // a-z, 0-9, '-' and '.') or longer than maxStreamPrefix is cut and
-// followed by a hash of it, so distinct prefixes never share a stream.
-func (s subjects) historyStream(k historyKey) string {
+// followed by a hash of it, so distinct prefixes never share a name.
+func (s subjects) nameToken() string {
 	var b strings.Builder
 	exact := len(s.prefix) <= maxStreamPrefix
 	for _, r := range s.prefix {
@@ -132,5 +143,5 @@ func (s subjects) historyStream(k historyKey) string {
 		sum := sha256.Sum256([]byte(s.prefix))
 		name = name[:min(len(name), maxStreamPrefix)] + "_" + strings.ToUpper(hex.EncodeToString(sum[:5]))
 	}
-	return fmt.Sprintf("%s_HISTORY_%d_%d", name, k.size, k.ttlMS)
+	return name
 }

@@ -36,6 +36,8 @@ type Adapter struct {
 	closed atomic.Bool // set once by Close; checked by Publish without a lock
 	bufs   sync.Pool   // *[]byte encoding buffers for Publish
 
+	presRevs presenceRevs // the block of presence revisions (see presence.go)
+
 	// wake tells the keeper that the desired room set changed. Capacity 1:
 	// one pending signal covers any number of changes, because the keeper
 	// reads the whole desired set; a send that finds it full is dropped.
@@ -80,6 +82,7 @@ var (
 	_ core.ErrorReportingAdapter = (*Adapter)(nil)
 	_ core.LinkStateAdapter      = (*Adapter)(nil)
 	_ core.HistoryAdapter        = (*Adapter)(nil)
+	_ core.PresenceAdapter       = (*Adapter)(nil)
 )
 
 // maxPooledBuf is the largest encoding buffer kept for reuse, so one huge

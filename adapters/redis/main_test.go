@@ -14,6 +14,7 @@ import (
 var goRedisLines = &adaptertest.LogRecorder{}
 
 func TestMain(m *testing.M) {
+	adaptertest.MemberChild(memberChildAdapter) // a child process of the member tests does its work here
 	goredis.SetLogger(GoRedisLogger{Logger: goRedisLines})
 	goleak.VerifyTestMain(m)
 }

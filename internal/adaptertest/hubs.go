@@ -72,6 +72,18 @@ type Socket struct {
 	msgs    []string
 	changed chan struct{} // closed and replaced on every message
 	done    chan struct{}
+	err     error // what ended the reads, set before done closes
+}
+
+// Ended returns what ended the socket's reads (a *websocket.CloseError
+// when the server closed it), or nil while it is open.
+func (s *Socket) Ended() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
 }
 
 // Dial connects a client to n and starts recording what it receives.
@@ -110,6 +122,7 @@ func (n *HubNode) dial(t *testing.T, pathQuery string) *Socket {
 		for {
 			_, data, err := conn.ReadMessage()
 			if err != nil {
+				s.err = err
 				return
 			}
 			s.mu.Lock()

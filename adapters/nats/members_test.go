@@ -1,0 +1,77 @@
+package nats
+
+import (
+	"testing"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/adaptertest"
+)
+
+// memberAdapters returns a factory of adapters sharing one new prefix on
+// the shared broker, whose presence bucket is deleted when the test ends.
+func memberAdapters(tb testing.TB) (string, func(tb testing.TB) core.Adapter) {
+	prefix := testPrefix()
+	dropPresence(tb, newAdapter(tb, connect(tb, sharedURL), prefix))
+	return prefix, func(tb testing.TB) core.Adapter { return newAdapter(tb, connect(tb, sharedURL), prefix) }
+}
+
+// memberChildAdapter is the adapter of a child process of the member
+// tests (see adaptertest.MemberChild).
+func memberChildAdapter(prefix string) (core.Adapter, error) {
+	nc, err := natsgo.Connect(sharedURL)
+	if err != nil {
+		return nil, err
+	}
+	return New(nc, WithSubjectPrefix(prefix))
+}
+
+// TestMembersOverNATS: member lists and presence events of three hubs
+// whose records live in a JetStream key-value bucket (see
+// adaptertest.RunMembers).
+func TestMembersOverNATS(t *testing.T) {
+	_, newAd := memberAdapters(t)
+	adaptertest.RunMembers(t, func(t *testing.T) core.Adapter { return newAd(t) })
+}
+
+// TestMembersOfKilledNodeLeaveOverNATS: kill -9 of a node process makes
+// its members leave, once (see adaptertest.RunMembersCrash).
+func TestMembersOfKilledNodeLeaveOverNATS(t *testing.T) {
+	prefix, newAd := memberAdapters(t)
+	adaptertest.RunMembersCrash(t, prefix, func(t *testing.T) core.Adapter { return newAd(t) })
+}
+
+// TestControlOverNATS: the control plane across four hubs, one without it
+// and one dead (see adaptertest.RunControl).
+func TestControlOverNATS(t *testing.T) {
+	prefix := testPrefix()
+	adaptertest.RunControl(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
+}
+
+// BenchmarkMembers10k: 10,000 members on one node, recorded in JetStream
+// key-value (see adaptertest.BenchMembers).
+//
+//	go test -run '^$' -bench BenchmarkMembers10k -benchtime 20x ./adapters/nats/
+func BenchmarkMembers10k(b *testing.B) {
+	_, newAd := memberAdapters(b)
+	adaptertest.BenchMembers(b, 10_000, newAd)
+}
+
+// BenchmarkDisconnectUser: DisconnectUser across three nodes over NATS.
+func BenchmarkDisconnectUser(b *testing.B) {
+	prefix := testPrefix()
+	adaptertest.BenchDisconnectUser(b, func(tb testing.TB) core.Adapter { return newAdapter(tb, connect(tb, sharedURL), prefix) })
+}
+
+// BenchmarkBroadcastChurn: broadcast latency with and without member
+// churn on the same node (run with -benchtime 1x; see
+// adaptertest.BenchBroadcastChurn).
+func BenchmarkBroadcastChurn(b *testing.B) {
+	for _, churn := range []string{"", "plain", "members"} {
+		b.Run("churn="+churn, func(b *testing.B) {
+			_, newAd := memberAdapters(b)
+			adaptertest.BenchBroadcastChurn(b, churn, newAd)
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package core
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"slices"
+)
+
+// A member record (PresenceRecord.Data) holds one user's connections in one
+// room, and the linger of a user whose last connection left:
+//
+//	byte     version (1)
+//	string   user ID ("" for a client without one)
+//	uvarint  connection count, then per connection:
+//	         string node ID, string instance, string client ID,
+//	         uvarint join time (Unix ms), string info
+//	uvarint  linger deadline (Unix ms; 0 when the user is not lingering)
+//	string   node that set the linger
+//	then extensions until the end: uvarint key, string value; this
+//	version defines none and skips any it finds
+//
+// A string is a uvarint length and the bytes. Records come from a store
+// that anything with access to it can write, so decoding checks every
+// length and never panics (FuzzPresenceDoc).
+const presenceDocVersion = 1
+
+// maxPresenceConns bounds the connections one record may hold.
+const maxPresenceConns = 1 << 16
+
+var (
+	errDocMalformed = errors.New("wshub: malformed presence record")
+	errDocVersion   = errors.New("wshub: presence record from a newer version")
+)
+
+type presenceDoc struct {
+	user        string
+	conns       []presenceConn
+	lingerUntil int64 // Unix ms
+	lingerNode  string
+}
+
+type presenceConn struct {
+	node     string
+	instance string
+	client   string
+	joined   int64 // Unix ms
+	info     []byte
+}
+
+func (c *presenceConn) equal(o *presenceConn) bool {
+	return c.node == o.node && c.instance == o.instance && c.client == o.client &&
+		c.joined == o.joined && bytes.Equal(c.info, o.info)
+}
+
+func (d *presenceDoc) equal(o *presenceDoc) bool {
+	return d.user == o.user && d.lingerUntil == o.lingerUntil && d.lingerNode == o.lingerNode &&
+		slices.EqualFunc(d.conns, o.conns, func(a, b presenceConn) bool { return a.equal(&b) })
+}
+
+func appendDocString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendPresenceDoc(b []byte, d *presenceDoc) []byte {
+	b = append(b, presenceDocVersion)
+	b = appendDocString(b, d.user)
+	b = binary.AppendUvarint(b, uint64(len(d.conns)))
+	for i := range d.conns {
+		c := &d.conns[i]
+		b = appendDocString(b, c.node)
+		b = appendDocString(b, c.instance)
+		b = appendDocString(b, c.client)
+		b = binary.AppendUvarint(b, uint64(max(c.joined, 0)))
+		b = binary.AppendUvarint(b, uint64(len(c.info)))
+		b = append(b, c.info...)
+	}
+	b = binary.AppendUvarint(b, uint64(max(d.lingerUntil, 0)))
+	return appendDocString(b, d.lingerNode)
+}
+
+// byteReader reads the fields of the hub's small binary records.
+type byteReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *byteReader) uvarint() uint64 {
+	if r.bad {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *byteReader) bytes() []byte {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *byteReader) str() string { return string(r.bytes()) }
+
+// skipExtensions skips key-value extensions to the end of the input.
+func (r *byteReader) skipExtensions() {
+	for !r.bad && len(r.b) > 0 {
+		r.uvarint()
+		r.bytes()
+	}
+}
+
+func decodePresenceDoc(b []byte) (presenceDoc, error) {
+	var d presenceDoc
+	if len(b) == 0 {
+		return d, errDocMalformed
+	}
+	if b[0] != presenceDocVersion {
+		if b[0] > presenceDocVersion {
+			return d, errDocVersion
+		}
+		return d, errDocMalformed
+	}
+	r := byteReader{b: b[1:]}
+	d.user = r.str()
+	n := r.uvarint()
+	// A connection takes at least five bytes, which bounds the slice
+	// sized below by the input.
+	if r.bad || n > maxPresenceConns || n > uint64(len(r.b)/5) {
+		return presenceDoc{}, errDocMalformed
+	}
+	if n > 0 {
+		d.conns = make([]presenceConn, n)
+	}
+	for i := range d.conns {
+		c := &d.conns[i]
+		c.node = r.str()
+		c.instance = r.str()
+		c.client = r.str()
+		j := r.uvarint()
+		if j > 1<<53 {
+			r.bad = true
+		}
+		c.joined = int64(j)
+		if info := r.bytes(); len(info) > 0 {
+			c.info = bytes.Clone(info)
+		}
+	}
+	lu := r.uvarint()
+	if lu > 1<<53 {
+		r.bad = true
+	}
+	d.lingerUntil = int64(lu)
+	d.lingerNode = r.str()
+	r.skipExtensions()
+	if r.bad {
+		return presenceDoc{}, errDocMalformed
+	}
+	return d, nil
+}
