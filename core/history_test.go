@@ -187,3 +187,22 @@ func TestLateSubscriptionOverMemory(t *testing.T) {
 	bus := memory.NewBus()
 	adaptertest.RunLateSubscription(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
+
+// A history message queued behind a plain one leaves in the same publisher
+// batch; its store must not get the plain messages' context, which ends
+// with the batch (it did: every such message was dropped as store_failed).
+func TestHistoryStoredInMixedBatch(t *testing.T) {
+	bus := memory.NewBus()
+	counters := adaptertest.NewCounters()
+	n := adaptertest.HistoryNode(t, "mixed", bus.NewAdapter(), nil, core.WithMetrics(counters))
+	other := adaptertest.HistoryNode(t, "mixed-other", bus.NewAdapter(), nil)
+	room := "hist-mixed"
+	watcher := other.DialRoom(t, room, "")
+	const rounds = 50
+	for i := range rounds {
+		n.Hub.Broadcast([]byte("plain"))
+		require.NoError(t, n.Hub.BroadcastToRoom(room, []byte(strconv.Itoa(i))))
+	}
+	watcher.AwaitCount(t, room, rounds)
+	assert.Zero(t, counters.Traffic().Dropped["store_failed"])
+}

@@ -171,15 +171,17 @@ func (p *publisher) send(ctx context.Context, batch []queued, msgs []AdapterMess
 	if len(msgs) == 0 {
 		return msgs
 	}
-	ctx, cancel := context.WithTimeout(ctx, min(h.cfg.WriteWait, plainAt+h.maxPublishDelay-now))
+	// pctx, not ctx: the deferred store above must not get this one,
+	// cancelled when send returns.
+	pctx, cancel := context.WithTimeout(ctx, min(h.cfg.WriteWait, plainAt+h.maxPublishDelay-now))
 	defer cancel()
 	p.stamp(msgs)
 	var err error
 	if bp, ok := h.adapter.(BatchPublisher); ok {
-		err = bp.PublishBatch(ctx, msgs)
+		err = bp.PublishBatch(pctx, msgs)
 	} else {
 		for i := range msgs {
-			if e := h.adapter.Publish(ctx, msgs[i]); e != nil && err == nil {
+			if e := h.adapter.Publish(pctx, msgs[i]); e != nil && err == nil {
 				err = e
 			}
 		}
