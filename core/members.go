@@ -22,8 +22,10 @@ type MemberPresence struct {
 	// a member in the events' eyes: a connection of theirs that joins
 	// again within it (a page reload, a reconnect to another node) fires
 	// neither a leave nor a join. Zero means DefaultPresenceLinger;
-	// negative means none (the leave fires at once). A lingering user is
-	// not in Hub.Presence's list, which shows connections.
+	// negative means none (the leave fires at once). A client without a
+	// user ID cannot come back as itself, so it leaves at once. A
+	// lingering user stays in Hub.Presence's list (Lingering set), so
+	// that a list read meanwhile agrees with the events.
 	Linger time.Duration
 }
 
@@ -40,9 +42,11 @@ func (p MemberPresence) linger() time.Duration {
 	return p.Linger
 }
 
-// PresenceMember is one connection in a room's member list.
+// PresenceMember is one connection in a room's member list, or a user
+// whose last connection left within the linger (Lingering).
 type PresenceMember struct {
-	ClientID string `json:"client_id"`
+	// ClientID is the connection, "" for a lingering user.
+	ClientID string `json:"client_id,omitempty"`
 	// UserID is the client's user ID, "" for a client without one (each
 	// such client counts as a user of its own).
 	UserID string `json:"user_id,omitempty"`
@@ -52,8 +56,14 @@ type PresenceMember struct {
 	JoinedAt time.Time `json:"joined_at"`
 	// Info is what the app set for the connection (Client.SetPresenceInfo)
 	// or for this membership (Client.SetRoomPresenceInfo), opaque to the
-	// hub; nil when it set nothing.
+	// hub; nil when it set nothing. A lingering user's is their last
+	// connection's.
 	Info []byte `json:"info,omitempty"`
+	// Lingering is set for a user with no connection left in the room
+	// whose linger has not ended: no leave fired, and a connection of
+	// theirs that joins now fires no join. NodeID is the node that will
+	// end the linger; JoinedAt is zero.
+	Lingering bool `json:"lingering,omitempty"`
 }
 
 // PresenceStats counts a room's members across the cluster.
@@ -61,7 +71,7 @@ type PresenceStats struct {
 	// Clients is the number of connections in the room.
 	Clients int `json:"clients"`
 	// Users is the number of distinct users among them (a client without
-	// a user ID counts as one user).
+	// a user ID counts as one user), and of lingering users.
 	Users int `json:"users"`
 }
 
@@ -78,7 +88,8 @@ type PresenceEvent struct {
 	// NodeID is the node the joining connection is on (a join), or the
 	// node that recorded the leave.
 	NodeID string `json:"node_id"`
-	// Info is the joining connection's presence info (a join only).
+	// Info is the joining connection's presence info, or for a leave the
+	// info of the user's last connection.
 	Info []byte `json:"info,omitempty"`
 	// At is when the node recorded the event.
 	At time.Time `json:"at"`
@@ -155,6 +166,9 @@ func (h *Hub) Presence(ctx context.Context, room string) ([]PresenceMember, erro
 			out = append(out, PresenceMember{ClientID: c.client, UserID: d.user, NodeID: c.node,
 				JoinedAt: time.UnixMilli(c.joined), Info: c.info})
 		}
+		if len(d.conns) == 0 && d.lingerUntil != 0 {
+			out = append(out, PresenceMember{UserID: d.user, NodeID: d.lingerNode, Info: d.lingerInfo, Lingering: true})
+		}
 	}
 	slices.SortFunc(out, func(a, b PresenceMember) int {
 		if c := a.JoinedAt.Compare(b.JoinedAt); c != 0 {
@@ -174,7 +188,7 @@ func (h *Hub) PresenceStats(ctx context.Context, room string) (PresenceStats, er
 	}
 	var s PresenceStats
 	for _, d := range docs {
-		if len(d.conns) > 0 {
+		if len(d.conns) > 0 || d.lingerUntil != 0 {
 			s.Users++
 			s.Clients += len(d.conns)
 		}

@@ -17,6 +17,7 @@ import (
 //	         uvarint join time (Unix ms), string info
 //	uvarint  linger deadline (Unix ms; 0 when the user is not lingering)
 //	string   node that set the linger
+//	string   info of the user's last connection, while lingering
 //	then extensions until the end: uvarint key, string value; this
 //	version defines none and skips any it finds
 //
@@ -38,6 +39,7 @@ type presenceDoc struct {
 	conns       []presenceConn
 	lingerUntil int64 // Unix ms
 	lingerNode  string
+	lingerInfo  []byte
 }
 
 type presenceConn struct {
@@ -55,6 +57,7 @@ func (c *presenceConn) equal(o *presenceConn) bool {
 
 func (d *presenceDoc) equal(o *presenceDoc) bool {
 	return d.user == o.user && d.lingerUntil == o.lingerUntil && d.lingerNode == o.lingerNode &&
+		bytes.Equal(d.lingerInfo, o.lingerInfo) &&
 		slices.EqualFunc(d.conns, o.conns, func(a, b presenceConn) bool { return a.equal(&b) })
 }
 
@@ -77,7 +80,9 @@ func appendPresenceDoc(b []byte, d *presenceDoc) []byte {
 		b = append(b, c.info...)
 	}
 	b = binary.AppendUvarint(b, uint64(max(d.lingerUntil, 0)))
-	return appendDocString(b, d.lingerNode)
+	b = appendDocString(b, d.lingerNode)
+	b = binary.AppendUvarint(b, uint64(len(d.lingerInfo)))
+	return append(b, d.lingerInfo...)
 }
 
 // byteReader reads the fields of the hub's small binary records.
@@ -162,6 +167,9 @@ func decodePresenceDoc(b []byte) (presenceDoc, error) {
 	}
 	d.lingerUntil = int64(lu)
 	d.lingerNode = r.str()
+	if info := r.bytes(); len(info) > 0 {
+		d.lingerInfo = bytes.Clone(info)
+	}
 	r.skipExtensions()
 	if r.bad {
 		return presenceDoc{}, errDocMalformed

@@ -16,6 +16,7 @@ import (
 var memberTestRooms = RoomOptionsByPrefix(map[string]RoomOptions{
 	"p-":   {Presence: MemberPresence{Enabled: true, Linger: 200 * time.Millisecond}},
 	"now-": {Presence: MemberPresence{Enabled: true, Linger: -1}},
+	"l-":   {Presence: MemberPresence{Enabled: true, Linger: time.Minute}},
 })
 
 // memberEvents counts presence events by kind and user.
@@ -192,4 +193,61 @@ func TestMembersChurnLeavesNothing(t *testing.T) {
 		assert.Equal(t, j, ev.leaves[k], "joins and leaves of %s", k)
 	}
 	t.Logf("%d connections churned", n)
+}
+
+// A user within their linger stays in the list, marked Lingering and with
+// their last info, so that a list read meanwhile agrees with the events;
+// a client without a user ID leaves at once, with its info on the leave.
+func TestLingeringUserListed(t *testing.T) {
+	var ev memberEvents
+	var mu sync.Mutex
+	var leaves []PresenceEvent
+	hooks := ev.hooks()
+	count := hooks.OnPresenceLeave
+	hooks.OnPresenceLeave = func(e PresenceEvent) {
+		mu.Lock()
+		leaves = append(leaves, e)
+		mu.Unlock()
+		count(e)
+	}
+	h, srv := startHub(t, WithRoomOptions(memberTestRooms), WithHooks(hooks))
+	ctx := contextWithTimeout(t, 5*time.Second)
+	u := wsURL(srv)
+	conn, c := dialQuery(t, h, u, url.Values{"user": {"ann"}, "join": {"l-1"}})
+	require.NoError(t, c.SetRoomPresenceInfo("l-1", []byte("Ann")))
+	trackerIdle(t, h)
+	require.NoError(t, conn.Close())
+	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 5*time.Second, time.Millisecond)
+	trackerIdle(t, h)
+	list, err := h.Presence(ctx, "l-1")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, PresenceMember{UserID: "ann", NodeID: h.NodeID(), Info: []byte("Ann"), Lingering: true}, list[0])
+	s, err := h.PresenceStats(ctx, "l-1")
+	require.NoError(t, err)
+	assert.Equal(t, PresenceStats{Clients: 0, Users: 1}, s)
+
+	// Back within the linger: listed as a connection again, no new join.
+	_, c2 := dialQuery(t, h, u, url.Values{"user": {"ann"}, "join": {"l-1"}})
+	trackerIdle(t, h)
+	list, err = h.Presence(ctx, "l-1")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, c2.ID, list[0].ClientID)
+	assert.False(t, list[0].Lingering)
+	j, l := ev.counts("l-1/ann")
+	assert.Equal(t, 1, j)
+	assert.Zero(t, l)
+
+	// Anonymous: no linger even in a lingering room; the leave has its info.
+	aconn, anon := dialQuery(t, h, u, url.Values{"join": {"l-1"}})
+	require.NoError(t, anon.SetPresenceInfo([]byte("guest")))
+	trackerIdle(t, h)
+	require.NoError(t, aconn.Close())
+	require.Eventually(t, func() bool { _, l := ev.counts("l-1/" + anon.ID); return l == 1 }, 5*time.Second, time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, leaves, 1)
+	assert.Equal(t, []byte("guest"), leaves[0].Info)
+	assert.Equal(t, anon.ID, leaves[0].ClientID)
 }

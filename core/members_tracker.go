@@ -98,6 +98,10 @@ type memberTracker struct {
 	quit     chan struct{} // closed by stop
 
 	wg sync.WaitGroup
+	// hooks counts the presence hooks running, which Shutdown waits for
+	// before it stops the publisher: a leave the hook broadcasts must
+	// still go out.
+	hooks sync.WaitGroup
 }
 
 func newMemberTracker(h *Hub, store PresenceAdapter) *memberTracker {
@@ -344,7 +348,7 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 		stopping := t.stopping
 		t.mu.Unlock()
 
-		doc := presenceDoc{user: old.user, lingerUntil: old.lingerUntil, lingerNode: old.lingerNode}
+		doc := presenceDoc{user: old.user}
 		if len(mine) > 0 {
 			doc.user = user
 		}
@@ -360,8 +364,8 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 		})
 
 		var join, leave bool
+		var leftInfo []byte // the info the user's leave carries
 		lingering := old.lingerUntil != 0
-		doc.lingerUntil, doc.lingerNode = 0, ""
 		switch {
 		case len(doc.conns) > 0:
 			join = len(old.conns) == 0 && !lingering
@@ -369,16 +373,20 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 			if !lingerKnown {
 				linger, lingerKnown = t.h.roomOptions(k.room).Presence.linger(), true
 			}
-			if stopping || linger <= 0 {
+			leftInfo = old.conns[len(old.conns)-1].info // the latest to join
+			// A client without a user ID cannot come back as itself: it
+			// leaves at once.
+			if stopping || linger <= 0 || old.user == "" {
 				leave = true
 			} else {
-				doc.lingerUntil, doc.lingerNode = now.Add(linger).UnixMilli(), me
+				doc.lingerUntil, doc.lingerNode, doc.lingerInfo = now.Add(linger).UnixMilli(), me, leftInfo
 			}
 		case lingering:
+			leftInfo = old.lingerInfo
 			if old.lingerUntil <= now.UnixMilli() || (stopping && old.lingerNode == me) {
 				leave = true
 			} else {
-				doc.lingerUntil, doc.lingerNode = old.lingerUntil, old.lingerNode
+				doc.lingerUntil, doc.lingerNode, doc.lingerInfo = old.lingerUntil, old.lingerNode, old.lingerInfo
 				if gone != nil && old.lingerNode != me && gone.node(old.lingerNode) {
 					doc.lingerNode = me // its node died: this one ends the linger
 				}
@@ -416,7 +424,7 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 			t.event(true, PresenceEvent{Room: k.room, UserID: doc.user, ClientID: first.client,
 				NodeID: me, Info: first.info, At: now})
 		case leave:
-			ev := PresenceEvent{Room: k.room, UserID: old.user, NodeID: me, At: now}
+			ev := PresenceEvent{Room: k.room, UserID: old.user, NodeID: me, Info: leftInfo, At: now}
 			if old.user == "" {
 				ev.ClientID = strings.TrimPrefix(k.key, "c:")
 			}
@@ -469,11 +477,18 @@ func (t *memberTracker) lingerTimer(k pkey, d *presenceDoc) {
 
 func (t *memberTracker) event(join bool, ev PresenceEvent) {
 	hooks := &t.h.hooks
+	run := func(name string, fn func(PresenceEvent)) {
+		t.hooks.Add(1)
+		t.h.goHook(name, func() {
+			defer t.hooks.Done()
+			fn(ev)
+		})
+	}
 	switch {
 	case join && hooks.OnPresenceJoin != nil:
-		t.h.goHook("OnPresenceJoin", func() { hooks.OnPresenceJoin(ev) })
+		run("OnPresenceJoin", hooks.OnPresenceJoin)
 	case !join && hooks.OnPresenceLeave != nil:
-		t.h.goHook("OnPresenceLeave", func() { hooks.OnPresenceLeave(ev) })
+		run("OnPresenceLeave", hooks.OnPresenceLeave)
 	}
 }
 
@@ -613,7 +628,7 @@ func (t *memberTracker) sweep(ctx context.Context) error {
 
 // stop removes this node's members from the store (their leaves fire at
 // once, lingers cut short), waiting at most until ctx ends, then stops the
-// workers.
+// workers and waits (as long) for the presence hooks to return.
 func (t *memberTracker) stop(ctx context.Context) {
 	t.mu.Lock()
 	t.stopping = true
@@ -649,6 +664,17 @@ func (t *memberTracker) stop(ctx context.Context) {
 	t.cond.Broadcast()
 	t.mu.Unlock()
 	t.wg.Wait()
+	// The leaves just fired: their hooks may broadcast them, through the
+	// publisher that stops next.
+	done := make(chan struct{})
+	go func() {
+		t.hooks.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // nodeAlive reports whether node is this one or sends heartbeats.

@@ -1,7 +1,12 @@
 package memory_test
 
 import (
+	"context"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
@@ -32,4 +37,30 @@ func BenchmarkDisconnectUserOverMemory(b *testing.B) {
 func BenchmarkMembers10kOverMemory(b *testing.B) {
 	bus := memory.NewBus()
 	adaptertest.BenchMembers(b, 10_000, func(testing.TB) core.Adapter { return bus.NewAdapter() })
+}
+
+// A leave that a graceful Shutdown fires, and that the app's hook
+// broadcasts to the room, reaches the room's clients on other nodes: the
+// hub waits for the presence hooks before it stops its publisher.
+func TestLeaveBroadcastAtShutdownOverMemory(t *testing.T) {
+	for i := range 5 {
+		bus := memory.NewBus()
+		room := "now-" + strconv.Itoa(i)
+		var ev adaptertest.PresenceEvents
+		hooks := ev.Hooks("a", adaptertest.JoinFromQuery(nil))
+		var a *adaptertest.HubNode
+		hooks.OnPresenceLeave = func(e core.PresenceEvent) {
+			time.Sleep(20 * time.Millisecond) // an app's hook that does some work first
+			_ = a.Hub.BroadcastToRoom(e.Room, []byte("left:"+e.UserID))
+		}
+		a = adaptertest.StartHubNode(t, "a"+strconv.Itoa(i), bus.NewAdapter(),
+			core.WithRoomOptions(adaptertest.MemberRooms), core.WithHooks(hooks))
+		b := adaptertest.MembersNode(t, "b"+strconv.Itoa(i), bus.NewAdapter(), &ev)
+		watcher := b.DialMember(t, "watcher", room)
+		a.DialMember(t, "leaver", room)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		require.NoError(t, a.Hub.Shutdown(ctx))
+		cancel()
+		require.True(t, watcher.Await("left:leaver", 5*time.Second), "round %d: the leave broadcast at shutdown was lost", i)
+	}
 }
