@@ -26,8 +26,18 @@ var controlOps = []string{opDisconnectUser, opJoinUser, opLeaveUser, opClients}
 const DefaultControlTimeout = 5 * time.Second
 
 // maxClusterClients is the most clients one node lists in a reply to
-// ClusterClients (a larger answer is cut and marked Truncated).
-const maxClusterClients = 10_000
+// ClusterClients, and maxReplyBytes the most bytes of a reply (below
+// NATS's default 1 MB payload): a larger answer is cut and marked
+// Truncated.
+const (
+	maxClusterClients = 10_000
+	maxReplyBytes     = 256 << 10
+)
+
+// maxControlRunning bounds the requests from other nodes a hub carries out
+// at once; more are answered with an error. They run outside the adapter's
+// delivery goroutine, whose messages must not wait behind a join's hooks.
+const maxControlRunning = 8
 
 // ErrEmptyUserID is returned by the control methods for an empty user ID.
 var ErrEmptyUserID = errors.New("wshub: empty user ID")
@@ -182,7 +192,8 @@ func (h *Hub) control(ctx context.Context, op string, req *clusterWriter) (Clust
 		call.expect = make(map[string]bool)
 		h.pres.mu.Lock()
 		for id, n := range h.pres.nodes {
-			if n.features[op] {
+			// A node whose hello has not come yet may support it.
+			if n.features == nil || n.features[op] {
 				call.expect[id] = true
 			} else {
 				unsupported = append(unsupported, id)
@@ -192,6 +203,9 @@ func (h *Hub) control(ctx context.Context, op string, req *clusterWriter) (Clust
 	}
 	id := newClientID()
 	req.str(fInstance, id)
+	if dl, ok := ctx.Deadline(); ok {
+		req.uint(fExpires, uint64(max(dl.UnixMilli(), 0)))
+	}
 	h.ctlMu.Lock()
 	if h.calls == nil {
 		h.calls = make(map[string]*controlCall)
@@ -267,7 +281,11 @@ func (c *controlCall) result(unsupported []string) (ClusterResult, []ClusterClie
 			res.Missing = append(res.Missing, n)
 		}
 	}
-	res.Unsupported = unsupported
+	for _, n := range unsupported {
+		if !slices.Contains(res.Answered, n) { // it answered after all
+			res.Unsupported = append(res.Unsupported, n)
+		}
+	}
 	slices.Sort(res.Answered)
 	slices.Sort(res.Missing)
 	slices.Sort(res.Unsupported)
@@ -380,21 +398,25 @@ func (h *Hub) receiveCluster(node string, data []byte) {
 			h.adapterError(&AdapterError{Op: "decode", Err: errClusterMalformed})
 			return
 		}
-		out := h.carryOut(&r)
-		w := newClusterRecord(kindReply).str(fInstance, id).str(fTo, node).str(fError, out.err).
-			uint(fCount, uint64(out.count))
-		for _, c := range out.clients {
-			e := newClusterRecord(0).str(cfID, c.ClientID).str(cfUser, c.UserID).
-				uint(cfConnected, uint64(max(c.ConnectedAt.UnixMilli(), 0)))
-			for _, room := range c.Rooms {
-				e.str(cfRoom, room)
-			}
-			w.bytes(fClient, e.b[2:])
+		if exp := r.uint(fExpires); exp != 0 && time.Now().UnixMilli() > int64(min(exp, 1<<53)) {
+			return // its caller gave up: doing it now would surprise them
 		}
-		if out.truncated {
-			w.bytes(fTrunc, []byte{1})
+		select {
+		case h.ctlSem <- struct{}{}:
+		default:
+			h.reply(id, node, controlReply{err: "busy"})
+			return
 		}
-		h.publish(AdapterMessage{Type: AdapterPresence, Data: w.b})
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			defer func() { <-h.ctlSem }()
+			h.reply(id, node, h.carryOut(&r))
+		}()
+	case kindResync:
+		if r.str(fTo) == h.nodeID && h.members != nil && h.pres != nil && r.str(fInstance) == h.pres.instance {
+			h.members.resync()
+		}
 	case kindReply:
 		if r.str(fTo) != h.nodeID {
 			return
@@ -419,6 +441,28 @@ func (h *Hub) receiveCluster(node string, data []byte) {
 	default:
 		h.adapterError(&AdapterError{Op: "unknown_kind", Err: fmt.Errorf("%w: %d", errClusterKind, r.kind)})
 	}
+}
+
+// reply publishes this node's answer to request id of node.
+func (h *Hub) reply(id, node string, out controlReply) {
+	w := newClusterRecord(kindReply).str(fInstance, id).str(fTo, node).str(fError, out.err).
+		uint(fCount, uint64(out.count))
+	for _, c := range out.clients {
+		e := newClusterRecord(0).str(cfID, c.ClientID).str(cfUser, c.UserID).
+			uint(cfConnected, uint64(max(c.ConnectedAt.UnixMilli(), 0)))
+		for _, room := range c.Rooms {
+			e.str(cfRoom, room)
+		}
+		if len(w.b)+len(e.b) > maxReplyBytes {
+			out.truncated = true
+			break
+		}
+		w.bytes(fClient, e.b[2:])
+	}
+	if out.truncated {
+		w.bytes(fTrunc, []byte{1})
+	}
+	h.publish(AdapterMessage{Type: AdapterPresence, Data: w.b})
 }
 
 func stringsOf(bs [][]byte) []string {

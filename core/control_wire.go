@@ -24,6 +24,7 @@ const (
 	kindHello   = 3 // a node's instance and features, sent with each heartbeat
 	kindRequest = 4 // a control request to every node
 	kindReply   = 5 // one node's answer to a request
+	kindResync  = 6 // to a node evicted by mistake: write your members again
 )
 
 // Fields. The keys of each kind are their own; shared meanings share keys
@@ -37,6 +38,7 @@ const (
 	fCode     = 5 // request: the close code (uvarint)
 	fReason   = 6 // request: the close reason
 	fLimit    = 7 // request: the most clients a reply may list (uvarint)
+	fExpires  = 8 // request: when it stops being worth doing (Unix ms, uvarint)
 	fTo       = 2 // reply: the requesting node
 	fError    = 3 // reply: the error, when the operation failed there
 	fCount    = 4 // reply: connections acted on (uvarint)

@@ -81,6 +81,7 @@ type Hub struct {
 	noControl bool
 	ctlMu     sync.Mutex
 	calls     map[string]*controlCall
+	ctlSem    chan struct{} // requests of other nodes running here
 	framer    HistoryFramer
 	// history goroutines (gap fills, recoveries): counted in histWG while
 	// histDone is false, under histLife; histCtx ends their store reads.
@@ -190,6 +191,7 @@ func NewHub(opts ...Option) *Hub {
 	h.slowLog.every = 10 * time.Second
 	h.utf8Log.every = 10 * time.Second
 	h.framer = cmpFramer(h.framer)
+	h.ctlSem = make(chan struct{}, maxControlRunning)
 	h.histCtx, h.histCancel = context.WithCancel(context.Background())
 	switch ha, ok := h.adapter.(HistoryAdapter); {
 	case h.roomOpts == nil: // no room can keep history
@@ -206,6 +208,11 @@ func NewHub(opts ...Option) *Hub {
 		h.members = newMemberTracker(h, h.presMem)
 	case ok:
 		h.members = newMemberTracker(h, pa)
+		if h.presenceInterval <= 0 {
+			// Member lists on a cluster need heartbeats: they tell which
+			// node died, so that its members leave.
+			h.presenceInterval = defaultPresenceInterval
+		}
 	}
 	if h.adapter != nil {
 		h.pub = newPublisher(h)

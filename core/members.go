@@ -147,7 +147,7 @@ var (
 )
 
 // Presence returns the connections in room on every node, ordered by join
-// time. It reads the shared store, so it reflects joins and leaves once
+// time, then the lingering users (see MemberPresence.Linger) by user ID. It reads the shared store, so it reflects joins and leaves once
 // the node that made them has recorded them (usually within a
 // millisecond). A node that died without a goodbye keeps its members in the
 // list until it is evicted (three missed heartbeats, see WithPresence).
@@ -171,6 +171,15 @@ func (h *Hub) Presence(ctx context.Context, room string) ([]PresenceMember, erro
 		}
 	}
 	slices.SortFunc(out, func(a, b PresenceMember) int {
+		switch {
+		case a.Lingering != b.Lingering: // connections first
+			if a.Lingering {
+				return 1
+			}
+			return -1
+		case a.Lingering:
+			return strings.Compare(a.UserID, b.UserID)
+		}
 		if c := a.JoinedAt.Compare(b.JoinedAt); c != 0 {
 			return c
 		}

@@ -72,6 +72,7 @@ type localEntry struct {
 
 type keyState struct {
 	queued, inflight, again, force bool
+	sweep                          bool // also remove what dead nodes left (see orphans)
 }
 
 type memberTracker struct {
@@ -96,6 +97,10 @@ type memberTracker struct {
 	sweeping bool
 	idle     chan struct{} // closed and replaced when no work is left
 	quit     chan struct{} // closed by stop
+	// ctx bounds every store call; stop cancels it when its own context
+	// ends, so a hung store cannot hold Shutdown past its deadline.
+	ctx    context.Context //nolint:containedctx // the tracker's lifetime for store calls
+	cancel context.CancelFunc
 
 	wg sync.WaitGroup
 	// hooks counts the presence hooks running, which Shutdown waits for
@@ -110,6 +115,7 @@ func newMemberTracker(h *Hub, store PresenceAdapter) *memberTracker {
 		states: make(map[pkey]*keyState), failed: make(map[pkey]bool),
 		lingers: make(map[pkey]*time.Timer), idle: make(chan struct{}), quit: make(chan struct{})}
 	t.cond = sync.NewCond(&t.mu)
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if tl, ok := store.(PresenceTTLAdapter); ok {
 		t.ttl = tl.PresenceTTL()
 	}
@@ -258,12 +264,16 @@ func (t *memberTracker) work() {
 		t.queue = t.queue[1:]
 		st := t.states[k]
 		st.queued, st.inflight = false, true
-		force := st.force
-		st.force = false
+		force, sweep := st.force, st.sweep
+		st.force, st.sweep = false, false
 		t.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(t.h.histCtx, presenceOpTimeout)
-		err := t.update(ctx, k, force, nil)
+		var gone *orphans
+		if sweep {
+			gone = t.orphans()
+		}
+		ctx, cancel := context.WithTimeout(t.ctx, presenceOpTimeout)
+		err := t.update(ctx, k, force, gone)
 		cancel()
 
 		t.mu.Lock()
@@ -338,14 +348,17 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 		var old presenceDoc
 		if rec.Rev != 0 {
 			if old, err = decodePresenceDoc(rec.Data); err != nil {
-				t.malformed(err) // replaced by what this node knows
-				old = presenceDoc{}
+				t.malformed(err)
+				if errors.Is(err, errDocVersion) {
+					return err // a newer node's: left to the newer nodes
+				}
+				old = presenceDoc{} // garbage: replaced by what this node knows
 			}
 		}
 		now := time.Now()
 		t.mu.Lock()
 		mine, user := t.wantLocked(k)
-		stopping := t.stopping
+		cut := t.stopping && t.cutLingers()
 		t.mu.Unlock()
 
 		doc := presenceDoc{user: old.user}
@@ -368,7 +381,13 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 		lingering := old.lingerUntil != 0
 		switch {
 		case len(doc.conns) > 0:
-			join = len(old.conns) == 0 && !lingering
+			// A linger that ended without its leave written yet (a late
+			// timer, a dead node) owes that leave before this join.
+			expired := lingering && old.lingerUntil <= now.UnixMilli()
+			join = len(old.conns) == 0 && (!lingering || expired)
+			if expired {
+				leave, leftInfo = true, old.lingerInfo
+			}
 		case len(old.conns) > 0: // the last connections left now
 			if !lingerKnown {
 				linger, lingerKnown = t.h.roomOptions(k.room).Presence.linger(), true
@@ -376,14 +395,14 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 			leftInfo = old.conns[len(old.conns)-1].info // the latest to join
 			// A client without a user ID cannot come back as itself: it
 			// leaves at once.
-			if stopping || linger <= 0 || old.user == "" {
+			if cut || linger <= 0 || old.user == "" {
 				leave = true
 			} else {
 				doc.lingerUntil, doc.lingerNode, doc.lingerInfo = now.Add(linger).UnixMilli(), me, leftInfo
 			}
 		case lingering:
 			leftInfo = old.lingerInfo
-			if old.lingerUntil <= now.UnixMilli() || (stopping && old.lingerNode == me) {
+			if old.lingerUntil <= now.UnixMilli() || (cut && old.lingerNode == me) {
 				leave = true
 			} else {
 				doc.lingerUntil, doc.lingerNode, doc.lingerInfo = old.lingerUntil, old.lingerNode, old.lingerInfo
@@ -396,8 +415,9 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 		del := len(doc.conns) == 0 && doc.lingerUntil == 0
 		switch {
 		case rec.Rev == 0 && del:
+			t.lingerTimer(k, &doc)
 			return nil // nothing stored, nothing to store
-		case rec.Rev != 0 && !del && doc.equal(&old) && (!force || len(mine) == 0):
+		case rec.Rev != 0 && !del && doc.equal(&old) && (!force || (len(mine) == 0 && doc.lingerNode != me)):
 			t.lingerTimer(k, &doc)
 			return nil
 		}
@@ -412,8 +432,14 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 			return err
 		}
 		t.lingerTimer(k, &doc)
-		switch {
-		case join:
+		if leave {
+			ev := PresenceEvent{Room: k.room, UserID: old.user, NodeID: me, Info: leftInfo, At: now}
+			if old.user == "" {
+				ev.ClientID = strings.TrimPrefix(k.key, "c:")
+			}
+			t.event(false, ev)
+		}
+		if join {
 			first := doc.conns[0]
 			for _, c := range doc.conns {
 				if c.node == me {
@@ -423,12 +449,6 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 			}
 			t.event(true, PresenceEvent{Room: k.room, UserID: doc.user, ClientID: first.client,
 				NodeID: me, Info: first.info, At: now})
-		case leave:
-			ev := PresenceEvent{Room: k.room, UserID: old.user, NodeID: me, Info: leftInfo, At: now}
-			if old.user == "" {
-				ev.ClientID = strings.TrimPrefix(k.key, "c:")
-			}
-			t.event(false, ev)
 		}
 		return nil
 	}
@@ -468,8 +488,10 @@ func (t *memberTracker) lingerTimer(k pkey, d *presenceDoc) {
 		return
 	}
 	if t.stopping {
-		t.markLocked(k, false) // a leave that raced with the stop: it ends now
-		return
+		if t.cutLingers() {
+			t.markLocked(k, false) // a leave that raced with the stop: it ends now
+		}
+		return // the other nodes end it (see stop)
 	}
 	wait := time.Until(time.UnixMilli(d.lingerUntil)) + time.Millisecond
 	t.lingers[k] = time.AfterFunc(wait, func() { t.mark(k, false) })
@@ -531,7 +553,11 @@ func (t *memberTracker) refreshLoop(ctx context.Context) {
 			for k := range t.local {
 				t.markLocked(k, t.ttl > 0)
 			}
+			for k := range t.lingers { // a store with a TTL must keep these too
+				t.markLocked(k, t.ttl > 0)
+			}
 			t.mu.Unlock()
+			t.requestSweep() // a backstop for lingers no timer ends
 		case <-firstSweep:
 			t.requestSweep()
 		}
@@ -560,7 +586,7 @@ func (t *memberTracker) sweepLoop() {
 	for t.sweepReq && !t.stopped {
 		t.sweepReq = false
 		t.mu.Unlock()
-		ctx, cancel := context.WithTimeout(t.h.histCtx, 4*presenceOpTimeout)
+		ctx, cancel := context.WithTimeout(t.ctx, 4*presenceOpTimeout)
 		if err := t.sweep(ctx); err != nil {
 			t.h.adapterError(&AdapterError{Op: "presence", Err: err})
 		}
@@ -580,21 +606,11 @@ func (t *memberTracker) sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gone := t.orphans()
 	me := t.h.nodeID
-	// Other nodes are known dead only from heartbeats.
-	others := t.h.pres != nil
-	dead := func(node string) bool { return node != me && others && !t.h.nodeAlive(node) }
-	gone := &orphans{
-		conn: func(c *presenceConn) bool {
-			if c.node == me {
-				return c.instance != t.instance
-			}
-			return dead(c.node)
-		},
-		node: dead,
-	}
 	graceMs := max(3*t.h.presenceInterval, time.Second).Milliseconds()
-	var errs []error
+	// Decided without t.mu (the heartbeats' lock comes first, see evict).
+	var due, mine []pkey
 	for _, r := range recs {
 		d, err := decodePresenceDoc(r.Data)
 		if err != nil {
@@ -605,35 +621,84 @@ func (t *memberTracker) sweep(ctx context.Context) error {
 		// A linger needs a live node to end it: its own (this one after a
 		// restart has no timer for it), another if that one died, or
 		// anyone once it is long overdue.
-		orphaned := false
-		if d.lingerUntil != 0 {
-			t.mu.Lock()
-			_, timed := t.lingers[k]
-			t.mu.Unlock()
-			orphaned = (d.lingerNode == me && !timed) || dead(d.lingerNode) ||
-				d.lingerUntil+graceMs < time.Now().UnixMilli()
-		}
-		if !orphaned && !slices.ContainsFunc(d.conns, func(c presenceConn) bool { return gone.conn(&c) }) {
-			continue
-		}
-		if err := t.update(ctx, k, false, gone); err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
+		switch {
+		case slices.ContainsFunc(d.conns, func(c presenceConn) bool { return gone.conn(&c) }),
+			d.lingerUntil != 0 && (gone.node(d.lingerNode) || d.lingerUntil+graceMs < time.Now().UnixMilli()):
+			due = append(due, k)
+		case d.lingerUntil != 0 && d.lingerNode == me:
+			mine = append(mine, k)
 		}
 	}
-	return errors.Join(errs...)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range mine {
+		if _, timed := t.lingers[k]; !timed {
+			due = append(due, k)
+		}
+	}
+	for _, k := range due {
+		// Through the key's queue, so that the sweep's write and this
+		// node's own never race on the linger timer.
+		t.markLocked(k, false)
+		t.states[k].sweep = true
+	}
+	return nil
 }
 
-// stop removes this node's members from the store (their leaves fire at
-// once, lingers cut short), waiting at most until ctx ends, then stops the
-// workers and waits (as long) for the presence hooks to return.
-func (t *memberTracker) stop(ctx context.Context) {
+// orphans returns what a sweep removes: the connections of nodes the
+// heartbeats say are dead (this node evicted them, or they never sent one
+// and joined too long ago for that to be lateness), and of this node's
+// earlier runs.
+func (t *memberTracker) orphans() *orphans {
+	me := t.h.nodeID
+	// Other nodes are known dead only from heartbeats.
+	others := t.h.pres != nil
+	dead := func(node string) bool { return node != me && others && !t.h.nodeAlive(node) }
+	young := time.Now().Add(-3 * t.h.presenceInterval).UnixMilli()
+	return &orphans{
+		conn: func(c *presenceConn) bool {
+			if c.node == me {
+				return c.instance != t.instance
+			}
+			return dead(c.node) && (c.joined < young || t.h.pres.wasEvicted(c.node))
+		},
+		node: dead,
+	}
+}
+
+// resync writes every record of this node's members again: another node
+// evicted this one for a while (its link, or this node's, was down) and
+// removed them.
+func (t *memberTracker) resync() {
 	t.mu.Lock()
-	t.stopping = true
+	defer t.mu.Unlock()
+	for k := range t.local {
+		t.markLocked(k, false)
+	}
 	for k := range t.lingers {
 		t.markLocked(k, false)
+	}
+}
+
+// cutLingers reports whether a stopping node ends its lingers itself: only
+// without an adapter, when no other node is left to.
+func (t *memberTracker) cutLingers() bool { return t.h.adapter == nil }
+
+// stop removes this node's members from the store, waiting at most until
+// ctx ends, then stops the workers and waits (as long) for the presence
+// hooks to return. With an adapter, the lingers it started go on: the
+// other nodes end them (they sweep on its goodbye), so that a client that
+// reconnects elsewhere during a deploy fires nothing. Without one, no node
+// is left to end them, and their leaves fire now.
+func (t *memberTracker) stop(ctx context.Context) {
+	defer context.AfterFunc(ctx, t.cancel)()
+	defer t.cancel()
+	t.mu.Lock()
+	t.stopping = true
+	if t.cutLingers() {
+		for k := range t.lingers {
+			t.markLocked(k, false)
+		}
 	}
 	for k := range t.failed {
 		t.markLocked(k, false)

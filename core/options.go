@@ -105,14 +105,21 @@ func WithNodeID(id string) Option {
 // interval (default 5s when interval is zero), so that GlobalClientCount and
 // GlobalRoomCount count the whole cluster. A node missing three heartbeats is
 // evicted; Shutdown sends a goodbye. Without an adapter it does nothing.
+//
+// A hub with room options (WithRoomOptions) and an adapter that stores
+// member records (PresenceAdapter) sends heartbeats every 5s without it:
+// member lists need them.
 func WithPresence(interval time.Duration) Option {
 	return func(h *Hub) {
 		if interval <= 0 {
-			interval = 5 * time.Second
+			interval = defaultPresenceInterval
 		}
 		h.presenceInterval = interval
 	}
 }
+
+// defaultPresenceInterval is the heartbeat interval of WithPresence(0).
+const defaultPresenceInterval = 5 * time.Second
 
 // DefaultMaxPublishDelay is the publish delay bound without
 // WithMaxPublishDelay.

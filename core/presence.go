@@ -124,7 +124,18 @@ type presence struct {
 
 	mu    sync.Mutex
 	nodes map[string]*nodeInfo
+	// evicted are the nodes this one evicted lately, which are told to
+	// write their members again if they turn out to be alive.
+	evicted map[string]evictedNode
 }
+
+type evictedNode struct {
+	instance string
+	at       time.Time
+}
+
+// forgetEvictedAfter bounds how long an evicted node is remembered.
+const forgetEvictedAfter = 10 * time.Minute
 
 type nodeInfo struct {
 	features map[string]bool // from its hello records
@@ -135,7 +146,8 @@ type nodeInfo struct {
 }
 
 func newPresence(h *Hub) *presence {
-	return &presence{h: h, instance: newClientID(), nodes: make(map[string]*nodeInfo)}
+	return &presence{h: h, instance: newClientID(), nodes: make(map[string]*nodeInfo),
+		evicted: make(map[string]evictedNode)}
 }
 
 // run sends a heartbeat every interval and evicts nodes silent for three,
@@ -182,18 +194,26 @@ func (p *presence) goodbye(ctx context.Context) {
 
 func (p *presence) evict(now time.Time) {
 	limit := 3 * p.h.presenceInterval
+	evicted := false
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for id, n := range p.nodes {
 		if now.Sub(n.lastSeen) > limit {
 			// Its streams stay followed: the silence may be this node's
 			// own link, and what it missed meanwhile must count as lost.
 			delete(p.nodes, id)
+			p.evicted[id] = evictedNode{instance: n.instance, at: now}
+			evicted = true
 			p.h.logger.Info("wshub: evicted silent node", "node_id", id)
-			if p.h.members != nil {
-				p.h.members.requestSweep() // its members leave
-			}
 		}
+	}
+	for id, e := range p.evicted {
+		if now.Sub(e.at) > forgetEvictedAfter {
+			delete(p.evicted, id)
+		}
+	}
+	p.mu.Unlock()
+	if evicted && p.h.members != nil {
+		p.h.members.requestSweep() // its members leave
 	}
 }
 
@@ -218,19 +238,42 @@ func (p *presence) receive(m AdapterMessage) {
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if rec.kind == presenceGoodbye {
-		if n := p.nodes[m.NodeID]; n != nil && n.instance == rec.instance {
+		n := p.nodes[m.NodeID]
+		gone := n != nil && n.instance == rec.instance
+		if gone {
 			delete(p.nodes, m.NodeID)
 			p.h.origins.forget(m.NodeID)
+		}
+		p.mu.Unlock()
+		if gone && p.h.members != nil {
+			p.h.members.requestSweep() // the lingers it left are the others' to end
 		}
 		return
 	}
 	n := &nodeInfo{instance: rec.instance, clients: rec.clients, rooms: rec.rooms, lastSeen: time.Now()}
-	if old := p.nodes[m.NodeID]; old != nil && old.instance == rec.instance {
+	old := p.nodes[m.NodeID]
+	if old != nil && old.instance == rec.instance {
 		n.features = old.features
 	}
 	p.nodes[m.NodeID] = n
+	// A node this one evicted is back (a link was down, not the node): the
+	// sweep removed its members, which it must write again.
+	back := old == nil && p.evicted[m.NodeID].instance == rec.instance
+	delete(p.evicted, m.NodeID)
+	p.mu.Unlock()
+	if back && p.h.members != nil {
+		p.h.publish(AdapterMessage{Type: AdapterPresence,
+			Data: newClusterRecord(kindResync).str(fTo, m.NodeID).str(fInstance, rec.instance).b})
+	}
+}
+
+// wasEvicted reports whether this node evicted node lately.
+func (p *presence) wasEvicted(node string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.evicted[node]
+	return ok
 }
 
 // features records what node's instance announced in its hello.

@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,4 +64,48 @@ func TestLeaveBroadcastAtShutdownOverMemory(t *testing.T) {
 		cancel()
 		require.True(t, watcher.Await("left:leaver", 5*time.Second), "round %d: the leave broadcast at shutdown was lost", i)
 	}
+}
+
+// muted is a memory adapter whose node can fall silent: while mute is
+// set, what it publishes is lost, as when its link is down.
+type muted struct {
+	*memory.Adapter
+	mute atomic.Bool
+}
+
+func (m *muted) Publish(ctx context.Context, msg core.AdapterMessage) error {
+	if m.mute.Load() {
+		return nil
+	}
+	return m.Adapter.Publish(ctx, msg)
+}
+
+func (m *muted) PublishBatch(ctx context.Context, msgs []core.AdapterMessage) error {
+	if m.mute.Load() {
+		return nil
+	}
+	return m.Adapter.PublishBatch(ctx, msgs)
+}
+
+// A node evicted while it was only silent (its link was down) gets its
+// members back in the lists once it is heard again: the node that swept
+// them asks it to write them again, well before its periodic refresh.
+func TestEvictedByMistakeResyncsOverMemory(t *testing.T) {
+	bus := memory.NewBus()
+	var ev adaptertest.PresenceEvents
+	a := adaptertest.MembersNode(t, "a", bus.NewAdapter(), &ev)
+	silent := &muted{Adapter: bus.NewAdapter()}
+	b := adaptertest.MembersNode(t, "b", silent, &ev)
+	room := "now-resync"
+	bob := b.DialMember(t, "bob", room)
+	a.AwaitMember(t, room, bob.Client.ID, true)
+
+	silent.mute.Store(true)
+	ev.AwaitKinds(t, room, "bob", "join", "leave") // a evicted b and swept bob
+	a.AwaitMember(t, room, bob.Client.ID, false)
+	silent.mute.Store(false)
+	start := time.Now()
+	a.AwaitMember(t, room, bob.Client.ID, true)
+	t.Logf("listed again %v after b was heard again", time.Since(start))
+	ev.AwaitKinds(t, room, "bob", "join", "leave", "join")
 }
