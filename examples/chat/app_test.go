@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"testing"
@@ -109,8 +110,22 @@ func TestAppServesChat(t *testing.T) {
 	assert.Equal(t, "fx", entry["room"])
 	assert.Equal(t, said.Cursor, entry["since"])
 
+	// Config.Rooms tracks members and the presence hooks are wired: once
+	// the hub has recorded ann and bob, a newcomer gets both in its list
+	// and its arrival is announced to the room.
+	require.Eventually(t, func() bool {
+		st, err := hub.PresenceStats(context.Background(), "fx")
+		return err == nil && st.Users == 2
+	}, 5*time.Second, 5*time.Millisecond)
+	carl, carlW := joinRoom(t, base, "fx", "carl")
+	assert.ElementsMatch(t, []member{{"ann", "ann", "app-test"}, {"bob", "bob", "app-test"}, {"carl", "carl", "app-test"}},
+		carlW.members().Members)
+	assert.Equal(t, presenceEvent{Type: "presence", Room: "fx", Event: "join", User: "carl", Name: "carl", Node: "app-test"},
+		carlW.next())
+
 	// Leave before the app stops, so the drain has nobody to wait for.
 	require.NoError(t, ann.Close())
 	require.NoError(t, bob.Close())
+	require.NoError(t, carl.Close())
 	require.Eventually(t, func() bool { return hub.ClientCount() == 0 }, 5*time.Second, 5*time.Millisecond)
 }

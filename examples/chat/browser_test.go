@@ -114,6 +114,117 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 	require.NoError(t, chromedp.Cancel(pageA))
 }
 
+// TestBrowserMembersAcrossNodes drives the "Online" list in headless
+// Chromium: two pages, each on its own node, the nodes linked through
+// NATS, join one room. Each page lists both users with the node each is
+// on, updated live; when one page closes, it leaves the other's list once
+// the linger (testLinger) has passed. Neither page writes to its console.
+func TestBrowserMembersAcrossNodes(t *testing.T) {
+	chromium := findChromium(t)
+	requireNATS(t)
+	prefix := "wshubtest.chat." + randomHex(t)
+	nodeA := startBrowserNode(t, "node-a", prefix)
+	nodeB := startBrowserNode(t, "node-b", prefix)
+
+	pageA := newBrowser(t, chromium)
+	openPage(pageA, t, nodeA.srv.URL)
+	pageB, cancelB := chromedp.NewContext(pageA)
+	defer cancelB()
+	openPage(pageB, t, nodeB.srv.URL)
+	for _, page := range []context.Context{pageA, pageB} {
+		require.NoError(t, chromedp.Do(page, chromedp.Evaluate[chromedp.Void](watchConsole)))
+	}
+
+	join(pageA, t, "ann", "lobby")
+	waitJS(pageA, t, `online() === "ann@node-a"`)
+	join(pageB, t, "bob", "lobby")
+	// bob's page gets ann in the list it receives on joining, and ann's
+	// page hears of bob's arrival on the other node.
+	for _, page := range []context.Context{pageA, pageB} {
+		waitJS(page, t, `online() === "ann@node-a,bob@node-b"`)
+	}
+	waitJS(pageA, t, `document.getElementById("members-title").textContent === "Online · 2"`)
+	waitJS(pageB, t, `[...document.querySelectorAll("#online li.me")].map(li => li.dataset.user).join() === "bob"`)
+
+	// Closing bob's tab ends his connection to node B: once the linger
+	// has passed, node B announces his departure and ann's page drops him.
+	assertQuiet(pageB, t)
+	require.NoError(t, chromedp.Cancel(pageB))
+	waitJS(pageA, t, `online() === "ann@node-a"`)
+	assertQuiet(pageA, t)
+	require.NoError(t, chromedp.Cancel(pageA))
+}
+
+// assertQuiet checks that page wrote nothing to its console since
+// watchConsole ran in it.
+func assertQuiet(page context.Context, t *testing.T) {
+	t.Helper()
+	noise, err := chromedp.Run(page, chromedp.Evaluate[[]string](`window.noise`))
+	require.NoError(t, err)
+	assert.Empty(t, noise, "the page's console")
+}
+
+// TestBrowserReloadKeepsMember reloads a page in a room whose linger is
+// the app's: its user must never leave the lists of the pages that were
+// there, and a page that joins while the reload is under way (when the
+// user is lingering, and no arrival will be announced) must list the user
+// once the reloaded page is back.
+func TestBrowserReloadKeepsMember(t *testing.T) {
+	chromium := findChromium(t)
+	var gate wsGate
+	hub, srv := startNodeWith(t, nodeSetup{wrap: gate.wrap, linger: presenceLinger}, core.WithNodeID("solo"))
+	t.Cleanup(gate.open) // before the server closes: it waits for held upgrades
+	pageA := newBrowser(t, chromium)
+	openPage(pageA, t, srv.URL)
+	pageB, cancelB := chromedp.NewContext(pageA)
+	defer cancelB()
+	openPage(pageB, t, srv.URL)
+	pageC, cancelC := chromedp.NewContext(pageA)
+	defer cancelC()
+	openPage(pageC, t, srv.URL)
+	for _, page := range []context.Context{pageB, pageC} {
+		require.NoError(t, chromedp.Do(page, chromedp.Evaluate[chromedp.Void](watchConsole)))
+	}
+	join(pageA, t, "ann", "lobby")
+	join(pageC, t, "carl", "lobby")
+	waitJS(pageC, t, `online() === "ann@solo,carl@solo"`)
+	// Carl's page counts every change of its list that leaves ann out.
+	require.NoError(t, chromedp.Do(pageC, chromedp.Evaluate[chromedp.Void](`
+window.annMissing = 0;
+new MutationObserver(() => { if (!online().includes("ann@")) window.annMissing++; })
+  .observe(document.getElementById("online"), { childList: true, subtree: true, characterData: true });
+`)))
+
+	// Ann's page reloads and its new connection is held: her old one
+	// closes and she lingers (listed, without a connection).
+	gate.close()
+	require.NoError(t, chromedp.Do(pageA, chromedp.Reload()))
+	waitJS(pageC, t, `logText().includes("ann left #lobby")`)
+	require.Eventually(t, func() bool {
+		st, err := hub.PresenceStats(context.Background(), "lobby")
+		return err == nil && st == core.PresenceStats{Clients: 1, Users: 2}
+	}, 5*time.Second, 5*time.Millisecond, "ann's connection is still listed")
+	// Bob joins meanwhile: the list he receives has ann, lingering.
+	join(pageB, t, "bob", "lobby")
+	waitJS(pageB, t, `online() === "ann@solo,bob@solo,carl@solo"`)
+
+	// Ann's page comes back within the linger: no arrival is announced
+	// (she never left), and every page lists her.
+	gate.open()
+	require.NoError(t, chromedp.Do(pageA, chromedp.Evaluate[chromedp.Void](helpers)))
+	for _, page := range []context.Context{pageA, pageB, pageC} {
+		waitJS(page, t, `online() === "ann@solo,bob@solo,carl@solo"`)
+	}
+	missing, err := chromedp.Run(pageC, chromedp.Evaluate[int](`window.annMissing`))
+	require.NoError(t, err)
+	assert.Zero(t, missing, "the reload flashed ann out of carl's list")
+	assertQuiet(pageB, t)
+	assertQuiet(pageC, t)
+	for _, page := range []context.Context{pageC, pageB, pageA} {
+		require.NoError(t, chromedp.Cancel(page))
+	}
+}
+
 // TestBrowserReloadRecovers drives the real page through a reload: it
 // joins a room and shows messages; it is reloaded while another client
 // keeps sending, its WebSocket upgrade held until some messages have gone
@@ -124,7 +235,7 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 func TestBrowserReloadRecovers(t *testing.T) {
 	chromium := findChromium(t)
 	var gate wsGate
-	_, srv := startNodeWS(t, gate.wrap)
+	_, srv := startNodeWith(t, nodeSetup{wrap: gate.wrap})
 	t.Cleanup(gate.open) // before the server closes: it waits for held upgrades
 	page := newBrowser(t, chromium)
 	openPage(page, t, srv.URL)
@@ -297,20 +408,22 @@ func startBrowserNode(t *testing.T, id, prefix string) *browserNode {
 		missing(t, "cannot connect to NATS at %s: %v", natsURL, err)
 	}
 	t.Cleanup(nc.Close) // registered first, so it runs after the hub's cleanup
-	dropHistory(t, nc, prefix)
+	dropBrokerState(t, nc, prefix)
 	adapter, err := wsnats.New(nc, wsnats.WithSubjectPrefix(prefix))
 	require.NoError(t, err)
 	stats := core.NewDebugMetrics()
+	// No heartbeats, as in TestChatMembersAcrossNodes.
 	hub, srv := startNode(t, core.WithAdapter(adapter), core.WithNodeID(id), core.WithMetrics(stats))
 	return &browserNode{hub: hub, srv: srv, stats: stats}
 }
 
-// dropHistory deletes, when the test ends, the JetStream streams in which
-// the NATS adapter keeps the history of the rooms under prefix, so that
-// the shared broker does not collect one per run. Registered before the
-// hub starts, it runs after the hub stopped (cleanups run last-registered
-// first) and before nc closes.
-func dropHistory(t *testing.T, nc *natsgo.Conn, prefix string) {
+// dropBrokerState deletes, when the test ends, the JetStream streams in
+// which the NATS adapter keeps the history of the rooms under prefix and
+// the key-value bucket of their members, so that the shared broker does
+// not collect them run after run. Registered before the hub starts, it
+// runs after the hub stopped (cleanups run last-registered first) and
+// before nc closes.
+func dropBrokerState(t *testing.T, nc *natsgo.Conn, prefix string) {
 	t.Helper()
 	t.Cleanup(func() {
 		js, err := jetstream.New(nc)
@@ -327,6 +440,14 @@ func dropHistory(t *testing.T, nc *natsgo.Conn, prefix string) {
 			if err := js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 				t.Errorf("delete stream %s: %v", name, err)
 			}
+		}
+		// The bucket is <PREFIX>_PRESENCE, the prefix upper-cased with its
+		// dots turned into underscores (adapters/nats, "Presence"); ours
+		// has nothing else to map.
+		bucket := strings.ToUpper(strings.ReplaceAll(prefix, ".", "_")) + "_PRESENCE"
+		err = js.DeleteKeyValue(ctx, bucket)
+		if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("delete bucket %s: %v", bucket, err)
 		}
 	})
 }
@@ -350,6 +471,20 @@ const helpers = `
 window.logText = () => document.getElementById("log").textContent;
 window.saidText = () => [...document.querySelectorAll("#log li.said")].map(li => li.textContent).join("\n");
 window.saidTexts = () => [...document.querySelectorAll("#log li.said .text")].map(span => span.textContent);
+window.online = () => [...document.querySelectorAll("#online li")]
+  .map(li => li.dataset.user + "@" + li.querySelector(".meta").textContent).join(",");
+`
+
+// watchConsole records, from the moment it runs, what the page writes to
+// its console and the errors it does not catch, in window.noise.
+const watchConsole = `
+window.noise = [];
+for (const level of ["debug", "log", "info", "warn", "error", "trace", "assert"]) {
+  const write = console[level].bind(console);
+  console[level] = (...args) => { window.noise.push(level + ": " + args.map(String).join(" ")); write(...args); };
+}
+window.addEventListener("error", (ev) => window.noise.push("uncaught: " + ev.message));
+window.addEventListener("unhandledrejection", (ev) => window.noise.push("unhandled rejection: " + String(ev.reason)));
 `
 
 func openPage(page context.Context, t *testing.T, url string) {

@@ -38,7 +38,8 @@ const (
 // to the sender alone. Node is the ID of the hub the author is connected to.
 // The room events are broadcast to history rooms (chatRooms), so they
 // arrive as the "data" of an envelope with the room and a cursor; the
-// error replies arrive as they are.
+// error replies arrive as they are. The member lists add a "members" frame
+// to the joiner alone and "presence" events to the room (members.go).
 type event struct {
 	Type string `json:"type"`
 	Room string `json:"room,omitempty"`
@@ -49,7 +50,9 @@ type event struct {
 
 // Chat implements rooms with nicknames on top of a hub. Messages go out
 // with hub.BroadcastToRoom, so with an adapter they reach the room's members
-// on every node.
+// on every node. Its Hooks announce who arrives in a room and who leaves
+// it; the hub must be built with them for the pages' member lists to
+// follow (members.go).
 //
 // Its handlers run in each client's read goroutine, so one client's
 // messages are handled in order and its chat state (nick and room, kept in
@@ -113,6 +116,11 @@ func (ch *Chat) join(c *core.Client, m *core.Message) error {
 		}
 		ch.leaveRoom(c, cur)
 	}
+	// The nick is the member: set while c is in no room, so that the
+	// join's member record carries it.
+	if err := setMember(c, nick); err != nil {
+		return reply(c, "cannot use that nick: "+err.Error())
+	}
 	// A page that reconnects presents its last cursor for the room in the
 	// upgrade URL (core.RecoverParam): this join then sends it what it
 	// missed, then a recovery answer, before the live messages.
@@ -125,7 +133,10 @@ func (ch *Chat) join(c *core.Client, m *core.Message) error {
 		c.SetMetadata(metaHook, true)
 		c.OnClose(ch.closed)
 	}
-	return ch.toRoom(event{Type: "joined", Room: room, Nick: nick})
+	joinedErr := ch.toRoom(event{Type: "joined", Room: room, Nick: nick})
+	// The member list is read once c is a member, so the presence events
+	// recorded after the read reach c too.
+	return errors.Join(joinedErr, ch.sendMembers(c, room))
 }
 
 func (ch *Chat) say(c *core.Client, m *core.Message) error {
@@ -173,16 +184,22 @@ func (ch *Chat) closed(c *core.Client) {
 }
 
 // toRoom stamps e with this node's ID and broadcasts it to the room on
-// every node. Without an adapter a room that just emptied returns
-// ErrRoomNotFound, which is no failure here.
+// every node.
 func (ch *Chat) toRoom(e event) error {
 	e.Node = ch.hub.NodeID()
-	b, err := json.Marshal(e)
+	return ch.broadcast(e.Room, e)
+}
+
+// broadcast encodes v as JSON and broadcasts it to room on every node.
+// Without an adapter a room that just emptied returns ErrRoomNotFound,
+// which is no failure here.
+func (ch *Chat) broadcast(room string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("chat: encode %s: %w", e.Type, err)
+		return fmt.Errorf("chat: encode %T: %w", v, err)
 	}
-	if err := ch.hub.BroadcastToRoom(e.Room, b); err != nil && !errors.Is(err, core.ErrRoomNotFound) {
-		return fmt.Errorf("chat: broadcast to %q: %w", e.Room, err)
+	if err := ch.hub.BroadcastToRoom(room, b); err != nil && !errors.Is(err, core.ErrRoomNotFound) {
+		return fmt.Errorf("chat: broadcast to %q: %w", room, err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,22 +19,41 @@ import (
 	"github.com/wshub/wshub/core"
 )
 
+// testLinger is the linger of the test nodes' rooms: short, so that a
+// leave comes quickly, and long enough for a test to see what happens
+// within it.
+const testLinger = 300 * time.Millisecond
+
 // startNode runs a hub with the chat behind an httptest server serving the
-// page and /ws, as the browser test does; its rooms keep history as the
-// app's do. Cleanup stops both.
+// page and /ws, as the browser test does; its rooms keep history and track
+// members as the app's do (with testLinger), and the chat's hooks announce
+// arrivals and departures. Cleanup stops both.
 func startNode(t *testing.T, opts ...core.Option) (*core.Hub, *httptest.Server) {
 	t.Helper()
-	return startNodeWS(t, nil, opts...)
+	return startNodeWith(t, nodeSetup{}, opts...)
 }
 
-// startNodeWS is startNode with the /ws handler wrapped by wrap (nil: not
-// wrapped).
-func startNodeWS(t *testing.T, wrap func(http.Handler) http.Handler, opts ...core.Option) (*core.Hub, *httptest.Server) {
+// nodeSetup is what a test adds to a node of startNodeWith.
+type nodeSetup struct {
+	// wrap wraps the /ws handler (nil: not wrapped).
+	wrap func(http.Handler) http.Handler
+	// hooks run besides the chat's own (core.WithHooks among the options
+	// would replace those).
+	hooks core.Hooks
+	// linger is the linger of the rooms' member lists (0: testLinger).
+	linger time.Duration
+}
+
+// startNodeWith is startNode with what setup adds.
+func startNodeWith(t *testing.T, setup nodeSetup, opts ...core.Option) (*core.Hub, *httptest.Server) {
 	t.Helper()
 	chat := NewChat()
+	hooks, own := setup.hooks, chat.Hooks()
+	hooks.OnPresenceJoin, hooks.OnPresenceLeave = own.OnPresenceJoin, own.OnPresenceLeave
 	base := []core.Option{
 		core.WithMessageHandler(chat.Router().Handle),
-		core.WithRoomOptions(core.RoomOptionsByPrefix(chatRooms())),
+		core.WithRoomOptions(core.RoomOptionsByPrefix(chatRooms(cmp.Or(setup.linger, testLinger)))),
+		core.WithHooks(hooks),
 	}
 	hub := core.NewHub(append(base, opts...)...)
 	chat.Bind(hub)
@@ -43,8 +63,8 @@ func startNodeWS(t *testing.T, wrap func(http.Handler) http.Handler, opts ...cor
 	require.NoError(t, hub.WaitRunning(ctx))
 
 	var ws http.Handler = hub.HandleHTTP()
-	if wrap != nil {
-		ws = wrap(ws)
+	if setup.wrap != nil {
+		ws = setup.wrap(ws)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", pageHandler())
@@ -90,7 +110,8 @@ func sendEvent(t *testing.T, conn *websocket.Conn, e event) {
 // frame is one message a chat client reads: a room's event in the
 // envelope of core.JSONFramer ({"room","cursor","data"}), a recovery
 // answer ({"room","recovery"}), or an event sent to this client alone
-// ({"type":"error","text"}), which has no envelope.
+// ({"type":"error","text"}, {"type":"members",...}), which has no
+// envelope.
 type frame struct {
 	Room     string          `json:"room"`
 	Cursor   string          `json:"cursor"`
@@ -98,7 +119,10 @@ type frame struct {
 	Recovery *answer         `json:"recovery"`
 	// Event is the chat event: Data for a room's message, the frame itself
 	// for a message to this client alone, zero for a recovery answer.
-	Event event `json:"-"`
+	// Raw is its JSON, for the events that event does not describe
+	// (members and presence).
+	Event event           `json:"-"`
+	Raw   json.RawMessage `json:"-"`
 }
 
 // answer is a recovery answer, as the page reads it.
@@ -120,8 +144,10 @@ func readFrame(t *testing.T, conn *websocket.Conn) frame {
 	switch {
 	case f.Recovery != nil:
 	case f.Cursor != "":
+		f.Raw = f.Data
 		require.NoError(t, json.Unmarshal(f.Data, &f.Event), "data is no event: %s", data)
 	default:
+		f.Raw = data
 		require.NoError(t, json.Unmarshal(data, &f.Event), "not an event: %s", data)
 	}
 	return f

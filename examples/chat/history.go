@@ -15,8 +15,10 @@ const (
 )
 
 // chatRooms are the options of the chat's rooms, by name prefix: every
-// room keeps history. Every node must resolve the same options for a
-// room, so they derive from the name alone.
+// room keeps history and tracks its members, who stay listed for linger
+// after their last connection left (the app uses presenceLinger; see
+// members.go). Every node must resolve the same options for a room, so
+// they derive from the name alone.
 //
 // Messages of a history room reach the pages framed by core.JSONFramer:
 //
@@ -32,9 +34,12 @@ const (
 // (docs/protocol.md has the whole contract). Without an adapter the hub
 // keeps the history in its memory; with NATS (JetStream) or Redis the
 // broker keeps it for every node.
-func chatRooms() map[string]core.RoomOptions {
+func chatRooms(linger time.Duration) map[string]core.RoomOptions {
 	return map[string]core.RoomOptions{
-		"": {History: core.History{Size: historySize, TTL: historyTTL}},
+		"": {
+			History:  core.History{Size: historySize, TTL: historyTTL},
+			Presence: core.MemberPresence{Enabled: true, Linger: linger},
+		},
 	}
 }
 

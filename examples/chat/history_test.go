@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,9 +22,10 @@ type chatNode struct {
 	srv *httptest.Server
 }
 
-func newChatNode(t *testing.T, opts ...core.Option) chatNode {
+// newChatNode starts a node (startNode) whose hub also runs hooks.
+func newChatNode(t *testing.T, hooks core.Hooks, opts ...core.Option) chatNode {
 	t.Helper()
-	hub, srv := startNode(t, opts...)
+	hub, srv := startNodeWith(t, nodeSetup{hooks: hooks}, opts...)
 	return chatNode{hub: hub, srv: srv}
 }
 
@@ -51,23 +54,73 @@ func position(t *testing.T, f frame) core.Position {
 }
 
 // untilAnswer reads frames until the recovery answer and returns the room
-// messages before it, and the answer.
+// messages before it, and the answer. The member list that the join sends
+// the client alone may come before, after or amid them; it is skipped.
 func untilAnswer(t *testing.T, conn *websocket.Conn) ([]frame, answer) {
 	t.Helper()
 	var got []frame
 	for {
 		f := readFrame(t, conn)
-		if f.Recovery != nil {
+		switch {
+		case f.Recovery != nil:
 			return got, *f.Recovery
+		case f.Cursor == "" && f.Event.Type == "members":
+			continue
 		}
-		require.NotEmpty(t, f.Cursor, "only room messages come before the answer: %+v", f)
+		require.NotEmpty(t, f.Cursor, "only room messages come before the answer: %s", f.Raw)
 		got = append(got, f)
 	}
 }
 
+// roomFrame reads the next message of a room, skipping member lists.
+func roomFrame(t *testing.T, conn *websocket.Conn) frame {
+	t.Helper()
+	for {
+		f := readFrame(t, conn)
+		if f.Cursor == "" && f.Event.Type == "members" {
+			continue
+		}
+		require.NotEmpty(t, f.Cursor, "not a room message: %s", f.Raw)
+		return f
+	}
+}
+
+// arrival reads a member's two messages on joining a room: the chat's
+// "joined" and the "presence" event of the user's arrival, in either
+// order (the hub records the membership, and fires the event, in the
+// background). It checks they are the room's next two offsets from
+// after, and returns the offset of the later one.
+func arrival(t *testing.T, conn *websocket.Conn, nick string, after uint64) uint64 {
+	t.Helper()
+	var kinds []string
+	for i := range 2 {
+		f := roomFrame(t, conn)
+		assert.Equal(t, after+1+uint64(i), position(t, f).Offset, "%s", f.Raw)
+		switch f.Event.Type {
+		case "joined":
+			assert.Equal(t, nick, f.Event.Nick)
+		case "presence":
+			p := decode[presenceEvent](t, f.Raw)
+			assert.Equal(t, "join", p.Event)
+			assert.Equal(t, nick, p.User)
+		}
+		kinds = append(kinds, f.Event.Type)
+	}
+	assert.ElementsMatch(t, []string{"joined", "presence"}, kinds)
+	return after + 2
+}
+
+// decode unmarshals raw into a T.
+func decode[T any](t *testing.T, raw json.RawMessage) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(raw, &v), "%s", raw)
+	return v
+}
+
 func TestChatRecoversMissedMessages(t *testing.T) {
 	recs := make(recoveries, 1) // one recovery; the hook must not block
-	node := newChatNode(t, core.WithNodeID("solo"), core.WithHooks(core.Hooks{OnRecovery: recs.hook}))
+	node := newChatNode(t, core.Hooks{OnRecovery: recs.hook}, core.WithNodeID("solo"))
 	assertRecovery(t, node, node, node, recs)
 }
 
@@ -76,9 +129,8 @@ func TestChatRecoversMissedMessages(t *testing.T) {
 func TestChatRecoversOnAnotherNode(t *testing.T) {
 	bus := memory.NewBus()
 	recs := make(recoveries, 1)
-	a := newChatNode(t, core.WithAdapter(bus.NewAdapter()), core.WithNodeID("node-a"))
-	b := newChatNode(t, core.WithAdapter(bus.NewAdapter()), core.WithNodeID("node-b"),
-		core.WithHooks(core.Hooks{OnRecovery: recs.hook}))
+	a := newChatNode(t, core.Hooks{}, core.WithAdapter(bus.NewAdapter()), core.WithNodeID("node-a"))
+	b := newChatNode(t, core.Hooks{OnRecovery: recs.hook}, core.WithAdapter(bus.NewAdapter()), core.WithNodeID("node-b"))
 	assertRecovery(t, a, b, b, recs)
 }
 
@@ -87,21 +139,26 @@ func TestChatRecoversOnAnotherNode(t *testing.T) {
 // with her last cursor in the URL and joins again. She must receive
 // exactly what she missed, in order, with contiguous offsets, then the
 // recovery answer, then live messages; back's OnRecovery reports to recs.
+//
+// The room also carries presence events (members.go): each arrival's, and
+// ann's departure and return when her absence outlasts the linger. They
+// take offsets like any message, so the offsets must still follow each
+// other without holes; the chat's own events are compared exactly, and
+// the only presence events among them must be ann's.
 func assertRecovery(t *testing.T, first, bobs, back chatNode, recs recoveries) {
 	t.Helper()
 	const room = "go"
 	ann, bob := dialChat(t, first.srv.URL), dialChat(t, bobs.srv.URL)
 	sendEvent(t, ann, event{Type: "join", Room: room, Nick: "ann"})
-	f := nextFrame(t, ann, "joined")
-	assert.Equal(t, room, f.Room, "the envelope names the room")
-	assert.Equal(t, uint64(1), position(t, f).Offset, "the room's first message")
+	top := arrival(t, ann, "ann", 0) // the room's first two messages
 	sendEvent(t, bob, event{Type: "join", Room: room, Nick: "bob"})
-	assert.Equal(t, "bob", next(t, ann, "joined").Nick)
+	top = arrival(t, ann, "bob", top)
 	sendEvent(t, bob, event{Type: "say", Text: "before"})
-	f = nextFrame(t, ann, "said")
+	f := roomFrame(t, ann)
 	assert.Equal(t, "before", f.Event.Text)
+	assert.Equal(t, room, f.Room, "the envelope names the room")
 	since := position(t, f)
-	assert.Equal(t, uint64(3), since.Offset)
+	assert.Equal(t, top+1, since.Offset)
 
 	require.NoError(t, ann.Close())
 	// Her departure is announced and kept like any message of the room.
@@ -119,38 +176,54 @@ func assertRecovery(t *testing.T, first, bobs, back chatNode, recs recoveries) {
 
 	ann = dialChat(t, back.srv.URL, f.Cursor+":"+room)
 	sendEvent(t, ann, event{Type: "join", Room: room, Nick: "ann"})
+	joined := event{Type: "joined", Room: room, Nick: "ann", Node: back.hub.NodeID()}
+	want := append(append([]event(nil), missed...), joined)
 	got, ans := untilAnswer(t, ann)
+	replayable := len(got)
 	// Her own "joined" is published once she is a member again, so it
 	// comes with the replay or just after it, before or after the answer.
-	if len(got) == len(missed) {
-		got = append(got, readFrame(t, ann))
+	for !slices.ContainsFunc(got, func(f frame) bool { return f.Event == joined }) {
+		got = append(got, roomFrame(t, ann))
 	}
-	want := append(append([]event(nil), missed...), event{Type: "joined", Room: room, Nick: "ann", Node: back.hub.NodeID()})
-	require.Len(t, got, len(want), "exactly the missed messages and her join")
-	for i, f := range got {
-		assert.Equal(t, want[i], f.Event, "message %d", i)
+	last := since.Offset
+	var events []event
+	for _, f := range got {
+		last++
 		assert.Equal(t, room, f.Room)
-		assert.Equal(t, core.Position{Epoch: since.Epoch, Offset: since.Offset + 1 + uint64(i)}, position(t, f),
-			"message %d: offsets follow her cursor without holes", i)
+		assert.Equal(t, core.Position{Epoch: since.Epoch, Offset: last}, position(t, f),
+			"%s: offsets follow her cursor without holes", f.Raw)
+		if f.Event.Type == "presence" {
+			assert.Equal(t, "ann", decode[presenceEvent](t, f.Raw).User, "only ann came and went")
+			continue
+		}
+		events = append(events, f.Event)
 	}
+	assert.Equal(t, want, events, "exactly the missed messages and her join")
 	assert.True(t, ans.Recovered, "answer %+v", ans)
 	assert.Equal(t, f.Cursor, ans.Since)
 	assert.Empty(t, ans.Reason)
 	assert.GreaterOrEqual(t, ans.Replayed, len(missed), "the missed messages came from the history")
-	assert.LessOrEqual(t, ans.Replayed, len(want))
+	assert.LessOrEqual(t, ans.Replayed, replayable)
 	rec := recs.await(t)
 	assert.Equal(t, core.Recovery{Recovered: true, Replayed: ans.Replayed, Since: since}, rec, "OnRecovery")
 
 	// Live messages follow, continuing the offsets.
 	sendEvent(t, bob, event{Type: "say", Text: "live"})
-	f = nextFrame(t, ann, "said")
-	assert.Equal(t, "live", f.Event.Text)
-	assert.Equal(t, since.Offset+uint64(len(want))+1, position(t, f).Offset)
+	for {
+		f = roomFrame(t, ann)
+		last++
+		assert.Equal(t, last, position(t, f).Offset, "%s", f.Raw)
+		if f.Event.Type == "said" {
+			assert.Equal(t, "live", f.Event.Text)
+			break
+		}
+		assert.Equal(t, "ann", decode[presenceEvent](t, f.Raw).User, "only ann came and went: %s", f.Raw)
+	}
 }
 
 func TestChatRecoveryRefusesUnknownCursors(t *testing.T) {
 	recs := make(recoveries, 2) // one per case; the hook must not block
-	node := newChatNode(t, core.WithHooks(core.Hooks{OnRecovery: recs.hook}))
+	node := newChatNode(t, core.Hooks{OnRecovery: recs.hook})
 	for _, tt := range []struct {
 		name       string
 		give       func(epoch string) string // the cursor, from the room's epoch

@@ -11,7 +11,8 @@
 //	go run ./examples/chat -addr :8082 -node b -nats nats://127.0.0.1:4222
 //
 // (or -redis redis://127.0.0.1:6379). Each page shows, next to every
-// message, the node its author is connected to.
+// message, the node its author is connected to, and beside the messages
+// who is online in its room, on every node (see members.go).
 //
 // Rooms keep their last 200 messages for an hour (see chatRooms): a page
 // that reconnects or is reloaded gets what it missed. With one node the
@@ -97,14 +98,17 @@ func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
 		Limits:      core.DefaultLimits().WithMaxRoomsPerClient(1).WithMaxMessageRate(20),
 		StopTimeout: 10 * time.Second,
 		HTTP:        wshubfx.HTTPConfig{Addr: s.addr},
-		// Every room keeps history, so pages recover what they missed.
-		Rooms: chatRooms(),
+		// Every room keeps history, so pages recover what they missed,
+		// and tracks its members for the pages' "Online" lists.
+		Rooms: chatRooms(presenceLinger),
 	}
 	broker := fx.Options()
 	switch {
 	case s.natsURL != "" && s.redisURL != "":
 		return nil, errors.New("use -nats or -redis, not both")
 	case s.natsURL != "":
+		// Heartbeats tell the nodes which node died, so that its
+		// members leave the lists (within three intervals).
 		cfg.Presence = 5 * time.Second
 		broker = fx.Options(natsfx.Module, fx.Supply(natsfx.Config{
 			URL:            s.natsURL,
@@ -134,21 +138,20 @@ func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
 		// The Module's router names events by the JSON "type" field; the
 		// chat adds an answer for unknown types by decorating it.
 		fx.Decorate(func(r *core.Router) *core.Router { return r.OnNotFound(unknownEvent) }),
-		fx.Provide(newBoundChat),
+		// The Chat exists before the hub, since the hub is built with its
+		// presence hooks; it is bound to the hub once both exist, before
+		// the hub runs (fx runs invokes before start).
+		fx.Provide(NewChat),
+		fx.Invoke(func(ch *Chat, hub *core.Hub) { ch.Bind(hub) }),
 		chatRoutes(),
 		wshubfx.ProvideHooks(func(l core.Logger) wshubfx.HookSet {
 			return wshubfx.HookSet{Name: "chat.recovery", Hooks: core.Hooks{OnRecovery: recoveryLogger(l)}}
 		}),
+		wshubfx.ProvideHooks(func(ch *Chat) wshubfx.HookSet {
+			return wshubfx.HookSet{Name: "chat.presence", Hooks: ch.Hooks()}
+		}),
 		wshubfx.AsEndpoint("/", pageHandler()),
 	), nil
-}
-
-// newBoundChat builds the Chat on the Module's hub. Routes are registered
-// after the hub is built, so their constructors may depend on it.
-func newBoundChat(hub *core.Hub) *Chat {
-	ch := NewChat()
-	ch.Bind(hub)
-	return ch
 }
 
 // chatRoutes contributes one wshubfx.Route per chat event.
