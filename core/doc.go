@@ -82,10 +82,12 @@
 // their first connection in the room fires Hooks.OnPresenceJoin, the one
 // that removes their last connection starts the linger, and the one that
 // ends the linger fires Hooks.OnPresenceLeave: each once in the cluster.
-// A node evicted for missing three heartbeats (WithPresence) is swept
-// from the records by the others; a node that shuts down removes its
-// members first and cuts its lingers short. Hub.Presence and
-// PresenceStats read the store.
+// A node evicted for missing three heartbeats (WithPresence, on by
+// default for member lists on a cluster) is swept from the records by the
+// others, and told to write its members again if it turns out to be
+// alive; a node that shuts down removes its connections first and leaves
+// the lingers it started to the others. Hub.Presence and PresenceStats
+// read the store.
 //
 // DisconnectUser, JoinUser, LeaveUser and ClusterClients act on every
 // node through the bus: each node announces what it supports with its
