@@ -185,7 +185,8 @@ func (h *Hub) control(ctx context.Context, op string, req *clusterWriter) (Clust
 	call := &controlCall{done: make(chan struct{})}
 	call.add(h.nodeID, &local)
 	if h.adapter == nil {
-		return call.result(nil)
+		res, list := call.result(nil)
+		return res, list, nil
 	}
 	var unsupported []string
 	if h.pres != nil {
@@ -225,7 +226,8 @@ func (h *Hub) control(ctx context.Context, op string, req *clusterWriter) (Clust
 		case <-ctx.Done():
 		}
 	}
-	return call.result(unsupported)
+	res, list := call.result(unsupported)
+	return res, list, nil
 }
 
 // add records one node's answer.
@@ -270,7 +272,7 @@ func (c *controlCall) doneLocked() {
 	close(c.done)
 }
 
-func (c *controlCall) result(unsupported []string) (ClusterResult, []ClusterClient, error) {
+func (c *controlCall) result(unsupported []string) (ClusterResult, []ClusterClient) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
@@ -289,7 +291,7 @@ func (c *controlCall) result(unsupported []string) (ClusterResult, []ClusterClie
 	slices.Sort(res.Answered)
 	slices.Sort(res.Missing)
 	slices.Sort(res.Unsupported)
-	return res, slices.Clone(c.list), nil
+	return res, slices.Clone(c.list)
 }
 
 // controlReply is one node's answer.
@@ -331,10 +333,8 @@ func (h *Hub) carryOut(r *clusterRecord) (out controlReply) {
 		}
 	case opLeaveUser:
 		for _, c := range h.users.get(user) {
-			if r := h.room(room); r != nil && c.InRoom(room) {
-				if h.leave(r, c) == nil {
-					out.count++
-				}
+			if h.LeaveRoom(c, room) == nil {
+				out.count++
 			}
 		}
 	case opClients:

@@ -73,10 +73,9 @@ type Hub struct {
 	hist    HistoryAdapter
 	histMem *MemoryHistory
 	// members keeps the member records of rooms that track presence, in
-	// the adapter's PresenceAdapter or presMem; nil without room options
-	// or when the adapter has no such store.
+	// the adapter's PresenceAdapter or a MemoryPresence of the hub's own;
+	// nil without room options or when the adapter has no such store.
 	members *memberTracker
-	presMem *MemoryPresence
 	// control plane: calls waiting for replies, by request ID
 	noControl bool
 	ctlMu     sync.Mutex
@@ -204,8 +203,7 @@ func NewHub(opts ...Option) *Hub {
 	switch pa, ok := h.adapter.(PresenceAdapter); {
 	case h.roomOpts == nil: // no room can track members
 	case h.adapter == nil:
-		h.presMem = NewMemoryPresence()
-		h.members = newMemberTracker(h, h.presMem)
+		h.members = newMemberTracker(h, NewMemoryPresence())
 	case ok:
 		h.members = newMemberTracker(h, pa)
 		if h.presenceInterval <= 0 {

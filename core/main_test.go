@@ -52,11 +52,23 @@ func dial(t *testing.T, srv *httptest.Server) *websocket.Conn {
 // dialWait connects and waits until the hub registered the client.
 func dialWait(t *testing.T, h *Hub, srv *httptest.Server) (*websocket.Conn, *Client) {
 	t.Helper()
+	return dialURLWait(t, h, wsURL(srv))
+}
+
+// dialURLWait connects to url (cleanup closes the connection) and waits
+// until the hub registered the client.
+func dialURLWait(t *testing.T, h *Hub, url string) (*websocket.Conn, *Client) {
+	t.Helper()
 	before := map[string]bool{}
 	for _, c := range h.Clients() {
 		before[c.ID] = true
 	}
-	conn := dial(t, srv)
+	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	require.NoError(t, err)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	t.Cleanup(func() { _ = conn.Close() })
 	var got *Client
 	require.Eventually(t, func() bool {
 		for _, c := range h.Clients() {

@@ -13,11 +13,15 @@ import (
 //	go test -run '^$' -bench BenchmarkPresenceList10k -benchmem ./core/
 func BenchmarkPresenceList10k(b *testing.B) {
 	h := NewHub(WithRoomOptions(memberTestRooms))
+	store, ok := h.members.store.(*MemoryPresence)
+	if !ok {
+		b.Fatal("the hub's store is not its own MemoryPresence")
+	}
 	ctx := context.Background()
 	for i := range 10_000 {
 		d := presenceDoc{user: fmt.Sprint("user-", i), conns: []presenceConn{{node: "node-1", instance: "0123456789abcdef",
 			client: fmt.Sprintf("%032x", i), joined: 1_700_000_000_000 + int64(i), info: []byte(`{"name":"someone"}`)}}}
-		_, err := h.presMem.SetPresence(ctx, "p-bench", "u:"+d.user, appendPresenceDoc(nil, &d), 0)
+		_, err := store.SetPresence(ctx, "p-bench", "u:"+d.user, appendPresenceDoc(nil, &d), 0)
 		if err != nil {
 			b.Fatal(err)
 		}

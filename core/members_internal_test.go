@@ -59,25 +59,7 @@ func (e *memberEvents) counts(key string) (int, int) {
 
 func dialQuery(t *testing.T, h *Hub, srv string, q url.Values) (*websocket.Conn, *Client) {
 	t.Helper()
-	before := map[string]bool{}
-	for _, c := range h.Clients() {
-		before[c.ID] = true
-	}
-	conn, resp, err := websocket.DefaultDialer.Dial(srv+"/?"+q.Encode(), nil)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = conn.Close() })
-	var got *Client
-	require.Eventually(t, func() bool {
-		for _, c := range h.Clients() {
-			if !before[c.ID] {
-				got = c
-				return true
-			}
-		}
-		return false
-	}, 5*time.Second, time.Millisecond)
-	return conn, got
+	return dialURLWait(t, h, srv+"/?"+q.Encode())
 }
 
 // trackerIdle waits until the tracker has nothing queued or in flight.
@@ -180,12 +162,14 @@ func TestMembersChurnLeavesNothing(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Eventually(t, func() bool { return h.ClientCount() == 0 }, 30*time.Second, time.Millisecond)
+	store, ok := h.members.store.(*MemoryPresence)
+	require.True(t, ok)
 	require.Eventually(t, func() bool {
 		h.members.mu.Lock()
 		defer h.members.mu.Unlock()
 		m := h.members
 		return len(m.states) == 0 && len(m.local) == 0 && len(m.byClient) == 0 &&
-			len(m.lingers) == 0 && len(m.queue) == 0 && h.presMem.Len() == 0
+			len(m.lingers) == 0 && len(m.queue) == 0 && store.Len() == 0
 	}, 30*time.Second, 5*time.Millisecond, "presence state left after churn")
 	ev.mu.Lock()
 	defer ev.mu.Unlock()

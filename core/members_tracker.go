@@ -549,15 +549,8 @@ func (t *memberTracker) refreshLoop(ctx context.Context) {
 		case <-t.quit:
 			return
 		case <-tick.C:
-			t.mu.Lock()
-			for k := range t.local {
-				t.markLocked(k, t.ttl > 0)
-			}
-			for k := range t.lingers { // a store with a TTL must keep these too
-				t.markLocked(k, t.ttl > 0)
-			}
-			t.mu.Unlock()
-			t.requestSweep() // a backstop for lingers no timer ends
+			t.markAll(t.ttl > 0) // a store with a TTL must keep the lingers too
+			t.requestSweep()     // a backstop for lingers no timer ends
 		case <-firstSweep:
 			t.requestSweep()
 		}
@@ -669,14 +662,18 @@ func (t *memberTracker) orphans() *orphans {
 // resync writes every record of this node's members again: another node
 // evicted this one for a while (its link, or this node's, was down) and
 // removed them.
-func (t *memberTracker) resync() {
+func (t *memberTracker) resync() { t.markAll(false) }
+
+// markAll queues every record of this node's members and of the lingers
+// it ends.
+func (t *memberTracker) markAll(force bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k := range t.local {
-		t.markLocked(k, false)
+		t.markLocked(k, force)
 	}
 	for k := range t.lingers {
-		t.markLocked(k, false)
+		t.markLocked(k, force)
 	}
 }
 

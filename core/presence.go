@@ -66,53 +66,27 @@ func decodePresence(b []byte) (presenceRecord, error) {
 	if r.kind != presenceHeartbeat && r.kind != presenceGoodbye {
 		return r, errPresenceMalformed
 	}
-	b = b[2:]
-	uv := func() (uint64, bool) {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, false
-		}
-		b = b[n:]
-		return v, true
-	}
-	str := func() (string, bool) {
-		n, ok := uv()
-		if !ok || n > uint64(len(b)) {
-			return "", false
-		}
-		s := string(b[:n])
-		b = b[n:]
-		return s, true
-	}
-	var ok bool
-	if r.instance, ok = str(); !ok {
-		return r, errPresenceMalformed
-	}
-	clients, ok := uv()
-	if !ok || clients > 1<<40 {
-		return r, errPresenceMalformed
-	}
-	r.clients = int(clients)
-	nrooms, ok := uv()
+	rd := byteReader{b: b[2:]}
+	r.instance = rd.str()
+	clients := rd.uvarint()
+	nrooms := rd.uvarint()
 	// Each room takes at least two bytes (name length and count), which
 	// bounds the map sized below by the input.
-	if !ok || nrooms > maxPresenceRooms || nrooms > uint64(len(b)/2) {
-		return r, errPresenceMalformed
+	if rd.bad || clients > 1<<40 || nrooms > maxPresenceRooms || nrooms > uint64(len(rd.b)/2) {
+		return presenceRecord{}, errPresenceMalformed
 	}
+	r.clients = int(clients)
 	r.rooms = make(map[string]int, nrooms)
-	for i := uint64(0); i < nrooms; i++ {
-		name, ok := str()
-		if !ok {
-			return r, errPresenceMalformed
-		}
-		n, ok := uv()
-		if !ok || n > 1<<40 {
-			return r, errPresenceMalformed
+	for range nrooms {
+		name := rd.str()
+		n := rd.uvarint()
+		if rd.bad || n > 1<<40 {
+			return presenceRecord{}, errPresenceMalformed
 		}
 		r.rooms[name] = int(n)
 	}
-	if len(b) != 0 {
-		return r, errPresenceMalformed
+	if len(rd.b) != 0 {
+		return presenceRecord{}, errPresenceMalformed
 	}
 	return r, nil
 }

@@ -32,6 +32,3 @@ func (a *Adapter) ListPresence(ctx context.Context, room string) ([]core.Presenc
 	}
 	return a.bus.pres.ListPresence(ctx, room)
 }
-
-// PresenceLen returns how many member records the bus holds.
-func (b *Bus) PresenceLen() int { return b.pres.Len() }

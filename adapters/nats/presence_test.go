@@ -72,28 +72,14 @@ func TestPresenceChurnExpires(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const records, workers = 2000, 8
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < records; i += workers {
-				key := fmt.Sprint("u:", i)
-				rev, err := a.SetPresence(ctx, "churn", key, []byte("x"), 0)
-				if err == nil {
-					_, err = a.SetPresence(ctx, "churn", key, nil, rev)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	adaptertest.Spread(t, workers, records, func(_, i int) error {
+		key := fmt.Sprint("u:", i)
+		rev, err := a.SetPresence(ctx, "churn", key, []byte("x"), 0)
+		if err == nil {
+			_, err = a.SetPresence(ctx, "churn", key, nil, rev)
+		}
+		return err
+	})
 
 	n, err := bucketMsgs(a)
 	require.NoError(t, err)
@@ -388,27 +374,14 @@ func BenchmarkPresenceList10k(b *testing.B) {
 	a := newPresenceAdapter(b)
 	ctx := context.Background()
 	data := []byte(`{"conns":[{"client":"c0123456789","node":"n01234567","joined":1700000000000}]}`)
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < records+noise; i += workers {
-				room := "big"
-				if i >= records {
-					room = "other"
-				}
-				if _, err := a.SetPresence(ctx, room, fmt.Sprint("u:user-", i), data, 0); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(b, err)
-	}
+	adaptertest.Spread(b, workers, records+noise, func(_, i int) error {
+		room := "big"
+		if i >= records {
+			room = "other"
+		}
+		_, err := a.SetPresence(ctx, room, fmt.Sprint("u:user-", i), data, 0)
+		return err
+	})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -76,27 +76,11 @@ func newPresenceAdapter(t testing.TB) *Adapter {
 func fillRoom(t testing.TB, a *Adapter, room string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	const workers = 16
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
 	data := []byte(strings.Repeat("d", 100))
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				if _, err := a.SetPresence(ctx, room, fmt.Sprintf("k%d", i), data, 0); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	adaptertest.Spread(t, 16, n, func(_, i int) error {
+		_, err := a.SetPresence(ctx, room, fmt.Sprintf("k%d", i), data, 0)
+		return err
+	})
 }
 
 func TestPresenceStore(t *testing.T) {
@@ -122,25 +106,9 @@ func TestPresenceChurnLeavesNoKeys(t *testing.T) {
 	// each runs step for every record, spread over the adapters.
 	each := func(step func(a *Adapter, room, key string, i int) error) {
 		t.Helper()
-		var wg sync.WaitGroup
-		errs := make(chan error, len(as))
-		for w, a := range as {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < records; i += len(as) {
-					if err := step(a, fmt.Sprintf("room %d", i%rooms), fmt.Sprintf("u:%d", i), i); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+		adaptertest.Spread(t, len(as), records, func(w, i int) error {
+			return step(as[w], fmt.Sprintf("room %d", i%rooms), fmt.Sprintf("u:%d", i), i)
+		})
 	}
 
 	each(func(a *Adapter, room, key string, i int) (err error) {

@@ -22,7 +22,7 @@ import (
 // binary again, diverted by MemberChild in TestMain): how fast the node
 // records their joins in the store, how long Hub.Presence takes to list
 // them (the timed loop), and how fast it records their leaves when they
-// all close. The adapter newAdapter returns uses prefix.
+// all close.
 func BenchMembers(b *testing.B, members int, newAdapter func(tb testing.TB) core.Adapter) {
 	var ev PresenceEvents
 	n := MembersNode(b, "bench-"+core.NewEpoch()[:6], newAdapter(b), &ev)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,25 +108,7 @@ func RunPresenceStore(t *testing.T, newStore func(t *testing.T) core.PresenceAda
 	t.Run("concurrent increments", func(t *testing.T) {
 		s := newStore(t)
 		const workers, each = 4, 25
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range each {
-					if err := increment(ctx, s, "counter", "k"); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+		Spread(t, workers, workers*each, func(int, int) error { return increment(ctx, s, "counter", "k") })
 		got, err := s.GetPresence(ctx, "counter", "k")
 		require.NoError(t, err)
 		assert.Equal(t, fmt.Sprint(workers*each), string(got.Data), "an update was lost")
