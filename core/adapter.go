@@ -70,7 +70,16 @@ type AdapterMessage struct {
 	// rooms that keep history (see HistoryAdapter); zero otherwise. The
 	// history store sets it.
 	Pos Position `json:"pos,omitzero"`
+	// Trace is the trace context of the publish that sent the message, in
+	// the hub Tracer's own encoding (see WithTracer), at most
+	// MaxTraceContext bytes; nil when the message is not traced. An adapter
+	// carries it unchanged; a node without a Tracer ignores it.
+	Trace []byte `json:"trace,omitempty"`
 }
+
+// MaxTraceContext bounds AdapterMessage.Trace. A Tracer's encoding must fit
+// in it; the bus envelope refuses a longer one as malformed.
+const MaxTraceContext = 256
 
 // Sequence places a bus message in the numbering of the hub that sent it, so
 // that a receiving node can count what went missing on the way.

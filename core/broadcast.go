@@ -59,7 +59,9 @@ func (h *Hub) BroadcastWithContext(ctx context.Context, data []byte) error {
 		return err
 	}
 	err = h.deliverAll(ctx, true, f, nil, nil)
-	h.publish(AdapterMessage{Type: AdapterBroadcast, MsgType: int(TextMessage), Data: data})
+	m := AdapterMessage{Type: AdapterBroadcast, MsgType: int(TextMessage), Data: data}
+	h.tracePublish(ctx, &m)
+	h.publish(m)
 	return err
 }
 
@@ -212,7 +214,7 @@ func (h *Hub) roomBroadcastCtx(ctx context.Context, wait bool, name string, typ 
 		opts = h.resolveRoomOptions(name)
 	}
 	if opts.History.Enabled() && h.hist != nil {
-		h.publishHistory(name, typ, data, except, opts.History)
+		h.publishHistory(ctx, name, typ, data, except, opts.History)
 		return nil
 	}
 	if r != nil {
@@ -229,6 +231,7 @@ func (h *Hub) roomBroadcastCtx(ctx context.Context, wait bool, name string, typ 
 		m.Type = AdapterRoomExcept
 		m.ExceptClientIDs = clientIDs(except)
 	}
+	h.tracePublish(ctx, &m)
 	h.publish(m)
 	return err
 }

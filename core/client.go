@@ -73,6 +73,10 @@ type Client struct {
 	// presenceInfo is what member lists show for the client (see
 	// SetPresenceInfo), under state.
 	presenceInfo []byte
+
+	// cx is the client's context state, nil until needed (see
+	// context.go). Under state.
+	cx *clientCtx
 }
 
 func newClientID() string {
@@ -92,7 +96,9 @@ func (c *Client) Request() *http.Request { return c.req }
 // ConnectedAt returns when the connection was registered.
 func (c *Client) ConnectedAt() time.Time { return c.connectedAt }
 
-// ClosedAt returns when the connection was torn down, or the zero time.
+// ClosedAt returns when the client started closing (Close, a close frame
+// from the peer, a slow-client or write error, shutdown), or the zero time
+// while it is open: IsClosed true always goes with a non-zero ClosedAt.
 func (c *Client) ClosedAt() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -105,6 +111,16 @@ func (c *Client) IsClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closing || c.closed
+}
+
+// beginCloseLocked marks the client closing and stamps ClosedAt the first
+// time, so that IsClosed and ClosedAt agree from the first moment; c.mu
+// must be held.
+func (c *Client) beginCloseLocked() {
+	c.closing = true
+	if c.closedAt.IsZero() {
+		c.closedAt = time.Now()
+	}
 }
 
 // QueuedMessages returns the number of messages waiting for the client's
@@ -293,16 +309,14 @@ func (c *Client) Close() error {
 // CloseWithCode closes the connection with code and reason: messages queued
 // before the call are written first, then the close frame; the connection
 // ends when the peer answers, or a second later. Sends after the call return
-// ErrConnectionClosed. Closing an already closing client returns
-// ErrConnectionClosed. A code that may not be sent on the wire (below 1000,
+// ErrConnectionClosed. Closing a client that is already closing or closed
+// does nothing and returns nil; the first close's code stays. A code that may not be sent on the wire (below 1000,
 // 1004-1006, 1015, reserved ranges) is replaced by an empty close frame
 // (no status); reason is cut to fit a control frame.
 func (c *Client) CloseWithCode(code int, reason string) error {
 	if !sendableCloseCode(code) {
 		code = websocket.CloseNoStatusReceived
 	}
-	if !c.startClose(code, reason) {
-		return ErrConnectionClosed
-	}
+	c.startClose(code, reason)
 	return nil
 }

@@ -315,11 +315,8 @@ func (h *Hub) carryOut(r *clusterRecord) (out controlReply) {
 	case opDisconnectUser:
 		code, reason := int(r.uint(fCode)), r.str(fReason)
 		for _, c := range h.users.get(user) {
-			if err := c.CloseWithCode(code, reason); err == nil || errors.Is(err, ErrConnectionClosed) {
-				out.count++
-			} else {
-				out.err = err.Error()
-			}
+			_ = c.CloseWithCode(code, reason) // nil, also for one already closing
+			out.count++
 		}
 	case opJoinUser:
 		for _, c := range h.users.get(user) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // Messages a receiving node's adapter drops (here: a full in-memory inbox)
@@ -22,10 +22,10 @@ import (
 // got every message that arrived.
 func TestLossBetweenNodesIsCounted(t *testing.T) {
 	bus := memory.NewBus()
-	ca, cb := adaptertest.NewCounters(), adaptertest.NewCounters()
-	a := adaptertest.StartHubNode(t, "loss-a", bus.NewAdapter(), core.WithMetrics(ca))
+	ca, cb := wshubtest.NewCounters(), wshubtest.NewCounters()
+	a := wshubtest.StartHubNode(t, "loss-a", bus.NewAdapter(), core.WithMetrics(ca))
 	adB := bus.NewAdapter(memory.WithInboxSize(4))
-	b := adaptertest.StartHubNode(t, "loss-b", adB, core.WithMetrics(cb))
+	b := wshubtest.StartHubNode(t, "loss-b", adB, core.WithMetrics(cb))
 	sock := b.Dial(t)
 
 	const n = 3000
@@ -40,7 +40,7 @@ func TestLossBetweenNodesIsCounted(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 
 	// The last closing messages may still be on their way.
-	var ta, tb adaptertest.Traffic
+	var ta, tb wshubtest.Traffic
 	assert.Eventually(t, func() bool {
 		ta, tb = ca.Traffic(), cb.Traffic()
 		return ta.Published == tb.Received+tb.Lost
@@ -58,9 +58,9 @@ func TestLossBetweenNodesIsCounted(t *testing.T) {
 // not counted lost when a member joins again.
 func TestRoomStreamFollowedWhileMembersAreHere(t *testing.T) {
 	bus := memory.NewBus()
-	cb := adaptertest.NewCounters()
-	a := adaptertest.StartHubNode(t, "room-a", bus.NewAdapter())
-	b := adaptertest.StartHubNode(t, "room-b", bus.NewAdapter(), core.WithMetrics(cb))
+	cb := wshubtest.NewCounters()
+	a := wshubtest.StartHubNode(t, "room-a", bus.NewAdapter())
+	b := wshubtest.StartHubNode(t, "room-b", bus.NewAdapter(), core.WithMetrics(cb))
 	sock := b.Dial(t)
 	send := func(msg string) { require.NoError(t, a.Hub.BroadcastToRoom("r", []byte(msg))) }
 
@@ -86,8 +86,8 @@ func TestRoomStreamFollowedWhileMembersAreHere(t *testing.T) {
 // of this version) are delivered and not followed.
 func TestUnnumberedMessagesDelivered(t *testing.T) {
 	bus := memory.NewBus()
-	cb := adaptertest.NewCounters()
-	b := adaptertest.StartHubNode(t, "plain-b", bus.NewAdapter(), core.WithMetrics(cb))
+	cb := wshubtest.NewCounters()
+	b := wshubtest.StartHubNode(t, "plain-b", bus.NewAdapter(), core.WithMetrics(cb))
 	sock := b.Dial(t)
 	raw := bus.NewAdapter()
 	t.Cleanup(func() { _ = raw.Close() })
@@ -111,7 +111,7 @@ type switchAdapter struct {
 	mu        sync.Mutex
 	got       []core.AdapterMessage
 	deadlines []time.Duration // how long each call's ctx gave it
-	calls     chan struct{}
+	calls     chan struct{}   // one value per call, sent once the call recorded its messages (or stalls)
 }
 
 func newSwitchAdapter() *switchAdapter {
@@ -131,14 +131,15 @@ func (s *switchAdapter) PublishBatch(ctx context.Context, ms []core.AdapterMessa
 	s.mu.Lock()
 	s.deadlines = append(s.deadlines, time.Until(dl))
 	s.mu.Unlock()
-	s.calls <- struct{}{}
 	if s.stall.Load() {
+		s.calls <- struct{}{}
 		<-ctx.Done()
 		return ctx.Err()
 	}
 	s.mu.Lock()
 	s.got = append(s.got, ms...)
 	s.mu.Unlock()
+	s.calls <- struct{}{} // after the record: a test that waits for the call reads it
 	return nil
 }
 
@@ -157,8 +158,8 @@ func (s *switchAdapter) published() []core.AdapterMessage {
 // sender's count).
 func TestLinkDownDropsUnnumbered(t *testing.T) {
 	ad := newSwitchAdapter()
-	c := adaptertest.NewCounters()
-	n := adaptertest.StartHubNode(t, "link", ad, core.WithMetrics(c))
+	c := wshubtest.NewCounters()
+	n := wshubtest.StartHubNode(t, "link", ad, core.WithMetrics(c))
 
 	n.Hub.BroadcastText("before")
 	<-ad.calls
@@ -188,8 +189,8 @@ func TestLinkDownDropsUnnumbered(t *testing.T) {
 func TestStalledBrokerDropsStaleMessages(t *testing.T) {
 	const bound = 300 * time.Millisecond
 	ad := newSwitchAdapter()
-	c := adaptertest.NewCounters()
-	n := adaptertest.StartHubNode(t, "stall", ad, core.WithMetrics(c), core.WithMaxPublishDelay(bound))
+	c := wshubtest.NewCounters()
+	n := wshubtest.StartHubNode(t, "stall", ad, core.WithMetrics(c), core.WithMaxPublishDelay(bound))
 
 	ad.stall.Store(true)
 	n.Hub.BroadcastText("stuck")

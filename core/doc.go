@@ -96,6 +96,16 @@
 // ClusterResult says which nodes answered, which are missing and which do
 // not support the request.
 //
+// # Contexts and traces
+//
+// Client.Context carries the upgrade request's context values and ends
+// with the connection; Message.Context is a received message's, for the
+// sends its handler makes. A Tracer (WithTracer; the tracing package has
+// one for OpenTelemetry) hears the upgrade, each message's dispatch, each
+// publish whose send took a context, and the delivery of a traced message
+// from another node, whose trace context travels in AdapterMessage.Trace.
+// Without a Tracer none of that costs more than a nil check.
+//
 // All exported methods are safe for concurrent use unless documented
 // otherwise (Router and MiddlewareChain registration happens before use).
 package core

@@ -11,7 +11,8 @@ import (
 // Drain stops accepting connections (upgrades get 503, Ready turns false)
 // and waits until every client has left or ctx ends. Meanwhile an idle
 // reaper closes, with 1001, clients whose send queue stayed empty for the
-// drain timeout (WithDrainTimeout); it checks every max(timeout/4, 100ms).
+// drain timeout (WithDrainTimeout); it checks when the drain starts, then
+// every max(timeout/4, 100ms).
 // Drain returns nil once no client is left, ctx's error if it ends first,
 // and nil at once after Shutdown. Concurrent calls wait for the same thing.
 func (h *Hub) Drain(ctx context.Context) error {
@@ -22,7 +23,7 @@ func (h *Hub) Drain(ctx context.Context) error {
 		return nil
 	case StateRunning, StateCreated:
 		h.state.Store(int32(StateDraining))
-		h.logger.Info("wshub: draining", "clients", h.ClientCount())
+		h.logger.Info("draining", "clients", h.ClientCount())
 	}
 	h.life.Unlock()
 	if h.drainTimeout > 0 {
@@ -34,12 +35,16 @@ func (h *Hub) Drain(ctx context.Context) error {
 	return h.waitGone(ctx, h.stopCh)
 }
 
-// reap closes idle clients while the hub drains.
+// reap closes idle clients while the hub drains: once at the start, so
+// clients idle for the drain timeout already go at once, then on every tick.
 func (h *Hub) reap() {
 	defer h.wg.Done()
 	every := h.drainTimeout / 4
 	if every < 100*time.Millisecond {
 		every = 100 * time.Millisecond
+	}
+	if !h.reapIdle(time.Now()) {
+		return
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -48,23 +53,30 @@ func (h *Hub) reap() {
 		case <-h.stopCh:
 			return
 		case now := <-t.C:
-			if h.State() != StateDraining {
-				return
-			}
-			idleBefore := now.Add(-h.drainTimeout).UnixNano()
-			for _, c := range h.clients.all() {
-				c.mu.Lock()
-				idle := !c.writing && c.idleSince <= idleBefore // a queue is never non-empty without a pump
-				c.mu.Unlock()
-				if idle {
-					c.CloseWithCode(websocket.CloseGoingAway, "server draining") //nolint:errcheck // already closing is fine
-				}
-			}
-			if h.ClientCount() == 0 {
+			if !h.reapIdle(now) {
 				return
 			}
 		}
 	}
+}
+
+// reapIdle closes, with 1001, the clients whose queue has been empty since
+// before now minus the drain timeout. It reports whether reaping goes on:
+// false once the hub stopped draining or no client is left.
+func (h *Hub) reapIdle(now time.Time) bool {
+	if h.State() != StateDraining {
+		return false
+	}
+	idleBefore := now.Add(-h.drainTimeout).UnixNano()
+	for _, c := range h.clients.all() {
+		c.mu.Lock()
+		idle := !c.writing && c.idleSince <= idleBefore // a queue is never non-empty without a pump
+		c.mu.Unlock()
+		if idle {
+			c.CloseWithCode(websocket.CloseGoingAway, "server draining") //nolint:errcheck // always nil
+		}
+	}
+	return h.ClientCount() > 0
 }
 
 // Shutdown stops the hub: it refuses new connections, closes every client
@@ -102,10 +114,10 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if neverRan {
 		close(h.runDone) // Run can no longer start; it returns at once
 	}
-	h.logger.Info("wshub: shutting down", "clients", h.ClientCount())
+	h.logger.Info("shutting down", "clients", h.ClientCount())
 
 	for _, c := range h.clients.all() {
-		c.CloseWithCode(websocket.CloseGoingAway, "server shutdown") //nolint:errcheck // already closing is fine
+		c.CloseWithCode(websocket.CloseGoingAway, "server shutdown") //nolint:errcheck // always nil
 	}
 	err := h.waitGone(ctx, nil)
 	if err != nil {
@@ -129,7 +141,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		if err == nil {
 			err = ctx.Err()
 		}
-		h.logger.Warn("wshub: shutdown timed out waiting for hooks", "error", err)
+		h.logger.Warn("shutdown timed out waiting for hooks", "error", err)
 	}
 	<-h.runDone
 	return err

@@ -14,6 +14,9 @@ var (
 	// UTF-8: browsers fail a connection that receives such a frame, so the
 	// hub never writes one (see Config.DisableUTF8Validation).
 	ErrInvalidUTF8 = errors.New("wshub: text message is not valid UTF-8")
+	// ErrUnauthorized is for applications: a BeforeConnect hook may return
+	// it (wrapped or not) to refuse an upgrade. The hub never returns it.
+	ErrUnauthorized = errors.New("wshub: unauthorized")
 	// ErrSendBufferFull is returned by a send that found the client's queue at
 	// its bounds under the DropNewest or DisconnectSlow policy.
 	ErrSendBufferFull = errors.New("wshub: send buffer full")
@@ -58,4 +61,8 @@ var (
 
 	// ErrAdapterClosed is returned by adapters' Publish after Close.
 	ErrAdapterClosed = errors.New("wshub: adapter closed")
+
+	// ErrHandlerPanicked is the outcome a Tracer's message span ends with
+	// when the message's handler panicked (the hub closed the connection).
+	ErrHandlerPanicked = errors.New("wshub: message handler panicked")
 )

@@ -62,12 +62,14 @@ func (h *frameHeader) control() bool { return h.opcode&0x8 != 0 }
 // frameReader cuts the bytes of one connection into frames. It reads from
 // src through buf; payloads larger than buf are read straight into their
 // destination. wait, when set, runs before every read that may block.
-// Only the read pump uses a frameReader.
+// Only the read pump uses a frameReader. traffic, when set, counts every
+// byte read from src (once per read).
 type frameReader struct {
-	src  io.Reader
-	buf  []byte
-	r, w int // unread bytes are buf[r:w]
-	wait func()
+	src     io.Reader
+	buf     []byte
+	r, w    int // unread bytes are buf[r:w]
+	wait    func()
+	traffic TrafficMetricsCollector
 }
 
 func newFrameReader(src io.Reader, size int) frameReader {
@@ -94,6 +96,7 @@ func (fr *frameReader) fill(n int) error {
 		}
 		m, err := fr.src.Read(fr.buf[fr.w:])
 		fr.w += m
+		fr.count(m)
 		if err != nil {
 			if fr.w-fr.r >= n {
 				return nil // the error comes back on the next read
@@ -197,6 +200,7 @@ func (fr *frameReader) payload(dst []byte, key [4]byte, pos int) error {
 		}
 		m, err := fr.src.Read(rest)
 		rest = rest[m:]
+		fr.count(m)
 		if err != nil && len(rest) > 0 {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -206,6 +210,13 @@ func (fr *frameReader) payload(dst []byte, key [4]byte, pos int) error {
 	}
 	maskBytes(key, pos, dst)
 	return nil
+}
+
+// count reports m bytes read from src to the traffic collector, if any.
+func (fr *frameReader) count(m int) {
+	if fr.traffic != nil && m > 0 {
+		fr.traffic.AddBytesReceived(m)
+	}
 }
 
 // skip reads and drops the next n bytes.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // gatedStore holds ReadHistory calls with After > 0 (recoveries) until
@@ -41,9 +41,9 @@ func (g *gatedStore) ReadHistory(ctx context.Context, room string, o core.Histor
 // recovery of the room works.
 func TestLeaveCancelsRecovery(t *testing.T) {
 	bus := memory.NewBus()
-	var rec adaptertest.Recoveries
+	var rec wshubtest.Recoveries
 	store := &gatedStore{Adapter: bus.NewAdapter(), gate: make(chan struct{})}
-	n := adaptertest.HistoryNode(t, "gated", store, &rec)
+	n := wshubtest.HistoryNode(t, "gated", store, &rec)
 	room := "hist-leave"
 	stay := n.DialRoom(t, room, "")
 	for i := range 5 {
@@ -79,7 +79,7 @@ func TestLeaveCancelsRecovery(t *testing.T) {
 // A replay larger than the client's queue waits for room instead of
 // dropping, and the answer after it is not what the queue drops.
 func TestReplayLargerThanTheQueue(t *testing.T) {
-	var rec adaptertest.Recoveries
+	var rec wshubtest.Recoveries
 	cfg := core.DefaultConfig()
 	cfg.SendChannelSize = 2
 	n := singleHistoryHub(t, &rec, core.WithConfig(cfg))
@@ -107,11 +107,11 @@ func TestDropHookMayCallTheHub(t *testing.T) {
 		drops.Add(1)
 		_ = hub.Load().LeaveRoom(c, "hist-drop")
 	}})
-	h := core.NewHub(core.WithRoomOptions(adaptertest.HistoryRooms), core.WithConfig(cfg), hooks)
+	h := core.NewHub(core.WithRoomOptions(wshubtest.HistoryRooms), core.WithConfig(cfg), hooks)
 	hub.Store(h)
 	go h.Run()
 	require.NoError(t, h.WaitRunning(contextFor(t)))
-	srv := adaptertest.ServeHub(t, h)
+	srv := wshubtest.ServeHub(t, h)
 	slow := srv.Dial(t)
 	require.NoError(t, h.JoinRoom(slow.Client, "hist-drop"))
 	done := make(chan struct{})
@@ -206,7 +206,7 @@ func (b *scriptedBus) awaitRead(t *testing.T) core.HistoryQuery {
 // waiting for a later message to show the gap again.
 func TestNewEpochDuringGapFill(t *testing.T) {
 	bus := newScriptedBus()
-	n := adaptertest.HistoryNode(t, "scripted", bus, nil)
+	n := wshubtest.HistoryNode(t, "scripted", bus, nil)
 	require.Eventually(t, func() bool { return bus.handler.Load() != nil }, 5*time.Second, time.Millisecond)
 	room := "hist-epochs"
 	s := n.DialRoom(t, room, "")
@@ -227,7 +227,7 @@ func TestNewEpochDuringGapFill(t *testing.T) {
 	s.AwaitCount(t, room, 3)
 	var got []string
 	for _, m := range s.Messages() {
-		if e, ok := adaptertest.ParseEnvelope(m); ok && e.Room == room {
+		if e, ok := wshubtest.ParseEnvelope(m); ok && e.Room == room {
 			got = append(got, e.Cursor)
 		}
 	}

@@ -15,17 +15,17 @@ import (
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // singleHistoryHub serves a hub without an adapter (its own memory store)
 // whose clients join the rooms of their "join" parameters.
-func singleHistoryHub(t *testing.T, rec *adaptertest.Recoveries, opts ...core.Option) *adaptertest.HubNode {
+func singleHistoryHub(t *testing.T, rec *wshubtest.Recoveries, opts ...core.Option) *wshubtest.HubNode {
 	t.Helper()
-	h := core.NewHub(append([]core.Option{core.WithRoomOptions(adaptertest.HistoryRooms), core.WithHooks(adaptertest.JoinFromQuery(rec))}, opts...)...)
+	h := core.NewHub(append([]core.Option{core.WithRoomOptions(wshubtest.HistoryRooms), core.WithHooks(wshubtest.JoinFromQuery(rec))}, opts...)...)
 	go h.Run()
 	require.NoError(t, h.WaitRunning(contextFor(t)))
-	n := adaptertest.ServeHub(t, h)
+	n := wshubtest.ServeHub(t, h)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -43,7 +43,7 @@ func contextFor(t *testing.T) context.Context {
 // One node, no broker: a client that reconnects with its cursor gets what
 // it missed, in order, then the answer, then live messages.
 func TestRecoveryWithoutAdapter(t *testing.T) {
-	var rec adaptertest.Recoveries
+	var rec wshubtest.Recoveries
 	n := singleHistoryHub(t, &rec)
 	room := "hist-one"
 	c := n.DialRoom(t, room, "")
@@ -66,14 +66,14 @@ func TestRecoveryWithoutAdapter(t *testing.T) {
 	got, _, _ := back.Offsets(room)
 	assert.Equal(t, []uint64{4, 5, 6, 7, 8, 9, 10}, got)
 	msgs := back.Messages()
-	first, ok := adaptertest.ParseEnvelope(msgs[0])
+	first, ok := wshubtest.ParseEnvelope(msgs[0])
 	require.True(t, ok)
 	assert.JSONEq(t, `"plain 3"`, string(first.Data), "text that is not JSON travels as a JSON string")
 
 	require.NoError(t, n.Hub.BroadcastToRoom(room, []byte(`{"live":true}`)))
 	back.AwaitCount(t, room, 8)
 	msgs = back.Messages()
-	last, _ := adaptertest.ParseEnvelope(msgs[len(msgs)-1])
+	last, _ := wshubtest.ParseEnvelope(msgs[len(msgs)-1])
 	assert.JSONEq(t, `{"live":true}`, string(last.Data), "JSON payloads are embedded as they are")
 	r := rec.Await(t, back.Client, room)
 	assert.Equal(t, core.Recovery{Recovered: true, Replayed: 7, Since: mustCursor(t, cursor)}, r)
@@ -89,7 +89,7 @@ func mustCursor(t *testing.T, s string) core.Position {
 // Hub.History reads the store: after a position, with a limit, newest
 // first; a room without history says so.
 func TestHubHistory(t *testing.T) {
-	var rec adaptertest.Recoveries
+	var rec wshubtest.Recoveries
 	n := singleHistoryHub(t, &rec)
 	ctx := contextFor(t)
 	for i := range 15 {
@@ -104,10 +104,10 @@ func TestHubHistory(t *testing.T) {
 
 	page, err = n.Hub.History(ctx, "small-h", core.HistoryQuery{After: 12, Limit: 2})
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{13, 14}, adaptertest.Offsets(page.Messages))
+	assert.Equal(t, []uint64{13, 14}, wshubtest.Offsets(page.Messages))
 	page, err = n.Hub.History(ctx, "small-h", core.HistoryQuery{Limit: 3, Reverse: true})
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{15, 14, 13}, adaptertest.Offsets(page.Messages))
+	assert.Equal(t, []uint64{15, 14, 13}, wshubtest.Offsets(page.Messages))
 	for _, m := range page.Messages {
 		assert.Equal(t, page.Epoch, m.Pos.Epoch)
 		assert.Equal(t, "small-h", m.Room)
@@ -121,10 +121,10 @@ func TestHubHistory(t *testing.T) {
 
 // A malformed cursor refuses the upgrade with 400 and a reason.
 func TestMalformedCursorRefused(t *testing.T) {
-	var rec adaptertest.Recoveries
+	var rec wshubtest.Recoveries
 	n := singleHistoryHub(t, &rec)
 	for _, q := range []string{"recover=nocolon", "recover=e:0:room", "recover=e:-1:room", "recover=e:1:", "recover=%C3%A9:1:r", "recover=e:99999999999999999999999:r", "recover=e:1:r&recover=e:2:r"} {
-		_, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Srv.URL, "http")+"/?"+q, nil)
+		_, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Server.URL, "http")+"/?"+q, nil)
 		require.Error(t, err, q)
 		require.NotNil(t, resp, q)
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, q)
@@ -148,10 +148,10 @@ func (f failingStore) ReadHistory(context.Context, string, core.History, core.Hi
 
 func TestStoreFailureDeliversNothing(t *testing.T) {
 	bus := memory.NewBus()
-	counters := adaptertest.NewCounters()
-	var rec adaptertest.Recoveries
-	n := adaptertest.HistoryNode(t, "fail", failingStore{bus.NewAdapter()}, &rec, core.WithMetrics(counters))
-	other := adaptertest.HistoryNode(t, "fail-other", bus.NewAdapter(), &rec)
+	counters := wshubtest.NewCounters()
+	var rec wshubtest.Recoveries
+	n := wshubtest.HistoryNode(t, "fail", failingStore{bus.NewAdapter()}, &rec, core.WithMetrics(counters))
+	other := wshubtest.HistoryNode(t, "fail-other", bus.NewAdapter(), &rec)
 	room := "hist-fail"
 	member := n.DialRoom(t, room, "")
 	watcher := other.DialRoom(t, room, "")
@@ -174,18 +174,18 @@ func TestStoreFailureDeliversNothing(t *testing.T) {
 }
 
 // A node that misses bus messages of a history room fills the gap from
-// the store (see adaptertest.RunGapFill).
+// the store (see wshubtest.RunGapFill).
 func TestGapFilledOverMemory(t *testing.T) {
 	bus := memory.NewBus()
-	adaptertest.RunGapFill(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
+	wshubtest.RunGapFill(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
 
 // A join that starts a history room on a node whose subscription takes
 // effect late still gets every message published after it (see
-// adaptertest.RunLateSubscription).
+// wshubtest.RunLateSubscription).
 func TestLateSubscriptionOverMemory(t *testing.T) {
 	bus := memory.NewBus()
-	adaptertest.RunLateSubscription(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
+	wshubtest.RunLateSubscription(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
 
 // A history message queued behind a plain one leaves in the same publisher
@@ -193,9 +193,9 @@ func TestLateSubscriptionOverMemory(t *testing.T) {
 // with the batch (it did: every such message was dropped as store_failed).
 func TestHistoryStoredInMixedBatch(t *testing.T) {
 	bus := memory.NewBus()
-	counters := adaptertest.NewCounters()
-	n := adaptertest.HistoryNode(t, "mixed", bus.NewAdapter(), nil, core.WithMetrics(counters))
-	other := adaptertest.HistoryNode(t, "mixed-other", bus.NewAdapter(), nil)
+	counters := wshubtest.NewCounters()
+	n := wshubtest.HistoryNode(t, "mixed", bus.NewAdapter(), nil, core.WithMetrics(counters))
+	other := wshubtest.HistoryNode(t, "mixed-other", bus.NewAdapter(), nil)
 	room := "hist-mixed"
 	watcher := other.DialRoom(t, room, "")
 	const rounds = 50

@@ -37,8 +37,10 @@ type Hooks struct {
 	// AfterMessage runs in the client's read goroutine after the handlers,
 	// with the handler's error (or BeforeMessage's).
 	AfterMessage func(*Client, *Message, error)
-	// OnError runs when a message handler returns an error or panics, in the
-	// client's read goroutine.
+	// OnError runs when a message handler returns an error, in the client's
+	// read goroutine. A handler that panics closes its connection with 1011
+	// instead, and the panic is counted and logged, not passed here (with
+	// RecoveryMiddleware the panic becomes an error, which is).
 	OnError func(*Client, error)
 	// OnSendDropped runs in the sender's goroutine when backpressure drops a
 	// message: the new one under DropNewest, each evicted one under

@@ -58,6 +58,7 @@ type Hub struct {
 	adapterMetrics   AdapterMetricsCollector
 	deliveryMetrics  DeliveryMetricsCollector
 	closeMetrics     CloseMetricsCollector
+	trafficMetrics   TrafficMetricsCollector
 	hooks            Hooks
 	handler          HandlerFunc
 	adapter          Adapter
@@ -132,6 +133,8 @@ type Hub struct {
 
 	emptySig chan struct{} // signalled when the last client leaves
 
+	tracer Tracer // nil: no trace points (WithTracer)
+
 	testHookAfterUpgrade func(*Client) // tests only
 }
 
@@ -167,6 +170,7 @@ func NewHub(opts ...Option) *Hub {
 	h.adapterMetrics, _ = h.metrics.(AdapterMetricsCollector)
 	h.deliveryMetrics, _ = h.metrics.(DeliveryMetricsCollector)
 	h.closeMetrics, _ = h.metrics.(CloseMetricsCollector)
+	h.trafficMetrics, _ = h.metrics.(TrafficMetricsCollector)
 	h.state.Store(int32(StateCreated))
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: h.cfg.HandshakeTimeout,
@@ -330,7 +334,7 @@ func (h *Hub) GetClientsByUserID(userID string) []*Client { return h.users.get(u
 func (h *Hub) HandleHTTP() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, err := h.UpgradeConnection(w, r); err != nil {
-			h.logger.Debug("wshub: upgrade refused", "remote", r.RemoteAddr, "error", err)
+			h.logger.Debug("upgrade refused", "remote", r.RemoteAddr, "error", err)
 		}
 	}
 }
@@ -342,7 +346,7 @@ func (h *Hub) HandleHTTP() http.HandlerFunc {
 // cursors are malformed (see RecoveryFromQuery). A refusal that can only be
 // decided after the upgrade closes the socket with 1001 (going away) or 1013
 // (try again later).
-func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...UpgradeOption) (*Client, error) {
+func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...UpgradeOption) (_ *Client, err error) {
 	if err := h.acceptErr(); err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return nil, err
@@ -353,6 +357,11 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 		return nil, ErrMaxConnectionsReached
 	}
 	c := &Client{ID: newClientID(), hub: h, req: r}
+	if h.tracer != nil {
+		ctx, end := h.tracer.StartUpgrade(r.Context(), r)
+		c.setBase(ctx)
+		defer func() { end(err) }()
+	}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(c)
@@ -487,7 +496,7 @@ func (c *Client) ping() {
 func (c *Client) teardown() {
 	h := c.hub
 	c.mu.Lock()
-	c.closing = true
+	c.beginCloseLocked()
 	c.closed = true
 	if c.closeFrame == nil {
 		// With our close frame still pending (a handler panic, an oversized
@@ -504,9 +513,9 @@ func (c *Client) teardown() {
 	}
 	c.waitWriter()
 	_ = c.ws.Close()
+	c.endContext()
 
 	c.mu.Lock()
-	c.closedAt = time.Now()
 	code := c.closeCode
 	c.mu.Unlock()
 	if code == 0 {
@@ -570,7 +579,7 @@ func (h *Hub) runWithTimeout(name string, fn func()) {
 	case <-done:
 	case <-t.C:
 		h.metrics.IncrementErrors("hook_timeout")
-		h.logger.Warn("wshub: hook timed out", "hook", name, "timeout", h.hookTimeout)
+		h.logger.Warn("hook timed out", "hook", name, "timeout", h.hookTimeout)
 	}
 }
 
@@ -582,7 +591,12 @@ func (h *Hub) dropped(c *Client, data []byte) {
 	}
 }
 
-// logLimiter lets one log line through per interval.
+// logLimiter lets one log line through per interval, every; concurrent
+// callers in one interval get one true between them. It stays hand-written
+// rather than golang.org/x/time/rate: on the refused path, the one every
+// dropped publish takes during a broker outage, rate.Limiter's Allow
+// measured 80-100 ns against 25-50 ns here, 0 allocations either way
+// (BenchmarkLogLimiter, BenchmarkAdapterDropped).
 type logLimiter struct {
 	every time.Duration
 	last  atomic.Int64

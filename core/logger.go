@@ -10,6 +10,29 @@ type Logger interface {
 	Error(msg string, args ...any)
 }
 
+// NamedLogger is a Logger that gives child loggers named after a part of
+// the program, as zap's Logger.Named does. The hub names its logger
+// "wshub" when it implements NamedLogger (so a zap logger named "app"
+// logs as "app.wshub"), and the adapters and fx modules name theirs
+// "wshub.nats", "wshub.redis" and "wshub.fx"; messages carry no prefix of
+// their own. The logging package's loggers implement it.
+type NamedLogger interface {
+	Logger
+	// Named returns a logger that logs as this one, under name appended
+	// to this one's name with a dot. It must not return nil.
+	Named(name string) Logger
+}
+
+// Named returns l named name when l is a NamedLogger, and l otherwise.
+func Named(l Logger, name string) Logger {
+	if n, ok := l.(NamedLogger); ok {
+		if child := n.Named(name); child != nil {
+			return child
+		}
+	}
+	return l
+}
+
 // NoOpLogger discards everything. It is the hub's default Logger.
 type NoOpLogger struct{}
 

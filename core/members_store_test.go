@@ -4,9 +4,9 @@ import (
 	"testing"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 func TestMemoryPresenceStore(t *testing.T) {
-	adaptertest.RunPresenceStore(t, func(*testing.T) core.PresenceAdapter { return core.NewMemoryPresence() })
+	wshubtest.RunPresenceStore(t, func(*testing.T) core.PresenceAdapter { return core.NewMemoryPresence() })
 }

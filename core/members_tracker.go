@@ -87,16 +87,19 @@ type memberTracker struct {
 	byClient map[*Client]map[string]pkey // the client's tracked rooms
 	states   map[pkey]*keyState          // keys queued or being written
 	queue    []pkey
-	failed   map[pkey]bool // waiting for the retry timer
+	failed   map[pkey]bool // waiting for the retry timer; true: the write also sweeps
 	retry    *time.Timer
 	backoff  time.Duration
-	lingers  map[pkey]*time.Timer // records this node lingers, by deadline
-	stopping bool                 // Shutdown: leaves fire at once
-	stopped  bool                 // workers exit
-	sweepReq bool
-	sweeping bool
-	idle     chan struct{} // closed and replaced when no work is left
-	quit     chan struct{} // closed by stop
+	// sweepFailed: the last sweep could not list the records; the retry
+	// timer runs it again.
+	sweepFailed bool
+	lingers     map[pkey]*time.Timer // records this node lingers, by deadline
+	stopping    bool                 // Shutdown: leaves fire at once
+	stopped     bool                 // workers exit
+	sweepReq    bool
+	sweeping    bool
+	idle        chan struct{} // closed and replaced when no work is left
+	quit        chan struct{} // closed by stop
 	// ctx bounds every store call; stop cancels it when its own context
 	// ends, so a hung store cannot hold Shutdown past its deadline.
 	ctx    context.Context //nolint:containedctx // the tracker's lifetime for store calls
@@ -283,22 +286,35 @@ func (t *memberTracker) work() {
 			t.h.adapterError(&AdapterError{Op: "presence", Err: err})
 			delete(t.states, k)
 			if !t.stopped {
-				t.failLocked(k)
+				// A sweep's write that failed is retried as one: the
+				// leaves a dead node owes must not wait for the next
+				// refresh.
+				t.failLocked(k, sweep || st.sweep)
 			}
 		case st.again:
 			st.again, st.queued = false, true
 			t.queue = append(t.queue, k)
+			t.backoff = 0
 		default:
 			delete(t.states, k)
+			t.backoff = 0
 		}
 		t.idleLocked()
 	}
 }
 
 // failLocked parks k until the retry timer, which backs off while writes
-// keep failing.
-func (t *memberTracker) failLocked(k pkey) {
-	t.failed[k] = true
+// keep failing; sweep asks for the retry to remove what dead nodes left
+// too.
+func (t *memberTracker) failLocked(k pkey, sweep bool) {
+	t.failed[k] = t.failed[k] || sweep
+	t.armRetryLocked()
+}
+
+// armRetryLocked starts the retry timer of failed writes and sweeps,
+// unless it runs already. The wait doubles while they keep failing; a
+// write that succeeds resets it.
+func (t *memberTracker) armRetryLocked() {
 	if t.retry != nil {
 		return
 	}
@@ -310,16 +326,21 @@ func (t *memberTracker) failLocked(k pkey) {
 		if t.stopped {
 			return
 		}
-		for k := range t.failed {
+		for k, sweep := range t.failed {
 			t.markLocked(k, false)
+			t.states[k].sweep = t.states[k].sweep || sweep
 		}
 		clear(t.failed)
+		if t.sweepFailed {
+			t.sweepFailed = false
+			t.requestSweepLocked()
+		}
 	})
 }
 
 // idleLocked wakes the waiters of drained when no work is left.
 func (t *memberTracker) idleLocked() {
-	if len(t.states) == 0 && len(t.failed) == 0 && !t.sweeping && !t.sweepReq {
+	if len(t.states) == 0 && len(t.failed) == 0 && !t.sweeping && !t.sweepReq && !t.sweepFailed {
 		close(t.idle)
 		t.idle = make(chan struct{})
 	}
@@ -561,6 +582,10 @@ func (t *memberTracker) refreshLoop(ctx context.Context) {
 func (t *memberTracker) requestSweep() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.requestSweepLocked()
+}
+
+func (t *memberTracker) requestSweepLocked() {
 	if t.stopped {
 		return
 	}
@@ -580,11 +605,18 @@ func (t *memberTracker) sweepLoop() {
 		t.sweepReq = false
 		t.mu.Unlock()
 		ctx, cancel := context.WithTimeout(t.ctx, 4*presenceOpTimeout)
-		if err := t.sweep(ctx); err != nil {
+		err := t.sweep(ctx)
+		cancel()
+		if err != nil {
 			t.h.adapterError(&AdapterError{Op: "presence", Err: err})
 		}
-		cancel()
 		t.mu.Lock()
+		if err != nil && !t.stopping && !t.sweepReq {
+			// Again after the backoff, not at the next refresh: a dead
+			// node's members would stay listed until then.
+			t.sweepFailed = true
+			t.armRetryLocked()
+		}
 	}
 	t.sweeping = false
 	t.idleLocked()
@@ -701,6 +733,7 @@ func (t *memberTracker) stop(ctx context.Context) {
 		t.markLocked(k, false)
 	}
 	clear(t.failed)
+	t.sweepFailed = false // the other nodes sweep
 	for len(t.states) > 0 || t.sweeping {
 		idle := t.idle
 		t.mu.Unlock()

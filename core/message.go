@@ -30,6 +30,9 @@ type Message struct {
 	ClientID string
 	// Time is when the hub finished reading the message.
 	Time time.Time
+
+	// client sent the message (see Context).
+	client *Client
 }
 
 // NewMessage returns a text message holding data.

@@ -92,6 +92,35 @@ type CloseMetricsCollector interface {
 	IncrementCloseCode(code int)
 }
 
+// TrafficMetricsCollector is an optional extension of MetricsCollector for
+// the traffic of client sockets and the size of the cluster. When the hub's
+// collector implements it, the hub calls it as described below; the hub
+// checks for it once, in NewHub, so a collector without it costs nothing.
+type TrafficMetricsCollector interface {
+	// AddBytesSent counts n bytes a client's write pump wrote to its
+	// socket. It is called once per socket write (a write pump batches many
+	// frames into one), and counts what goes on the wire: frame headers,
+	// ping, pong and close frames included, and payloads as sent, so
+	// compressed when the connection negotiated compression. Bytes of a
+	// write that failed part way are counted as far as they went. The HTTP
+	// handshake, and the close frame of a connection refused right after
+	// it, are not counted.
+	AddBytesSent(n int)
+	// AddBytesReceived counts n bytes read from a client's socket, once per
+	// read: frames as they arrive, headers and control frames included,
+	// payloads before decompression. Bytes read while discarding the input
+	// of a misbehaving client are counted too.
+	AddBytesReceived(n int)
+	// SetClusterNodes reports the nodes of the cluster this node knows to
+	// be alive, itself included: 1 when presence starts (WithPresence, or
+	// member lists that need it), then again whenever a heartbeat shows a
+	// new node, a silent node is evicted or a node says goodbye. Without
+	// presence it is never called.
+	// It is called with an internal lock held, so that the values arrive
+	// in order: it must return quickly and must not call into the Hub.
+	SetClusterNodes(n int)
+}
+
 // NoOpMetrics discards everything. It is the hub's default MetricsCollector.
 type NoOpMetrics struct{}
 

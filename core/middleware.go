@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -81,21 +82,23 @@ func (m *MiddlewareChain) Handler() HandlerFunc {
 }
 
 // LoggingMiddleware logs each message (client, type, size) at debug level,
-// and failures at warn level with the handler's duration.
+// and failures at warn level with the handler's duration. A NamedLogger is
+// named "wshub".
 func LoggingMiddleware(logger Logger) Middleware {
 	if logger == nil {
 		logger = &NoOpLogger{}
 	}
+	logger = Named(logger, "wshub")
 	return func(next HandlerFunc) HandlerFunc {
 		return func(c *Client, msg *Message) error {
 			start := time.Now()
 			err := next(c, msg)
 			if err != nil {
-				logger.Warn("wshub: message handler failed", "client_id", clientID(c),
+				logger.Warn("message handler failed", "client_id", clientID(c),
 					"type", int(msg.Type), "size", len(msg.Data), "duration", time.Since(start), "error", err)
 				return err
 			}
-			logger.Debug("wshub: message handled", "client_id", clientID(c),
+			logger.Debug("message handled", "client_id", clientID(c),
 				"type", int(msg.Type), "size", len(msg.Data), "duration", time.Since(start))
 			return nil
 		}
@@ -111,16 +114,20 @@ func clientID(c *Client) string {
 
 // RecoveryMiddleware turns a panic in the handlers it wraps into an error
 // wrapping ErrInvalidMessage, and logs it; the connection stays open.
-// (Without it the hub still recovers, but closes the connection.)
+// (Without it the hub still recovers, but closes the connection.) The log
+// line carries the panic's stack under "stack". A NamedLogger is named
+// "wshub".
 func RecoveryMiddleware(logger Logger) Middleware {
 	if logger == nil {
 		logger = &NoOpLogger{}
 	}
+	logger = Named(logger, "wshub")
 	return func(next HandlerFunc) HandlerFunc {
 		return func(c *Client, msg *Message) (err error) {
 			defer func() {
 				if p := recover(); p != nil {
-					logger.Error("wshub: recovered panic in message handler", "client_id", clientID(c), "panic", fmt.Sprint(p))
+					logger.Error("recovered panic in message handler", "client_id", clientID(c), "panic", fmt.Sprint(p),
+						"stack", string(debug.Stack()))
 					err = fmt.Errorf("%w: handler panicked: %v", ErrInvalidMessage, p)
 				}
 			}()

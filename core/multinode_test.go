@@ -14,11 +14,11 @@ import (
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 type node struct {
-	*adaptertest.HubNode
+	*wshubtest.HubNode
 	hub *core.Hub
 	ad  *memory.Adapter
 }
@@ -26,7 +26,7 @@ type node struct {
 func startNode(t *testing.T, bus *memory.Bus, id string, opts ...core.Option) *node {
 	t.Helper()
 	ad := bus.NewAdapter()
-	n := adaptertest.StartHubNode(t, id, ad, opts...)
+	n := wshubtest.StartHubNode(t, id, ad, opts...)
 	return &node{HubNode: n, hub: n.Hub, ad: ad}
 }
 
@@ -37,7 +37,7 @@ func (n *node) dial(t *testing.T) (*websocket.Conn, *core.Client) {
 	for _, c := range n.hub.Clients() {
 		seen[c.ID] = true
 	}
-	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Srv.URL, "http"), nil)
+	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.Server.URL, "http"), nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	t.Cleanup(func() { _ = conn.Close() })
@@ -91,12 +91,12 @@ func TestCrossNodeDelivery(t *testing.T) {
 
 func TestPresenceOverMemoryBus(t *testing.T) {
 	bus := memory.NewBus()
-	adaptertest.RunPresence(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
+	wshubtest.RunPresence(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
 
 func TestDuplicateNodeIDDetected(t *testing.T) {
 	bus := memory.NewBus()
-	log := &adaptertest.LogRecorder{}
+	log := &wshubtest.LogRecorder{}
 	m := core.NewDebugMetrics()
 	startNode(t, bus, "same", core.WithPresence(20*time.Millisecond), core.WithLogger(log), core.WithMetrics(m))
 	startNode(t, bus, "same", core.WithPresence(20*time.Millisecond))
@@ -150,7 +150,7 @@ func (b *blockingAdapter) Close() error                                         
 func TestSlowBrokerNeverBlocksSenders(t *testing.T) {
 	m := core.NewDebugMetrics()
 	ad := &blockingAdapter{release: make(chan struct{})}
-	n := adaptertest.StartHubNode(t, "slow", ad, core.WithMetrics(m))
+	n := wshubtest.StartHubNode(t, "slow", ad, core.WithMetrics(m))
 	s := n.Dial(t)
 	// The flood goes to a room with no local member: it fills the publish
 	// queue only, not s's own send buffer, so what follows tests the relay
@@ -195,9 +195,9 @@ func TestRoomTrafficOnlyWhereMembersAre(t *testing.T) {
 	bus := memory.NewBus()
 	spyB := &spyAdapter{Adapter: bus.NewAdapter(), rooms: map[string]int{}}
 	spyC := &spyAdapter{Adapter: bus.NewAdapter(), rooms: map[string]int{}}
-	a := adaptertest.StartHubNode(t, "a", bus.NewAdapter())
-	b := adaptertest.StartHubNode(t, "b", spyB)
-	adaptertest.StartHubNode(t, "c", spyC)
+	a := wshubtest.StartHubNode(t, "a", bus.NewAdapter())
+	b := wshubtest.StartHubNode(t, "b", spyB)
+	wshubtest.StartHubNode(t, "c", spyC)
 	member := b.Dial(t)
 	require.NoError(t, b.Hub.JoinRoom(member.Client, "r"))
 
@@ -226,7 +226,7 @@ type wrappedAdapter struct{ core.Adapter }
 func TestWrappedAdapterStillReceivesRooms(t *testing.T) {
 	bus := memory.NewBus()
 	a := startNode(t, bus, "a")
-	b := adaptertest.StartHubNode(t, "b", wrappedAdapter{bus.NewAdapter()})
+	b := wshubtest.StartHubNode(t, "b", wrappedAdapter{bus.NewAdapter()})
 	s := b.Dial(t)
 	require.NoError(t, b.Hub.JoinRoom(s.Client, "r"))
 	require.NoError(t, a.hub.BroadcastToRoom("r", []byte("to room r")))

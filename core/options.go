@@ -57,11 +57,12 @@ func WithConfig(config Config) Option { return func(h *Hub) { h.cfg = config } }
 // WithLimits sets the hub's limits.
 func WithLimits(limits Limits) Option { return func(h *Hub) { h.limits = limits } }
 
-// WithLogger sets the logger (default NoOpLogger). A nil logger is ignored.
+// WithLogger sets the logger (default NoOpLogger). A nil logger is
+// ignored. A NamedLogger is named "wshub" (see NamedLogger).
 func WithLogger(logger Logger) Option {
 	return func(h *Hub) {
 		if logger != nil {
-			h.logger = logger
+			h.logger = Named(logger, "wshub")
 		}
 	}
 }

@@ -60,7 +60,7 @@ func (h *Hub) safeCall(name string, fn func()) {
 // panicked counts a recovered panic and logs it with its stack, at most
 // once per panicLogEvery for each place; fields are extra key-value pairs.
 func (h *Hub) panicked(where string, p any, fields ...any) {
-	h.logPanic("wshub: recovered panic", where, p, fields...)
+	h.logPanic("recovered panic", where, p, fields...)
 }
 
 // logPanic is panicked with the log message given.

@@ -130,6 +130,9 @@ func (p *presence) run(ctx context.Context) {
 	defer p.h.bgWG.Done()
 	t := time.NewTicker(p.h.presenceInterval)
 	defer t.Stop()
+	p.mu.Lock()
+	p.reportNodesLocked()
+	p.mu.Unlock()
 	p.heartbeat()
 	p.hello()
 	for {
@@ -177,8 +180,11 @@ func (p *presence) evict(now time.Time) {
 			delete(p.nodes, id)
 			p.evicted[id] = evictedNode{instance: n.instance, at: now}
 			evicted = true
-			p.h.logger.Info("wshub: evicted silent node", "node_id", id)
+			p.h.logger.Info("evicted silent node", "node_id", id)
 		}
+	}
+	if evicted {
+		p.reportNodesLocked()
 	}
 	for id, e := range p.evicted {
 		if now.Sub(e.at) > forgetEvictedAfter {
@@ -205,7 +211,7 @@ func (p *presence) receive(m AdapterMessage) {
 		if rec.instance != p.instance {
 			p.h.metrics.IncrementErrors("duplicate_node_id")
 			if p.h.limiter.allow() {
-				p.h.logger.Error("wshub: another node uses this node's ID; give every node a unique ID",
+				p.h.logger.Error("another node uses this node's ID; give every node a unique ID",
 					"node_id", p.h.nodeID)
 			}
 		}
@@ -218,6 +224,7 @@ func (p *presence) receive(m AdapterMessage) {
 		if gone {
 			delete(p.nodes, m.NodeID)
 			p.h.origins.forget(m.NodeID)
+			p.reportNodesLocked()
 		}
 		p.mu.Unlock()
 		if gone && p.h.members != nil {
@@ -231,6 +238,9 @@ func (p *presence) receive(m AdapterMessage) {
 		n.features = old.features
 	}
 	p.nodes[m.NodeID] = n
+	if old == nil {
+		p.reportNodesLocked()
+	}
 	// A node this one evicted is back (a link was down, not the node): the
 	// sweep removed its members, which it must write again.
 	back := old == nil && p.evicted[m.NodeID].instance == rec.instance
@@ -239,6 +249,15 @@ func (p *presence) receive(m AdapterMessage) {
 	if back && p.h.members != nil {
 		p.h.publish(AdapterMessage{Type: AdapterPresence,
 			Data: newClusterRecord(kindResync).str(fTo, m.NodeID).str(fInstance, rec.instance).b})
+	}
+}
+
+// reportNodesLocked reports the live nodes, this one included, to the
+// hub's TrafficMetricsCollector, if it has one; p.mu must be held, so that
+// concurrent changes are reported in the order they happened.
+func (p *presence) reportNodesLocked() {
+	if tm := p.h.trafficMetrics; tm != nil {
+		tm.SetClusterNodes(len(p.nodes) + 1)
 	}
 }
 

@@ -285,7 +285,7 @@ func (h *Hub) adapterDropped(n int, reason string) {
 		h.metrics.IncrementErrors("adapter_dropped")
 	}
 	if h.limiter.allow() {
-		h.logger.Warn("wshub: dropping messages for other nodes", "reason", reason, "count", n)
+		h.logger.Warn("dropping messages for other nodes", "reason", reason, "count", n)
 	}
 }
 
@@ -297,7 +297,7 @@ func (h *Hub) adapterError(e *AdapterError) {
 		h.metrics.IncrementErrors("adapter_" + e.Op)
 	}
 	if h.limiter.allow() {
-		h.logger.Warn("wshub: adapter error", "op", e.Op, "error", e.Err)
+		h.logger.Warn("adapter error", "op", e.Op, "error", e.Err)
 	}
 }
 
@@ -336,6 +336,9 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 	default:
 		h.adapterError(&AdapterError{Op: "decode", Err: errUnknownType})
 		return
+	}
+	if len(m.Trace) != 0 && h.tracer != nil {
+		defer h.traceDeliver(&m)()
 	}
 	typ := MessageType(m.MsgType)
 	// Follow the sender's stream before anything can refuse the message:
@@ -416,7 +419,7 @@ func (h *Hub) stopBackground(ctx context.Context) {
 	}
 	if h.adapter != nil {
 		if err := h.adapter.Close(); err != nil {
-			h.logger.Warn("wshub: closing adapter", "error", err)
+			h.logger.Warn("closing adapter", "error", err)
 		}
 	}
 }

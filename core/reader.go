@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -86,7 +87,7 @@ func (c *Client) readPump() {
 		}
 		h.metrics.IncrementMessagesReceived()
 		h.metrics.RecordMessageSize(len(data))
-		msg := &Message{Type: MessageType(op), Data: data, ClientID: c.ID, Time: now}
+		msg := &Message{Type: MessageType(op), Data: data, ClientID: c.ID, Time: now, client: c}
 		if !c.dispatch(msg) {
 			return
 		}
@@ -109,6 +110,7 @@ func (c *Client) newInbound() *inbound {
 		timeout:   cfg.MessageReadTimeout,
 		bound:     c.boundReadDeadline,
 	}
+	in.fr.traffic = c.hub.trafficMetrics
 	if cfg.MaxInboundBytes > 0 {
 		in.budget = &c.hub.inbound
 	}
@@ -164,7 +166,9 @@ func (c *Client) discardInput(in *inbound, aligned bool) {
 		}
 	}
 	for {
-		if _, err := c.conn.Read(in.fr.buf); err != nil {
+		n, err := c.conn.Read(in.fr.buf)
+		in.fr.count(n)
+		if err != nil {
 			return
 		}
 	}
@@ -237,16 +241,35 @@ func (c *Client) dispatch(msg *Message) (ok bool) {
 	h := c.hub
 	defer func() {
 		if p := recover(); p != nil {
-			h.logPanic("wshub: message handler panicked; closing the connection", "message handler", p, "client_id", c.ID)
+			h.logPanic("message handler panicked; closing the connection", "message handler", p, "client_id", c.ID)
 			c.startClose(websocket.CloseInternalServerErr, "internal error")
 			ok = false
 		}
 	}()
 	var err error
+	var traced context.Context // the Tracer's context of the dispatch
+	if h.tracer != nil {
+		var end func(error)
+		traced, end = h.tracer.StartMessage(c.Context(), c, msg)
+		c.dispatching(msg, traced)
+		defer func() { // before the recovery above: ok is still false on a panic
+			c.dispatching(nil, nil)
+			if !ok {
+				err = ErrHandlerPanicked
+			}
+			end(err)
+		}()
+	}
 	if h.hooks.BeforeMessage != nil {
 		var m2 *Message
 		m2, err = h.hooks.BeforeMessage(c, msg)
 		if err == nil && m2 != nil {
+			if m2.client == nil {
+				m2.client = c
+			}
+			if traced != nil && m2 != msg {
+				c.dispatching(m2, traced)
+			}
 			msg = m2
 		}
 	}
@@ -297,7 +320,7 @@ func (c *Client) peerClosed(code int) {
 	if c.closing || c.closed {
 		return
 	}
-	c.closing = true
+	c.beginCloseLocked()
 	// The peer is leaving: answer its close at once instead of after what
 	// is still queued for it.
 	c.releaseQueueLocked()

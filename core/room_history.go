@@ -402,7 +402,7 @@ func (h *Hub) stopHistory() {
 // publishHistory stores and delivers a message of a history room: at once
 // with the hub's own memory store, through the publisher (and the
 // adapter's store) otherwise. It never blocks on the broker.
-func (h *Hub) publishHistory(room string, typ MessageType, data []byte, except []*Client, opts History) {
+func (h *Hub) publishHistory(ctx context.Context, room string, typ MessageType, data []byte, except []*Client, opts History) {
 	m := AdapterMessage{NodeID: h.nodeID, Type: AdapterRoom, Room: room, MsgType: int(typ), Data: data}
 	if len(except) > 0 {
 		m.Type = AdapterRoomExcept
@@ -413,6 +413,7 @@ func (h *Hub) publishHistory(room string, typ MessageType, data []byte, except [
 		h.deliverHistory(m)
 		return
 	}
+	h.tracePublish(ctx, &m)
 	h.publishStored(m, opts)
 }
 

@@ -28,6 +28,19 @@ func (r *Router) OnNotFound(handler HandlerFunc) *Router {
 	return r
 }
 
+// Event returns the event name r's extractor reads from msg, and whether r
+// has a handler for it. Names a client makes up come back with ok false:
+// where a name becomes a label (a metric, a span attribute), use it only
+// when ok, so the labels stay as few as the registered events.
+func (r *Router) Event(msg *Message) (event string, ok bool) {
+	if r.extract == nil || msg == nil {
+		return "", false
+	}
+	event = r.extract(msg)
+	h, ok := r.handlers[event]
+	return event, ok && h != nil
+}
+
 // Events returns the number of registered events.
 func (r *Router) Events() int { return len(r.handlers) }
 

@@ -41,7 +41,9 @@ func (h *Hub) SendToClientWithContext(ctx context.Context, clientID string, data
 	if h.adapter == nil {
 		return ErrClientNotFound
 	}
-	h.publish(AdapterMessage{Type: AdapterClient, ClientID: clientID, MsgType: int(TextMessage), Data: data})
+	m := AdapterMessage{Type: AdapterClient, ClientID: clientID, MsgType: int(TextMessage), Data: data}
+	h.tracePublish(ctx, &m)
+	h.publish(m)
 	return nil
 }
 
@@ -76,6 +78,8 @@ func (h *Hub) SendToUserWithContext(ctx context.Context, userID string, data []b
 		return err
 	}
 	err = h.deliverUser(ctx, true, userID, f)
-	h.publish(AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(TextMessage), Data: data})
+	m := AdapterMessage{Type: AdapterUser, UserID: userID, MsgType: int(TextMessage), Data: data}
+	h.tracePublish(ctx, &m)
+	h.publish(m)
 	return err
 }

@@ -48,7 +48,7 @@ func (h *Hub) frameFor(typ MessageType, data []byte) (*frame, error) {
 // returns no error (checkText counted it).
 func (h *Hub) refusedText(op string) {
 	if h.utf8Log.allow() {
-		h.logger.Warn("wshub: refused to send text that is not valid UTF-8", "op", op)
+		h.logger.Warn("refused to send text that is not valid UTF-8", "op", op)
 	}
 }
 
@@ -188,7 +188,7 @@ func (c *Client) overflow(f *frame) error {
 // whether the caller must start a write pump; c.mu must be held and the
 // client open. The caller reports the disconnect with reportSlow.
 func (c *Client) disconnectSlowLocked() (*frameQueue, bool) {
-	c.closing = true
+	c.beginCloseLocked()
 	c.closeCode = websocket.CloseTryAgainLater
 	c.closeFrame = appendClose(nil, websocket.CloseTryAgainLater, slowClientReason)
 	return c.sq.drop(), c.wakeLocked()
@@ -225,7 +225,7 @@ func (c *Client) reportSlow(gone *frameQueue) {
 		putQueue(gone)
 	}
 	if h.slowLog.allow() {
-		h.logger.Warn("wshub: closing a client that reads too slowly", "client_id", c.ID,
+		h.logger.Warn("closing a client that reads too slowly", "client_id", c.ID,
 			"max_queued_messages", h.cfg.SendChannelSize, "max_queued_bytes", h.cfg.MaxQueuedBytes)
 	}
 	if h.hooks.OnSlowClient != nil {
@@ -320,7 +320,7 @@ func (c *Client) startClose(code int, reason string) bool {
 		c.mu.Unlock()
 		return false
 	}
-	c.closing = true
+	c.beginCloseLocked()
 	c.closeCode = code
 	c.closeFrame = appendClose(nil, code, reason)
 	c.sq.signal() // those waiting for space see the close
@@ -391,6 +391,9 @@ func (c *Client) writePump() {
 			_ = c.conn.Close()
 			c.mu.Lock()
 			c.closed = true
+			if c.closedAt.IsZero() {
+				c.closedAt = time.Now()
+			}
 			c.closeFrame = nil
 			c.mu.Unlock()
 			continue
@@ -510,6 +513,7 @@ func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
 }
 
 // flush writes b (and extra, with writev) in one call under the write deadline.
+// The bytes written, even by a failed write, are counted (countSent).
 //
 // Moving a deadline costs a timer update, so it is moved only once at
 // least a quarter of WriteWait went by: a write always has at least three
@@ -523,12 +527,22 @@ func (c *Client) flush(b, extra []byte) error {
 		}
 	}
 	if extra == nil {
-		_, err := c.conn.Write(b)
+		n, err := c.conn.Write(b)
+		c.countSent(n)
 		return err
 	}
 	bufs := net.Buffers{b, extra}
-	_, err := bufs.WriteTo(c.conn)
+	n, err := bufs.WriteTo(c.conn)
+	c.countSent(int(n))
 	return err
+}
+
+// countSent reports n bytes written to the socket to the hub's
+// TrafficMetricsCollector, if it has one: one nil check per write.
+func (c *Client) countSent(n int) {
+	if tm := c.hub.trafficMetrics; tm != nil && n > 0 {
+		tm.AddBytesSent(n)
+	}
 }
 
 // deadlineDue reports whether a deadline last set to deadline should move

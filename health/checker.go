@@ -12,11 +12,15 @@ import (
 )
 
 // DefaultTimeout is the per-check timeout used when neither the Check nor
-// WithTimeout sets one.
-const DefaultTimeout = 2 * time.Second
+// WithTimeout sets one. It is below one second, kubelet's default probe
+// timeout (timeoutSeconds: 1), so a hanging dependency makes the probe
+// answer 503 (or report the check failing) in time rather than time out
+// the probe itself.
+const DefaultTimeout = 800 * time.Millisecond
 
 // AdapterCheckName is the name of the check registered automatically for an
-// adapter that implements core.HealthCheckAdapter.
+// adapter that implements core.HealthCheckAdapter. That check is ReportOnly
+// unless WithAdapterRequired is given.
 const AdapterCheckName = "adapter"
 
 // ErrCheckTimeout is the error of a check that did not return within its
@@ -32,6 +36,10 @@ var ErrCheckPanicked = errors.New("health: check panicked")
 // Func must return nil while the dependency is usable, and must return
 // promptly once ctx is done: ctx carries the check's deadline and the
 // probe request's cancellation.
+//
+// A check gates readiness (its failure makes readiness 503) unless it is
+// ReportOnly. The zero value of ReportOnly gates, so a check an application
+// registers with WithCheck or WithCheckFunc fails readiness when it fails.
 type Check struct {
 	// Name keys the check in the report's "checks" object. Names are unique
 	// within a Checker: a later check replaces an earlier one of the same
@@ -41,6 +49,15 @@ type Check struct {
 	// Timeout bounds one run of Func; zero uses the Checker's timeout
 	// (WithTimeout, default DefaultTimeout).
 	Timeout time.Duration
+	// ReportOnly makes the check informational: it runs with the others
+	// and its result is in the report (with "report_only": true), but its
+	// failure does not fail readiness; the report's status is then
+	// StatusDegraded. Use it for a dependency without which the process
+	// still serves some of its traffic, such as the broker link: a pod
+	// that lost its broker still serves its local clients, and failing
+	// readiness on every pod at once would take every endpoint out of its
+	// Service.
+	ReportOnly bool
 	// Func probes the dependency. A Check with a nil Func is ignored.
 	Func func(ctx context.Context) error
 }
@@ -49,9 +66,10 @@ type Check struct {
 type Option func(*options)
 
 type options struct {
-	timeout time.Duration
-	checks  []Check
-	noAuto  bool
+	timeout         time.Duration
+	checks          []Check
+	noAuto          bool
+	adapterRequired bool
 }
 
 // WithCheck registers checks run by every readiness evaluation.
@@ -60,6 +78,7 @@ func WithCheck(checks ...Check) Option {
 }
 
 // WithCheckFunc registers fn as the check name, with the Checker's timeout.
+// The check gates readiness.
 func WithCheckFunc(name string, fn func(ctx context.Context) error) Option {
 	return WithCheck(Check{Name: name, Func: fn})
 }
@@ -80,6 +99,18 @@ func WithoutAdapterCheck() Option {
 	return func(o *options) { o.noAuto = true }
 }
 
+// WithAdapterRequired makes the automatic "adapter" check gate readiness:
+// while the adapter's CheckHealth fails, readiness answers 503. Without
+// it the check is ReportOnly: its result shows in the report but a broker
+// outage leaves readiness to the hub and the other checks, because a node
+// that lost its broker still serves its own clients, and a broker outage
+// would otherwise fail readiness on every node at once. It has no effect
+// with WithoutAdapterCheck, or when a check named AdapterCheckName
+// replaces the automatic one (that check's own ReportOnly applies).
+func WithAdapterRequired() Option {
+	return func(o *options) { o.adapterRequired = true }
+}
+
 // Checker evaluates a hub's liveness and readiness. Build it with New.
 type Checker struct {
 	hub    *core.Hub
@@ -88,8 +119,9 @@ type Checker struct {
 
 // New returns a Checker for hub. It starts nothing and calls no check.
 // When hub's adapter implements core.HealthCheckAdapter, its CheckHealth
-// becomes the check "adapter" (see WithoutAdapterCheck). New panics if hub
-// is nil, a programming error.
+// becomes the check "adapter", ReportOnly unless WithAdapterRequired is
+// given (see also WithoutAdapterCheck). New panics if hub is nil, a
+// programming error.
 func New(hub *core.Hub, opts ...Option) *Checker {
 	if hub == nil {
 		panic("health: New called with a nil hub")
@@ -102,7 +134,7 @@ func New(hub *core.Hub, opts ...Option) *Checker {
 	}
 	var all []Check
 	if a, ok := hub.Adapter().(core.HealthCheckAdapter); ok && !o.noAuto {
-		all = append(all, Check{Name: AdapterCheckName, Func: a.CheckHealth})
+		all = append(all, Check{Name: AdapterCheckName, ReportOnly: !o.adapterRequired, Func: a.CheckHealth})
 	}
 	all = append(all, o.checks...)
 
@@ -146,6 +178,9 @@ type CheckResult struct {
 	Error string `json:"error,omitempty"`
 	// Duration is how long the check ran, or its timeout when it timed out.
 	Duration time.Duration `json:"duration_ns"`
+	// ReportOnly is the Check's ReportOnly: when true, this result does
+	// not count in the readiness verdict.
+	ReportOnly bool `json:"report_only,omitempty"`
 	// Err is the check's error (ErrCheckTimeout when it timed out); not
 	// serialised.
 	Err error `json:"-"`
@@ -153,7 +188,13 @@ type CheckResult struct {
 
 // Status values of a Report.
 const (
-	StatusOK          = "ok"
+	// StatusOK: the probe passes and every check passed.
+	StatusOK = "ok"
+	// StatusDegraded: readiness passes (200) but a ReportOnly check
+	// failed, such as the broker link: the node serves its own clients
+	// without reaching the other nodes.
+	StatusDegraded = "degraded"
+	// StatusUnavailable: the probe fails (503).
 	StatusUnavailable = "unavailable"
 )
 
@@ -161,11 +202,14 @@ const (
 // followed by the keys of core.HealthStatus (alive, ready, state, uptime_ns,
 // clients) and, for readiness, "checks".
 type Report struct {
-	// Status is StatusOK when the probe passes, StatusUnavailable otherwise.
+	// Status is StatusOK when the probe passes, StatusDegraded when
+	// readiness passes with a ReportOnly check failing, and
+	// StatusUnavailable when the probe fails.
 	Status string `json:"status"`
 	// HealthStatus is the hub's snapshot. In a readiness report its Ready
 	// field is the overall verdict: the hub accepts connections and every
-	// check passed. In a liveness report it is the hub's own Ready.
+	// check that gates readiness (not ReportOnly) passed. In a liveness
+	// report it is the hub's own Ready.
 	core.HealthStatus
 	// Checks holds the result of each check by name; readiness only.
 	Checks map[string]CheckResult `json:"checks,omitempty"`
@@ -184,20 +228,31 @@ func (c *Checker) Live() (Report, bool) {
 
 // Ready runs every check concurrently, each bounded by its timeout and by
 // ctx, and returns the readiness report and whether the hub is ready: it
-// accepts connections and every check passed. Checks run even when the hub
-// is not ready, so the report shows their state. Ready returns once every
-// check returned or reached its deadline.
+// accepts connections and every check that is not ReportOnly passed. A
+// failing ReportOnly check shows in the report and makes its status
+// StatusDegraded, not unavailable. Checks run even when the hub is not
+// ready, so the report shows their state. Ready returns once every check
+// returned or reached its deadline.
 func (c *Checker) Ready(ctx context.Context) (Report, bool) {
 	results := c.run(ctx)
 	s := c.hub.Health()
-	ok := s.Ready
+	ok, degraded := s.Ready, false
 	for _, res := range results {
-		ok = ok && res.OK
+		switch {
+		case res.OK:
+		case res.ReportOnly:
+			degraded = true
+		default:
+			ok = false
+		}
 	}
 	s.Ready = ok
 	r := Report{Status: StatusOK, HealthStatus: s}
-	if !ok {
+	switch {
+	case !ok:
 		r.Status = StatusUnavailable
+	case degraded:
+		r.Status = StatusDegraded
 	}
 	if len(results) > 0 {
 		r.Checks = results
@@ -247,7 +302,10 @@ func (c *Checker) run(ctx context.Context) map[string]CheckResult {
 		case o := <-done:
 			got[o.i] = true
 			n++
-			results[c.checks[o.i].Name] = result(o.err, o.dur, c.checks[o.i].Timeout)
+			ch := c.checks[o.i]
+			res := result(o.err, o.dur, ch.Timeout)
+			res.ReportOnly = ch.ReportOnly
+			results[ch.Name] = res
 		case <-wait.C:
 			n = len(c.checks)
 		case <-ctx.Done():
@@ -262,7 +320,7 @@ func (c *Checker) run(ctx context.Context) map[string]CheckResult {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("health: check abandoned: %w", ctx.Err())
 		}
-		results[ch.Name] = CheckResult{Error: err.Error(), Err: err, Duration: min(time.Since(start), ch.Timeout)}
+		results[ch.Name] = CheckResult{Error: err.Error(), Err: err, Duration: min(time.Since(start), ch.Timeout), ReportOnly: ch.ReportOnly}
 	}
 	return results
 }

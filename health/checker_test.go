@@ -279,3 +279,45 @@ func okCheck(context.Context) error { return nil }
 func TestNilHubPanics(t *testing.T) {
 	assert.Panics(t, func() { health.New(nil) })
 }
+
+// A ReportOnly check an application registers is run and reported but does
+// not fail readiness; the report says "degraded".
+func TestReportOnlyCheck(t *testing.T) {
+	hub := core.NewHub()
+	runHub(t, hub)
+	c := health.New(hub,
+		health.WithCheck(health.Check{Name: "search", ReportOnly: true, Func: func(context.Context) error {
+			return errors.New("search: 502")
+		}}),
+		health.WithCheckFunc("db", okCheck),
+	)
+	p := get(t, c.ReadyHandler())
+	require.Equal(t, http.StatusOK, p.code)
+	assert.Equal(t, health.StatusDegraded, p.body["status"])
+	assert.Equal(t, true, p.body["ready"])
+	assert.Equal(t, map[string]any{"ok": false, "error": "search: 502", "report_only": true,
+		"duration_ns": p.check("search")["duration_ns"]}, p.check("search"))
+	assert.NotContains(t, p.check("db"), "report_only", "omitted for checks that gate")
+}
+
+// kubelet's default probe timeout is one second: the default per-check
+// timeout must let the probe answer within it.
+func TestDefaultTimeoutFitsKubeletProbe(t *testing.T) {
+	assert.Less(t, health.DefaultTimeout, time.Second)
+
+	hub := core.NewHub()
+	runHub(t, hub)
+	var left atomic.Int64 // the time the hanging check was given
+	c := health.New(hub, health.WithCheckFunc("hangs", func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		left.Store(int64(time.Until(dl)))
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	start := time.Now()
+	r, ok := c.Ready(context.Background())
+	assert.Less(t, time.Since(start), 5*time.Second, "readiness answered once the check timed out")
+	assert.False(t, ok)
+	require.ErrorIs(t, r.Checks["hangs"].Err, health.ErrCheckTimeout)
+	assert.LessOrEqual(t, time.Duration(left.Load()), health.DefaultTimeout, "the check's deadline is the default timeout")
+}

@@ -15,9 +15,10 @@ func (c *Checker) LiveHandler() http.Handler {
 }
 
 // ReadyHandler serves readiness: 200 while the hub accepts connections and
-// every check passes, 503 otherwise, with the Report from Ready as a JSON
-// body. The checks are bounded by the request's context as well as by
-// their timeouts.
+// every check that gates readiness passes (ReportOnly checks, such as the
+// default "adapter" check, are reported but do not count), 503 otherwise,
+// with the Report from Ready as a JSON body. The checks are bounded by the
+// request's context as well as by their timeouts.
 func (c *Checker) ReadyHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r, ok := c.Ready(req.Context())

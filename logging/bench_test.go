@@ -41,7 +41,7 @@ func newHubLike(l core.Logger) *hubLike { return &hubLike{log: l} }
 // time. Any allocation here is the caller's (boxing the values, building the
 // variadic slice for an interface call), not this package's.
 func BenchmarkZapDisabledViaInterface(b *testing.B) {
-	h := newHubLike(benchZapLogger(zapcore.InfoLevel))
+	h := newHubLike(core.Named(benchZapLogger(zapcore.InfoLevel), "wshub")) // named, as core.WithLogger does
 	clientID, queued := "c1", 1000
 	b.ReportAllocs()
 	for b.Loop() {
@@ -72,6 +72,16 @@ func BenchmarkSlogDisabled(b *testing.B) {
 // to io.Discard through slog's JSON handler.
 func BenchmarkSlogEnabled(b *testing.B) {
 	l := NewSlog(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Info("client connected", "client_id", "c1", "user_id", "u1", "took", time.Millisecond)
+	}
+}
+
+// BenchmarkSlogEnabledNamed is BenchmarkSlogEnabled through a named logger,
+// as the hub logs: the name attribute is formatted once, by With.
+func BenchmarkSlogEnabledNamed(b *testing.B) {
+	l := core.Named(NewSlog(slog.New(slog.NewJSONHandler(io.Discard, nil))), "wshub")
 	b.ReportAllocs()
 	for b.Loop() {
 		l.Info("client connected", "client_id", "c1", "user_id", "u1", "took", time.Millisecond)

@@ -71,3 +71,41 @@ func ExampleNewSlog() {
 	// Output:
 	// {"level":"WARN","msg":"rate limit exceeded","client_id":"c1","limit":100}
 }
+
+func ExampleZapLogger_Named() {
+	// zap writes the name under its encoder's NameKey.
+	enc := zapcore.NewJSONEncoder(zapcore.EncoderConfig{
+		LevelKey:    "level",
+		NameKey:     "logger",
+		MessageKey:  "msg",
+		EncodeLevel: zapcore.LowercaseLevelEncoder,
+	})
+	logger := logging.NewZap(zap.New(zapcore.NewCore(enc, zapcore.AddSync(os.Stdout), zapcore.InfoLevel)).Named("app"))
+
+	// core.WithLogger names the hub's logger "wshub"; the NATS module names
+	// its own "wshub.nats".
+	core.Named(logger, "wshub").Info("draining", "clients", 2)
+	core.Named(logger, "wshub.nats").Warn("broker unreachable; serving local clients and retrying")
+	// Output:
+	// {"level":"info","logger":"app.wshub","msg":"draining","clients":2}
+	// {"level":"warn","logger":"app.wshub.nats","msg":"broker unreachable; serving local clients and retrying"}
+}
+
+func ExampleSlogLogger_Named() {
+	// slog has no logger names: the name is the attribute "logger".
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	logger := logging.NewSlog(slog.New(h))
+
+	core.Named(logger, "wshub").Info("draining", "clients", 2)
+	core.Named(core.Named(logger, "wshub"), "redis").Warn("go-redis", "redis", "dial tcp: connection refused")
+	// Output:
+	// {"level":"INFO","msg":"draining","logger":"wshub","clients":2}
+	// {"level":"WARN","msg":"go-redis","logger":"wshub.redis","redis":"dial tcp: connection refused"}
+}

@@ -1,9 +1,7 @@
 package logging
 
 import (
-	"context"
 	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,49 +15,26 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 const waitFor = 10 * time.Second
 
-// startHub runs a hub logging to logger, serves it with httptest and stops
-// both when the test ends.
-func startHub(t *testing.T, logger core.Logger, opts ...core.Option) *httptest.Server {
+// startHub runs a hub logging to logger behind an httptest server until
+// the test ends (see wshubtest.StartHub).
+func startHub(t *testing.T, logger core.Logger, opts ...core.Option) *wshubtest.HubNode {
 	t.Helper()
-	hub := core.NewHub(append([]core.Option{core.WithLogger(logger)}, opts...)...)
-	runDone := make(chan struct{})
-	go func() {
-		defer close(runDone)
-		hub.Run()
-	}()
-	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
-	defer cancel()
-	require.NoError(t, hub.WaitRunning(ctx))
-	srv := httptest.NewServer(hub.HandleHTTP())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		assert.NoError(t, hub.Shutdown(ctx))
-		srv.Close()
-		<-runDone
-	})
-	return srv
+	return wshubtest.StartHub(t, append([]core.Option{core.WithLogger(logger)}, opts...)...)
 }
 
-// panicAfterDial connects to srv, sends a message that makes the handler
+// panicAfterDial connects to n, sends a message that makes the handler
 // panic and waits for the server to close the connection.
-func panicAfterDial(t *testing.T, srv *httptest.Server) {
+func panicAfterDial(t *testing.T, n *wshubtest.HubNode) {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.DialContext(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	require.NoError(t, err)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	defer func() { _ = conn.Close() }()
-
-	require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte("boom")))
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
-	_, _, err = conn.ReadMessage()
-	require.True(t, websocket.IsCloseError(err, websocket.CloseInternalServerErr), "want close 1011, got %v", err)
+	s := n.Dial(t)
+	require.NoError(t, s.Conn.WriteMessage(websocket.TextMessage, []byte("boom")))
+	code, _ := s.ReadUntilClose(t, waitFor)
+	require.Equal(t, websocket.CloseInternalServerErr, code, "want close 1011")
 }
 
 func panickingHandler(*core.Client, *core.Message) error { panic("handler exploded") }
@@ -68,9 +43,9 @@ func panickingHandler(*core.Client, *core.Message) error { panic("handler explod
 // message, structured fields and the hub's own call site as the caller.
 func TestZapThroughRealHub(t *testing.T) {
 	obs, logs := observer.New(zapcore.DebugLevel)
-	srv := startHub(t, NewZap(zap.New(obs, zap.AddCaller())), core.WithMessageHandler(panickingHandler))
+	n := startHub(t, NewZap(zap.New(obs, zap.AddCaller())), core.WithMessageHandler(panickingHandler))
 
-	panicAfterDial(t, srv)
+	panicAfterDial(t, n)
 
 	var entry observer.LoggedEntry
 	require.Eventually(t, func() bool {
@@ -83,9 +58,17 @@ func TestZapThroughRealHub(t *testing.T) {
 	}, waitFor, 5*time.Millisecond)
 
 	assert.Equal(t, zapcore.ErrorLevel, entry.Level)
+	assert.Equal(t, "wshub", entry.LoggerName, "the hub names its logger")
+	assert.NotContains(t, entry.Message, "wshub:", "no prefix in the message")
 	fields := entry.ContextMap()
 	assert.Equal(t, "handler exploded", fields["panic"])
 	assert.NotEmpty(t, fields["client_id"])
+	// The stack is one string field, not a message suffix or zap's own
+	// entry stacktrace.
+	stack, ok := fields["stack"].(string)
+	require.True(t, ok, "stack is %T", fields["stack"])
+	assert.Contains(t, stack, "goroutine ")
+	assert.Empty(t, entry.Stack)
 	require.True(t, entry.Caller.Defined)
 	assert.Equal(t, "core", filepath.Base(filepath.Dir(entry.Caller.File)),
 		"the caller must be the hub's code, got %s", entry.Caller.File)
@@ -95,9 +78,9 @@ func TestZapThroughRealHub(t *testing.T) {
 func TestSlogThroughRealHub(t *testing.T) {
 	buf := &lockedBuffer{}
 	h := slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug, AddSource: true})
-	srv := startHub(t, NewSlog(slog.New(h)), core.WithMessageHandler(panickingHandler))
+	n := startHub(t, NewSlog(slog.New(h)), core.WithMessageHandler(panickingHandler))
 
-	panicAfterDial(t, srv)
+	panicAfterDial(t, n)
 
 	var rec map[string]any
 	require.Eventually(t, func() bool {
@@ -115,7 +98,11 @@ func TestSlogThroughRealHub(t *testing.T) {
 	}, waitFor, 5*time.Millisecond)
 
 	assert.Equal(t, "ERROR", rec["level"])
+	assert.Equal(t, "wshub", rec[SlogNameKey], "the hub names its logger")
 	assert.Equal(t, "handler exploded", rec["panic"])
+	stack, ok := rec["stack"].(string)
+	require.True(t, ok, "stack is %T", rec["stack"])
+	assert.Contains(t, stack, "goroutine ")
 	assert.NotEmpty(t, rec["client_id"])
 	src, ok := rec["source"].(map[string]any)
 	require.True(t, ok, "no source in %v", rec)

@@ -151,3 +151,67 @@ func TestSlogAccessorReturnsWrapped(t *testing.T) {
 	base := slog.New(slog.DiscardHandler)
 	assert.Same(t, base, NewSlog(base).Slog())
 }
+
+func TestSlogNamed(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		give func(*SlogLogger) core.Logger
+		want any // the "logger" attribute, nil for none
+	}{
+		{name: "unnamed", give: func(l *SlogLogger) core.Logger { return l }, want: nil},
+		{name: "one", give: func(l *SlogLogger) core.Logger { return l.Named("wshub") }, want: "wshub"},
+		{
+			name: "nested joined with dots",
+			give: func(l *SlogLogger) core.Logger { return core.Named(core.Named(l, "wshub"), "nats") },
+			want: "wshub.nats",
+		},
+		{name: "empty name keeps the logger", give: func(l *SlogLogger) core.Logger { return l.Named("") }, want: nil},
+		{name: "dotted name", give: func(l *SlogLogger) core.Logger { return core.Named(l, "wshub.fx") }, want: "wshub.fx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l, buf := newJSONSlog(slog.LevelDebug)
+			tt.give(l).Warn("hello", "k", "v")
+
+			recs := buf.records(t)
+			require.Len(t, recs, 1)
+			assert.Equal(t, tt.want, recs[0][SlogNameKey])
+			assert.Equal(t, "v", recs[0]["k"])
+			assert.Equal(t, "hello", recs[0]["msg"])
+		})
+	}
+}
+
+// Nested names give one "logger" key, not one per level (slog's JSON
+// handler would write each With attribute, duplicate keys included).
+func TestSlogNamedHasOneNameKey(t *testing.T) {
+	t.Parallel()
+
+	l, buf := newJSONSlog(slog.LevelDebug)
+	core.Named(core.Named(l, "a"), "b").Info("once")
+	line := strings.TrimSpace(buf.buf.String())
+	assert.Equal(t, 1, strings.Count(line, `"logger":`), line)
+	assert.Contains(t, line, `"logger":"a.b"`)
+
+	_, buf = newJSONSlog(slog.LevelDebug)
+	var parent core.Logger = NewSlog(slog.New(slog.NewJSONHandler(buf, nil)))
+	_ = core.Named(parent, "child")
+	parent.Info("parent")
+	assert.NotContains(t, buf.buf.String(), `"logger"`, "the parent keeps no name")
+}
+
+func TestSlogNamedSourceIsTheCallSite(t *testing.T) {
+	t.Parallel()
+
+	l, buf := newJSONSlog(slog.LevelDebug)
+	core.Named(l, "wshub").Error("where")
+
+	recs := buf.records(t)
+	require.Len(t, recs, 1)
+	src, ok := recs[0]["source"].(map[string]any)
+	require.True(t, ok, "no source in %v", recs[0])
+	assert.Equal(t, "github.com/wshub/wshub/logging.TestSlogNamedSourceIsTheCallSite", src["function"])
+}

@@ -14,13 +14,15 @@ import (
 const badKey = "!BADKEY"
 
 // ZapLogger is a core.Logger that writes to a *zap.Logger. Build one with
-// NewZap. It is safe for concurrent use.
+// NewZap. It is a core.NamedLogger: Named gives zap's named child loggers,
+// so the hub's lines carry the logger name "wshub" (under zap's NameKey,
+// "logger" in zap's production config). It is safe for concurrent use.
 type ZapLogger struct {
 	l    *zap.Logger // base plus the caller skip
 	base *zap.Logger // as given to NewZap
 }
 
-var _ core.Logger = (*ZapLogger)(nil)
+var _ core.NamedLogger = (*ZapLogger)(nil)
 
 // NewZap returns a core.Logger writing to l. A nil l gives a logger that
 // discards everything (zap.NewNop).
@@ -53,6 +55,16 @@ func (z *ZapLogger) Warn(msg string, args ...any) { z.log(zapcore.WarnLevel, msg
 // Error logs msg at zap's ErrorLevel with the given key/value pairs.
 func (z *ZapLogger) Error(msg string, args ...any) { z.log(zapcore.ErrorLevel, msg, args) }
 
+// Named returns a ZapLogger writing to the wrapped logger's Named(name):
+// name is appended to the logger's name with a dot ("app" becomes
+// "app.wshub"), as zap's Logger.Named does. An empty name returns z.
+func (z *ZapLogger) Named(name string) core.Logger {
+	if name == "" {
+		return z
+	}
+	return &ZapLogger{l: z.l.Named(name), base: z.base.Named(name)}
+}
+
 // Sync flushes any output buffered by the wrapped zap logger. Call it before
 // the process exits. Syncing a logger that writes to a terminal's stdout or
 // stderr may return an error the caller can ignore (see zap's Logger.Sync).
@@ -61,7 +73,7 @@ func (z *ZapLogger) Sync() error {
 }
 
 // Zap returns the wrapped *zap.Logger as given to NewZap (zap.NewNop if that
-// was nil).
+// was nil), named as this ZapLogger is when it came from Named.
 func (z *ZapLogger) Zap() *zap.Logger {
 	return z.base
 }

@@ -202,3 +202,52 @@ func TestZapWithZaptest(t *testing.T) {
 	l.Debug("through zaptest", "err", fmt.Errorf("wrapped: %w", errors.New("inner")))
 	require.NoError(t, l.Sync())
 }
+
+func TestZapNamed(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		give func(*ZapLogger) core.Logger
+		want string // the entry's logger name, and Zap().Name()
+	}{
+		{name: "unnamed", give: func(l *ZapLogger) core.Logger { return l }, want: ""},
+		{name: "one", give: func(l *ZapLogger) core.Logger { return l.Named("wshub") }, want: "wshub"},
+		{
+			name: "nested",
+			give: func(l *ZapLogger) core.Logger { return core.Named(l.Named("wshub"), "nats") },
+			want: "wshub.nats",
+		},
+		{name: "empty name keeps the logger", give: func(l *ZapLogger) core.Logger { return l.Named("") }, want: ""},
+		{name: "core.Named", give: func(l *ZapLogger) core.Logger { return core.Named(l, "wshub.fx") }, want: "wshub.fx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l, logs := newObserved(t, zapcore.DebugLevel)
+			named := tt.give(l)
+			named.Info("hello", "k", "v") // the caller zap reports must be this line's file
+
+			entries := logs.AllUntimed()
+			require.Len(t, entries, 1)
+			assert.Equal(t, tt.want, entries[0].LoggerName)
+			assert.Equal(t, map[string]any{"k": "v"}, entries[0].ContextMap())
+			require.True(t, entries[0].Caller.Defined)
+			assert.Equal(t, "zap_test.go", filepath.Base(entries[0].Caller.File), "named loggers keep the caller skip")
+			zl, ok := named.(*ZapLogger)
+			require.True(t, ok)
+			assert.Equal(t, tt.want, zl.Zap().Name())
+		})
+	}
+}
+
+// The parent keeps its name after Named.
+func TestZapNamedLeavesParent(t *testing.T) {
+	t.Parallel()
+
+	l, logs := newObserved(t, zapcore.DebugLevel)
+	_ = l.Named("child")
+	l.Info("parent")
+	require.Equal(t, 1, logs.Len())
+	assert.Empty(t, logs.AllUntimed()[0].LoggerName)
+}

@@ -11,6 +11,7 @@ import (
 type hubLike struct {
 	metrics core.MetricsCollector
 	close   core.CloseMetricsCollector
+	traffic core.TrafficMetricsCollector
 }
 
 func newBenchHub(b *testing.B) *hubLike {
@@ -19,7 +20,7 @@ func newBenchHub(b *testing.B) *hubLike {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &hubLike{metrics: c, close: c}
+	return &hubLike{metrics: c, close: c, traffic: c}
 }
 
 func BenchmarkIncrementMessagesSent(b *testing.B) {
@@ -78,4 +79,23 @@ func BenchmarkRecordLatency(b *testing.B) {
 	for b.Loop() {
 		h.metrics.RecordLatency(300 * time.Microsecond)
 	}
+}
+
+// BenchmarkAddBytesSent is what the write pump pays per socket write.
+func BenchmarkAddBytesSent(b *testing.B) {
+	h := newBenchHub(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.traffic.AddBytesSent(1400)
+	}
+}
+
+func BenchmarkAddBytesSentParallel(b *testing.B) {
+	h := newBenchHub(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			h.traffic.AddBytesSent(1400)
+		}
+	})
 }

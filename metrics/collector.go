@@ -12,23 +12,28 @@ import (
 	"github.com/wshub/wshub/core"
 )
 
-// Collector is a Prometheus-backed core.MetricsCollector that also
-// implements core.AdapterMetricsCollector and core.CloseMetricsCollector.
-// Build one with New or NewWithRegistry. It is safe for concurrent use.
+// Collector is a Prometheus-backed [core.MetricsCollector] that also
+// implements [core.AdapterMetricsCollector],
+// [core.DeliveryMetricsCollector], [core.CloseMetricsCollector] and
+// [core.TrafficMetricsCollector]. Build one with New or NewWithRegistry. It
+// is safe for concurrent use.
 type Collector struct {
 	reg        prometheus.Registerer
 	all        []namedCollector // every metric, in registration order
 	registered []prometheus.Collector
 
-	connections prometheus.Gauge
-	rooms       prometheus.Gauge
+	connectionsOpen prometheus.Gauge
+	rooms           prometheus.Gauge
+	clusterNodes    prometheus.Gauge
 
-	connectionsTotal prometheus.Counter
-	messagesReceived prometheus.Counter
-	messagesSent     prometheus.Counter
-	messagesDropped  prometheus.Counter
-	roomJoins        prometheus.Counter
-	roomLeaves       prometheus.Counter
+	connectionsAccepted prometheus.Counter
+	bytesSent           prometheus.Counter
+	bytesReceived       prometheus.Counter
+	messagesReceived    prometheus.Counter
+	messagesSent        prometheus.Counter
+	messagesDropped     prometheus.Counter
+	roomJoins           prometheus.Counter
+	roomLeaves          prometheus.Counter
 
 	adapterPublished prometheus.Counter
 	adapterReceived  prometheus.Counter
@@ -55,7 +60,7 @@ type Collector struct {
 	privateCloseCodes int
 
 	messageSize       prometheus.Histogram
-	handlerLatency    prometheus.Histogram
+	handlerDuration   prometheus.Histogram
 	broadcastDuration prometheus.Histogram
 }
 
@@ -64,13 +69,14 @@ var (
 	_ core.AdapterMetricsCollector  = (*Collector)(nil)
 	_ core.DeliveryMetricsCollector = (*Collector)(nil)
 	_ core.CloseMetricsCollector    = (*Collector)(nil)
+	_ core.TrafficMetricsCollector  = (*Collector)(nil)
 )
 
 // New builds a Collector and registers its metrics on reg, all of them or,
 // when one fails, none: the ones already registered are unregistered again.
 //
-// It returns ErrNilRegisterer for a nil reg, ErrInvalidBuckets or
-// ErrReservedLabel for bad options, and otherwise the registry's error,
+// It returns ErrNilRegisterer for a nil reg, ErrInvalidBuckets,
+// ErrInvalidBucketFactor or ErrReservedLabel for bad options, and otherwise the registry's error,
 // wrapped: registering twice with the same namespace, subsystem and constant
 // labels wraps a prometheus.AlreadyRegisteredError (match it with
 // errors.As). Use WithConstLabels to put several hubs on one registry.
@@ -127,6 +133,9 @@ func (o *options) validate() error {
 			return fmt.Errorf("%w: %v", ErrInvalidBuckets, b)
 		}
 	}
+	if o.nativeFactor != 0 && !(o.nativeFactor > 1) { // also true for NaN
+		return fmt.Errorf("%w: %v", ErrInvalidBucketFactor, o.nativeFactor)
+	}
 	for name := range o.constLabels {
 		switch name {
 		case "le", "type", "op", "code":
@@ -178,18 +187,34 @@ func (c *Collector) build(o options) {
 		return m
 	}
 	histogram := func(name, help string, buckets []float64) prometheus.Histogram {
-		m := prometheus.NewHistogram(prometheus.HistogramOpts{
+		opts := prometheus.HistogramOpts{
 			Namespace: o.namespace, Subsystem: o.subsystem, Name: name,
 			Help: help, ConstLabels: o.constLabels, Buckets: buckets,
-		})
+		}
+		if o.nativeFactor > 1 {
+			// The classic buckets stay, for scrapers that cannot take
+			// native histograms; the bounds keep a histogram's memory
+			// fixed whatever it observes.
+			opts.NativeHistogramBucketFactor = o.nativeFactor
+			opts.NativeHistogramMaxBucketNumber = nativeHistogramMaxBuckets
+			opts.NativeHistogramMinResetDuration = nativeHistogramMinReset
+		}
+		m := prometheus.NewHistogram(opts)
 		add(name, m)
 		return m
 	}
 
-	c.connections = gauge("connections", "WebSocket connections open now.")
+	// No gauge is named like a counter without its _total (wshub_x next to
+	// wshub_x_total), and no name ends in _created, _bucket, _count, _sum
+	// or _info: OpenMetrics would read either as one family.
+	c.connectionsOpen = gauge("connections_open", "WebSocket connections open now.")
 	c.rooms = gauge("rooms", "Rooms that exist on this node now.")
+	c.clusterNodes = gauge("cluster_nodes", "Nodes of the cluster this node knows to be alive, itself included (1 without presence).")
+	c.clusterNodes.Set(1)
 
-	c.connectionsTotal = counter("connections_total", "WebSocket connections accepted since start.")
+	c.connectionsAccepted = counter("connections_accepted_total", "WebSocket connections accepted since start.")
+	c.bytesSent = counter("bytes_sent_total", "Bytes written to client sockets: WebSocket frames as sent, headers and control frames included.")
+	c.bytesReceived = counter("bytes_received_total", "Bytes read from client sockets: WebSocket frames as received, headers and control frames included.")
 	c.messagesReceived = counter("messages_received_total", "Inbound messages accepted from clients.")
 	c.messagesSent = counter("messages_sent_total", "Messages written to client sockets.")
 	c.messagesDropped = counter("messages_dropped_total", "Outbound messages dropped because a client's send queue was full.")
@@ -213,7 +238,7 @@ func (c *Collector) build(o options) {
 	c.closeCodes = counterVec("close_codes_total", "Closed connections by WebSocket close code.", "code")
 
 	c.messageSize = histogram("message_size_bytes", "Size of inbound messages in bytes.", o.sizeBuckets)
-	c.handlerLatency = histogram("handler_latency_seconds", "Time the message handler took, in seconds.", o.latencyBuckets)
+	c.handlerDuration = histogram("handler_duration_seconds", "Time the message handler took, in seconds.", o.latencyBuckets)
 	c.broadcastDuration = histogram("broadcast_duration_seconds", "Time one local fan-out took, in seconds.", o.latencyBuckets)
 }
 
@@ -229,15 +254,27 @@ func (c *Collector) register() error {
 	return nil
 }
 
-// IncrementConnections counts a new open connection: the connections gauge
-// goes up and connections_total counts it.
+// IncrementConnections counts a new open connection: the gauge
+// connections_open goes up and connections_accepted_total counts it.
 func (c *Collector) IncrementConnections() {
-	c.connections.Inc()
-	c.connectionsTotal.Inc()
+	c.connectionsOpen.Inc()
+	c.connectionsAccepted.Inc()
 }
 
-// DecrementConnections lowers the connections gauge.
-func (c *Collector) DecrementConnections() { c.connections.Dec() }
+// DecrementConnections lowers the gauge connections_open.
+func (c *Collector) DecrementConnections() { c.connectionsOpen.Dec() }
+
+// AddBytesSent counts n bytes written to client sockets under
+// bytes_sent_total. A count of zero or less is ignored.
+func (c *Collector) AddBytesSent(n int) { addCount(c.bytesSent, n) }
+
+// AddBytesReceived counts n bytes read from client sockets under
+// bytes_received_total. A count of zero or less is ignored.
+func (c *Collector) AddBytesReceived(n int) { addCount(c.bytesReceived, n) }
+
+// SetClusterNodes sets the gauge cluster_nodes, which starts at 1 (this
+// node alone, as without presence).
+func (c *Collector) SetClusterNodes(n int) { c.clusterNodes.Set(float64(n)) }
 
 // IncrementMessagesReceived counts one inbound message.
 func (c *Collector) IncrementMessagesReceived() { c.messagesReceived.Inc() }
@@ -252,8 +289,9 @@ func (c *Collector) IncrementMessagesDropped() { c.messagesDropped.Inc() }
 // RecordMessageSize observes the size of an inbound message in bytes.
 func (c *Collector) RecordMessageSize(size int) { c.messageSize.Observe(float64(size)) }
 
-// RecordLatency observes how long a message handler took.
-func (c *Collector) RecordLatency(d time.Duration) { c.handlerLatency.Observe(d.Seconds()) }
+// RecordLatency observes how long a message handler took, under
+// handler_duration_seconds.
+func (c *Collector) RecordLatency(d time.Duration) { c.handlerDuration.Observe(d.Seconds()) }
 
 // RecordBroadcastDuration observes how long one local fan-out took.
 func (c *Collector) RecordBroadcastDuration(d time.Duration) {

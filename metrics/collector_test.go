@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,15 +19,16 @@ import (
 
 // allNames lists every metric a Collector registers, without namespace.
 var allNames = []string{
-	"connections", "rooms",
-	"connections_total", "messages_received_total", "messages_sent_total",
+	"connections_open", "rooms", "cluster_nodes",
+	"connections_accepted_total", "bytes_sent_total", "bytes_received_total",
+	"messages_received_total", "messages_sent_total",
 	"messages_dropped_total", "room_joins_total", "room_leaves_total",
 	"errors_total",
 	"adapter_published_total", "adapter_received_total",
 	"adapter_errors_total", "adapter_dropped_total",
 	"adapter_lost_total", "adapter_reordered_total", "adapter_duplicates_total",
 	"close_codes_total",
-	"message_size_bytes", "handler_latency_seconds", "broadcast_duration_seconds",
+	"message_size_bytes", "handler_duration_seconds", "broadcast_duration_seconds",
 }
 
 func newTestCollector(t *testing.T, opts ...Option) (*Collector, *prometheus.Registry) {
@@ -63,14 +66,19 @@ func TestCountersAndGauges(t *testing.T) {
 	c.IncrementAdapterLost(0) // ignored
 	c.IncrementAdapterReordered(3)
 	c.IncrementAdapterDuplicates(1)
+	c.AddBytesSent(100)
+	c.AddBytesSent(28)
+	c.AddBytesSent(-5) // ignored, must not panic
+	c.AddBytesReceived(64)
+	c.AddBytesReceived(0) // ignored
 
 	tests := []struct {
 		name string
 		give prometheus.Collector
 		want float64
 	}{
-		{"connections", c.connections, 2},
-		{"connections_total", c.connectionsTotal, 3},
+		{"connections_open", c.connectionsOpen, 2},
+		{"connections_accepted_total", c.connectionsAccepted, 3},
 		{"messages_received_total", c.messagesReceived, 2},
 		{"messages_sent_total", c.messagesSent, 5},
 		{"messages_dropped_total", c.messagesDropped, 1},
@@ -83,6 +91,9 @@ func TestCountersAndGauges(t *testing.T) {
 		{"adapter_lost_total", c.adapterLost, 6},
 		{"adapter_reordered_total", c.adapterReordered, 3},
 		{"adapter_duplicates_total", c.adapterDups, 1},
+		{"bytes_sent_total", c.bytesSent, 128},
+		{"bytes_received_total", c.bytesReceived, 64},
+		{"cluster_nodes", c.clusterNodes, 1},
 	}
 	for _, tt := range tests {
 		assert.InDelta(t, tt.want, testutil.ToFloat64(tt.give), 0, tt.name)
@@ -170,14 +181,14 @@ wshub_message_size_bytes_bucket{le="1000"} 2
 wshub_message_size_bytes_bucket{le="+Inf"} 3
 wshub_message_size_bytes_sum 5550
 wshub_message_size_bytes_count 3
-# HELP wshub_handler_latency_seconds Time the message handler took, in seconds.
-# TYPE wshub_handler_latency_seconds histogram
-wshub_handler_latency_seconds_bucket{le="0.001"} 1
-wshub_handler_latency_seconds_bucket{le="0.01"} 1
-wshub_handler_latency_seconds_bucket{le="0.1"} 2
-wshub_handler_latency_seconds_bucket{le="+Inf"} 2
-wshub_handler_latency_seconds_sum 0.0505
-wshub_handler_latency_seconds_count 2
+# HELP wshub_handler_duration_seconds Time the message handler took, in seconds.
+# TYPE wshub_handler_duration_seconds histogram
+wshub_handler_duration_seconds_bucket{le="0.001"} 1
+wshub_handler_duration_seconds_bucket{le="0.01"} 1
+wshub_handler_duration_seconds_bucket{le="0.1"} 2
+wshub_handler_duration_seconds_bucket{le="+Inf"} 2
+wshub_handler_duration_seconds_sum 0.0505
+wshub_handler_duration_seconds_count 2
 # HELP wshub_broadcast_duration_seconds Time one local fan-out took, in seconds.
 # TYPE wshub_broadcast_duration_seconds histogram
 wshub_broadcast_duration_seconds_bucket{le="0.001"} 0
@@ -188,7 +199,7 @@ wshub_broadcast_duration_seconds_sum 0.002
 wshub_broadcast_duration_seconds_count 1
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"wshub_message_size_bytes", "wshub_handler_latency_seconds", "wshub_broadcast_duration_seconds"))
+		"wshub_message_size_bytes", "wshub_handler_duration_seconds", "wshub_broadcast_duration_seconds"))
 }
 
 func TestEveryMetricRegisteredWithHelp(t *testing.T) {
@@ -223,15 +234,15 @@ func TestNamingOptions(t *testing.T) {
 	c.IncrementErrors("panic")
 
 	want := `
-# HELP app_chat_connections WebSocket connections open now.
-# TYPE app_chat_connections gauge
-app_chat_connections{hub="a",zone="z1"} 1
+# HELP app_chat_connections_open WebSocket connections open now.
+# TYPE app_chat_connections_open gauge
+app_chat_connections_open{hub="a",zone="z1"} 1
 # HELP app_chat_errors_total Errors counted by the hub, by kind.
 # TYPE app_chat_errors_total counter
 app_chat_errors_total{hub="a",type="panic",zone="z1"} 1
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"app_chat_connections", "app_chat_errors_total"))
+		"app_chat_connections_open", "app_chat_errors_total"))
 	n, err := testutil.GatherAndCount(reg)
 	require.NoError(t, err)
 	assert.Positive(t, n)
@@ -257,6 +268,9 @@ func TestInvalidOptions(t *testing.T) {
 		{"le label", WithConstLabels(prometheus.Labels{"le": "x"}), ErrReservedLabel},
 		{"type label", WithConstLabels(prometheus.Labels{"type": "x"}), ErrReservedLabel},
 		{"code label", WithConstLabels(prometheus.Labels{"code": "x"}), ErrReservedLabel},
+		{"native factor 1", WithNativeHistograms(1), ErrInvalidBucketFactor},
+		{"native factor below 1", WithNativeHistograms(0.5), ErrInvalidBucketFactor},
+		{"native factor NaN", WithNativeHistograms(math.NaN()), ErrInvalidBucketFactor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,13 +314,13 @@ func TestSecondCollectorSameLabelsFails(t *testing.T) {
 	assert.Nil(t, second)
 	var are prometheus.AlreadyRegisteredError
 	require.ErrorAs(t, err, &are)
-	assert.Contains(t, err.Error(), "wshub_connections")
+	assert.Contains(t, err.Error(), "wshub_connections_open")
 
 	// The first collector is untouched and still exported.
 	after, err := testutil.GatherAndCount(reg)
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
-	assert.InDelta(t, 1, testutil.ToFloat64(first.connections), 0)
+	assert.InDelta(t, 1, testutil.ToFloat64(first.connectionsOpen), 0)
 }
 
 func TestRegistrationIsAllOrNothing(t *testing.T) {
@@ -356,17 +370,17 @@ func TestTwoHubsDistinctConstLabels(t *testing.T) {
 	b.IncrementErrors("write")
 
 	want := `
-# HELP wshub_connections WebSocket connections open now.
-# TYPE wshub_connections gauge
-wshub_connections{hub="a"} 1
-wshub_connections{hub="b"} 2
+# HELP wshub_connections_open WebSocket connections open now.
+# TYPE wshub_connections_open gauge
+wshub_connections_open{hub="a"} 1
+wshub_connections_open{hub="b"} 2
 # HELP wshub_errors_total Errors counted by the hub, by kind.
 # TYPE wshub_errors_total counter
 wshub_errors_total{hub="a",type="write"} 1
 wshub_errors_total{hub="b",type="write"} 1
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"wshub_connections", "wshub_errors_total"))
+		"wshub_connections_open", "wshub_errors_total"))
 }
 
 func TestTwoHubsDistinctNamespaces(t *testing.T) {
@@ -471,5 +485,64 @@ func TestCloseCodeCountingDoesNotAllocate(t *testing.T) {
 	}
 	for _, code := range []int{1001, 3000, 3000 + maxPrivateCloseCodes} {
 		assert.Zero(t, testing.AllocsPerRun(100, func() { c.IncrementCloseCode(code) }), "code %d", code)
+	}
+}
+
+func TestClusterNodes(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestCollector(t)
+	assert.InDelta(t, 1, testutil.ToFloat64(c.clusterNodes), 0, "this node alone until told otherwise")
+	c.SetClusterNodes(3)
+	assert.InDelta(t, 3, testutil.ToFloat64(c.clusterNodes), 0)
+	c.SetClusterNodes(2)
+	assert.InDelta(t, 2, testutil.ToFloat64(c.clusterNodes), 0)
+}
+
+// TestNativeHistograms checks that WithNativeHistograms makes every
+// histogram a native one as well, with the schema its factor calls for,
+// and keeps the classic buckets; and that without it there is none.
+func TestNativeHistograms(t *testing.T) {
+	t.Parallel()
+	histograms := []string{"wshub_message_size_bytes", "wshub_handler_duration_seconds", "wshub_broadcast_duration_seconds"}
+	tests := []struct {
+		name       string
+		give       []Option
+		wantNative bool
+		wantSchema int32 // the largest with 2^(2^-schema) <= factor
+	}{
+		{name: "off by default", give: nil},
+		{name: "factor 1.1", give: []Option{WithNativeHistograms(DefaultNativeHistogramBucketFactor)}, wantNative: true, wantSchema: 3},
+		{name: "factor 2", give: []Option{WithNativeHistograms(2)}, wantNative: true, wantSchema: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, reg := newTestCollector(t, tt.give...)
+			c.RecordMessageSize(300)
+			c.RecordLatency(3 * time.Millisecond)
+			c.RecordBroadcastDuration(time.Millisecond)
+
+			families, err := reg.Gather()
+			require.NoError(t, err)
+			seen := 0
+			for _, f := range families {
+				if !slices.Contains(histograms, f.GetName()) {
+					continue
+				}
+				seen++
+				h := f.GetMetric()[0].GetHistogram()
+				assert.Equal(t, uint64(1), h.GetSampleCount(), f.GetName())
+				assert.NotEmpty(t, h.GetBucket(), "%s keeps its classic buckets", f.GetName())
+				if !tt.wantNative {
+					assert.Nil(t, h.Schema, "%s is classic only", f.GetName())
+					continue
+				}
+				if assert.NotNil(t, h.Schema, "%s is native", f.GetName()) {
+					assert.Equal(t, tt.wantSchema, h.GetSchema(), f.GetName())
+				}
+				assert.NotEmpty(t, h.GetPositiveSpan(), "%s has a native bucket", f.GetName())
+			}
+			assert.Equal(t, len(histograms), seen)
+		})
 	}
 }

@@ -1,18 +1,24 @@
 // Package metrics exports the hub's counters and observations to Prometheus.
 //
-// New builds a Collector, which implements core.MetricsCollector and its
-// optional extensions core.AdapterMetricsCollector,
-// core.DeliveryMetricsCollector and core.CloseMetricsCollector, and registers its metrics on the Registerer it
-// is given; hand the Collector to the hub with core.WithMetrics. Nothing is
-// ever registered on prometheus.DefaultRegisterer. Handler serves what a
-// Gatherer holds in the Prometheus text format.
+// New builds a Collector, which implements [core.MetricsCollector] and its
+// optional extensions [core.AdapterMetricsCollector],
+// [core.DeliveryMetricsCollector], [core.CloseMetricsCollector] and
+// [core.TrafficMetricsCollector], and registers its metrics on the
+// Registerer it is given; hand the Collector to the hub with
+// core.WithMetrics. Nothing is ever registered on
+// prometheus.DefaultRegisterer. Handler serves what a Gatherer holds, in
+// OpenMetrics when the scraper asks for it and in the Prometheus formats
+// otherwise.
 //
 // Metric names are <namespace>_<subsystem>_<name>, with namespace "wshub" by
 // default and no subsystem:
 //
-//	wshub_connections                    gauge      connections open now
+//	wshub_connections_open               gauge      connections open now
 //	wshub_rooms                          gauge      rooms that exist now
-//	wshub_connections_total              counter    connections accepted
+//	wshub_cluster_nodes                  gauge      live nodes, this one included (1 without presence)
+//	wshub_connections_accepted_total     counter    connections accepted
+//	wshub_bytes_sent_total               counter    bytes written to client sockets
+//	wshub_bytes_received_total           counter    bytes read from client sockets
 //	wshub_messages_received_total        counter    inbound messages accepted
 //	wshub_messages_sent_total            counter    messages written to sockets
 //	wshub_messages_dropped_total         counter    messages dropped by backpressure
@@ -28,8 +34,13 @@
 //	wshub_adapter_duplicates_total       counter    other nodes' messages that arrived twice
 //	wshub_close_codes_total{code}        counter    closed connections by close code
 //	wshub_message_size_bytes             histogram  inbound message sizes
-//	wshub_handler_latency_seconds        histogram  message handler run time
+//	wshub_handler_duration_seconds       histogram  message handler run time
 //	wshub_broadcast_duration_seconds     histogram  local fan-out time
+//
+// Every name is its own family in OpenMetrics too: no gauge shares a name
+// with a counter less its _total. No metric has a label per client or per
+// room, so the series stay few whatever the traffic. WithNativeHistograms
+// adds native buckets to the three histograms.
 //
 // Several hubs may share one registry when each Collector carries distinct
 // constant labels (WithConstLabels) or a distinct namespace or subsystem;

@@ -29,7 +29,7 @@ func ExampleNewWithRegistry() {
 	body, _ := io.ReadAll(rec.Body)
 	for line := range strings.SplitSeq(string(body), "\n") {
 		switch {
-		case strings.HasPrefix(line, "wshub_connections "),
+		case strings.HasPrefix(line, "wshub_connections_open "),
 			strings.HasPrefix(line, "wshub_messages_sent_total "),
 			strings.HasPrefix(line, "wshub_close_codes_total"):
 			fmt.Println(line)
@@ -37,7 +37,7 @@ func ExampleNewWithRegistry() {
 	}
 	// Output:
 	// wshub_close_codes_total{code="1001"} 1
-	// wshub_connections 1
+	// wshub_connections_open 1
 	// wshub_messages_sent_total 3
 }
 
@@ -60,7 +60,7 @@ func ExampleWithConstLabels() {
 	_, err = metrics.New(reg, metrics.WithConstLabels(prometheus.Labels{"hub": "chat"}))
 	fmt.Println(err != nil)
 
-	n, _ := testutil.GatherAndCount(reg, "wshub_connections")
+	n, _ := testutil.GatherAndCount(reg, "wshub_connections_open")
 	fmt.Println(n, "connection gauges")
 	// Output:
 	// true

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 const waitFor = 10 * time.Second
@@ -29,9 +29,9 @@ func eventually(t *testing.T, m prometheus.Collector, want float64, name string)
 	}, waitFor, 5*time.Millisecond, "%s never reached %v", name, want)
 }
 
-func dialHub(t *testing.T, srv *httptest.Server) *websocket.Conn {
+// dialHub connects a client the test reads itself.
+func dialHub(t *testing.T, url string) *websocket.Conn {
 	t.Helper()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	conn, resp, err := websocket.DefaultDialer.DialContext(t.Context(), url, nil)
 	require.NoError(t, err)
 	if resp != nil && resp.Body != nil {
@@ -55,41 +55,23 @@ func readText(t *testing.T, conn *websocket.Conn) string {
 func TestRealHubTraffic(t *testing.T) {
 	c, reg := newTestCollector(t)
 
-	var hub *core.Hub
-	hub = core.NewHub(
+	n := wshubtest.StartHub(t,
 		core.WithMetrics(c),
 		core.WithMessageHandler(func(cl *core.Client, m *core.Message) error {
 			if string(m.Data) == "join" {
-				if err := hub.JoinRoom(cl, "lobby"); err != nil {
+				if err := cl.Hub().JoinRoom(cl, "lobby"); err != nil {
 					return err
 				}
 				return cl.SendText("joined")
 			}
-			return hub.BroadcastToRoom("lobby", m.Data)
+			return cl.Hub().BroadcastToRoom("lobby", m.Data)
 		}),
 	)
-	runDone := make(chan struct{})
-	go func() {
-		defer close(runDone)
-		hub.Run()
-	}()
-	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
-	defer cancel()
-	require.NoError(t, hub.WaitRunning(ctx))
 
-	srv := httptest.NewServer(hub.HandleHTTP())
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		require.NoError(t, hub.Shutdown(ctx))
-		srv.Close()
-		<-runDone
-	}()
-
-	a := dialHub(t, srv)
-	b := dialHub(t, srv)
-	eventually(t, c.connections, 2, "connections")
-	assert.InDelta(t, 2, testutil.ToFloat64(c.connectionsTotal), 0)
+	a := dialHub(t, n.URL("/"))
+	b := dialHub(t, n.URL("/"))
+	eventually(t, c.connectionsOpen, 2, "connections_open")
+	assert.InDelta(t, 2, testutil.ToFloat64(c.connectionsAccepted), 0)
 
 	// Both join the room "lobby"; the hub answers each with "joined".
 	for _, conn := range []*websocket.Conn{a, b} {
@@ -125,19 +107,19 @@ wshub_message_size_bytes_count 3
 `), "wshub_message_size_bytes"))
 	// The hub records a handler's latency after the handler returns, which
 	// may be after its reply reached the client.
-	require.Eventually(t, func() bool { return histogramCount(t, reg, "wshub_handler_latency_seconds") == 3 },
-		waitFor, time.Millisecond, "handler_latency_seconds count")
+	require.Eventually(t, func() bool { return histogramCount(t, reg, "wshub_handler_duration_seconds") == 3 },
+		waitFor, time.Millisecond, "handler_duration_seconds count")
 	assert.GreaterOrEqual(t, histogramCount(t, reg, "wshub_broadcast_duration_seconds"), uint64(1))
 
 	// a leaves politely (close code 1000); b's connection just drops (the
 	// hub records 1006, abnormal closure).
 	require.NoError(t, a.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(waitFor)))
-	eventually(t, c.connections, 1, "connections after a left")
+	eventually(t, c.connectionsOpen, 1, "connections after a left")
 	require.NoError(t, b.Close())
-	eventually(t, c.connections, 0, "connections after b left")
+	eventually(t, c.connectionsOpen, 0, "connections after b left")
 
-	assert.InDelta(t, 2, testutil.ToFloat64(c.connectionsTotal), 0)
+	assert.InDelta(t, 2, testutil.ToFloat64(c.connectionsAccepted), 0)
 	assert.InDelta(t, 2, testutil.ToFloat64(c.roomLeaves), 0)
 	assert.Zero(t, testutil.ToFloat64(c.rooms), "the empty room is gone")
 	assert.InDelta(t, 1, testutil.ToFloat64(c.closeCodes.WithLabelValues("1000")), 0)
@@ -147,11 +129,11 @@ wshub_message_size_bytes_count 3
 
 	// And the same numbers reach a scraper.
 	body := scrape(t, reg)
-	assert.Contains(t, body, "\nwshub_connections_total 2\n")
+	assert.Contains(t, body, "\nwshub_connections_accepted_total 2\n")
 	assert.Contains(t, body, "\nwshub_messages_received_total 3\n")
 	assert.Contains(t, body, "\nwshub_messages_sent_total 4\n")
 	assert.Contains(t, body, "\nwshub_room_joins_total 2\n")
-	assert.Contains(t, body, "\nwshub_connections 0\n")
+	assert.Contains(t, body, "\nwshub_connections_open 0\n")
 }
 
 func histogramCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {

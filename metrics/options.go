@@ -3,6 +3,7 @@ package metrics
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,6 +21,7 @@ type options struct {
 	constLabels    prometheus.Labels
 	latencyBuckets []float64
 	sizeBuckets    []float64
+	nativeFactor   float64 // 0: classic histograms only
 }
 
 func defaultOptions() options {
@@ -31,7 +33,7 @@ func defaultOptions() options {
 }
 
 // DefaultLatencyBuckets returns the default upper bounds, in seconds, of the
-// handler latency and broadcast duration histograms: 100µs to 2.5s, dense
+// handler and broadcast duration histograms: 100µs to 2.5s, dense
 // below 10ms where a healthy hub spends its time. It returns a new slice on
 // every call.
 func DefaultLatencyBuckets() []float64 {
@@ -73,7 +75,7 @@ func WithConstLabels(labels prometheus.Labels) Option {
 }
 
 // WithBuckets sets the upper bounds, in seconds, of the two duration
-// histograms (handler latency and broadcast duration). They must be strictly
+// histograms (handler and broadcast durations). They must be strictly
 // increasing (New returns ErrInvalidBuckets otherwise). The default is
 // DefaultLatencyBuckets. The slice is copied.
 func WithBuckets(buckets []float64) Option {
@@ -88,4 +90,30 @@ func WithBuckets(buckets []float64) Option {
 func WithSizeBuckets(buckets []float64) Option {
 	buckets = slices.Clone(buckets)
 	return func(o *options) { o.sizeBuckets = buckets }
+}
+
+// DefaultNativeHistogramBucketFactor is a bucket factor for
+// WithNativeHistograms: each bucket at most 10% wider than the one before,
+// a relative error of at most 5% on quantiles.
+const DefaultNativeHistogramBucketFactor = 1.1
+
+// The bounds of a native histogram's memory (see
+// prometheus.HistogramOpts): at most this many buckets; when more are
+// needed, the histogram starts over if it last did at least
+// nativeHistogramMinReset ago, and otherwise widens its buckets.
+const (
+	nativeHistogramMaxBuckets = 100
+	nativeHistogramMinReset   = time.Hour
+)
+
+// WithNativeHistograms makes every histogram (message size, handler and
+// broadcast durations) a Prometheus native histogram as well, with
+// bucketFactor as its NativeHistogramBucketFactor, for example
+// DefaultNativeHistogramBucketFactor (1.1). The classic buckets stay, so
+// scrapers that do not ask for native histograms (the text formats, or a
+// Prometheus without native histograms enabled) see no change. Each
+// histogram keeps at most 100 native buckets. bucketFactor must be above 1
+// (New returns ErrInvalidBucketFactor otherwise). Off by default.
+func WithNativeHistograms(bucketFactor float64) Option {
+	return func(o *options) { o.nativeFactor = bucketFactor }
 }

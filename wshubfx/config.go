@@ -82,9 +82,26 @@ type Config struct {
 	// such as core.MetricsMiddleware, records it already, or each message
 	// is counted twice.
 	WithoutHandlerLatency bool
+	// MetricsNativeHistogramFactor, when above 1, makes the MetricsModule's
+	// histograms native histograms as well, with this bucket factor
+	// (metrics.WithNativeHistograms; 1.1 is a good start); their classic
+	// buckets stay. Zero: classic histograms only. A value that is not
+	// zero and not above 1 fails the graph's construction.
+	MetricsNativeHistogramFactor float64
 	// HealthTimeout is the HealthModule's default per-check timeout; zero:
-	// health.DefaultTimeout.
+	// health.DefaultTimeout (800 ms). Readiness answers once its slowest
+	// check returned or timed out, so keep it below the readiness probe's
+	// timeoutSeconds (kubelet's default is 1 s), or kubelet counts the
+	// probe as failed however the checks went.
 	HealthTimeout time.Duration
+	// HealthAdapterRequired makes the HealthModule's "adapter" check (the
+	// adapter's broker link) gate readiness: readiness answers 503 while
+	// the link is down (health.WithAdapterRequired). By default the check
+	// is reported in the readiness body but does not fail readiness: a
+	// node that lost its broker still serves its own clients, and failing
+	// readiness on every node at once during a broker outage would take
+	// every endpoint out of the Service.
+	HealthAdapterRequired bool
 	// HTTP configures the HTTPModule.
 	HTTP HTTPConfig
 }

@@ -8,12 +8,20 @@
 //     core.MetricsCollector, a core.Adapter, core.Hooks, a *core.Router and
 //     Config, and runs it for the application's lifetime.
 //   - LoggingModule makes the hub's logger the application's *zap.Logger
-//     (or a no-op one when the graph has none) and syncs it last on stop.
-//     FxLogger sends fx's own events to the same *zap.Logger.
+//     or *slog.Logger (zap when both; a no-op one, with a warning, when
+//     the graph has neither) and syncs zap last on stop. Lines are logged
+//     under the names "wshub" (the hub), "wshub.fx" (these modules) and
+//     "wshub.nats". FxLogger sends fx's own events to the same logger.
 //   - MetricsModule registers a Prometheus collector on the application's
-//     prometheus.Registerer, or on a registry of its own.
+//     *prometheus.Registry or prometheus.Registerer, or on a registry of
+//     its own.
 //   - HealthModule provides a *health.Checker with the checks contributed
-//     to HealthChecksGroup and the adapter's link check.
+//     to HealthChecksGroup and the adapter's link check, which readiness
+//     reports but does not fail on unless Config.HealthAdapterRequired.
+//   - wshubfx/tracingfx traces the hub with OpenTelemetry from the
+//     graph's trace.TracerProvider; like natsfx and redisfx, it is a
+//     package of its own, so that applications that do not trace do not
+//     link the OpenTelemetry API.
 //   - HTTPModule serves /ws, /healthz, /readyz, /metrics and contributed
 //     endpoints (optionally probes and metrics on a separate admin address)
 //     and provides the *Server, whose Addr reports the bound address.

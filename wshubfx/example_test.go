@@ -3,6 +3,8 @@ package wshubfx_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,9 +35,45 @@ func ExampleModule_decorateLogger() {
 		fmt.Println(err)
 	}
 	// Output:
-	// {"level":"info","msg":"wshubfx: hub running","node_id":"node-1"}
-	// {"level":"info","msg":"wshub: draining","clients":0}
-	// {"level":"info","msg":"wshub: shutting down","clients":0}
+	// {"level":"info","logger":"wshub.fx","msg":"hub running","node_id":"node-1"}
+	// {"level":"info","logger":"wshub","msg":"draining","clients":0}
+	// {"level":"info","logger":"wshub","msg":"shutting down","clients":0}
+}
+
+// LoggingModule takes the application's *slog.Logger when the graph has
+// no *zap.Logger. slog has no logger names: each line says which part
+// wrote it in the attribute "logger" (the hub "wshub", this package
+// "wshub.fx").
+func ExampleLoggingModule_slog() {
+	// A JSON handler that drops the time attribute, so the output is the
+	// same each run.
+	h := slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	app := fx.New(
+		fx.NopLogger,
+		wshubfx.LoggingModule,
+		wshubfx.Module,
+		fx.Supply(slog.New(h), wshubfx.Config{NodeID: "node-1", StopTimeout: time.Second}),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := app.Stop(ctx); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// {"level":"INFO","msg":"hub running","logger":"wshub.fx","node_id":"node-1"}
+	// {"level":"INFO","msg":"draining","logger":"wshub","clients":0}
+	// {"level":"INFO","msg":"shutting down","logger":"wshub","clients":0}
 }
 
 // Routes contributed from anywhere in the graph are registered on the

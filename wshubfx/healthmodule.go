@@ -14,9 +14,14 @@ import (
 // HealthModule provides a *health.Checker for the hub, with the checks of
 // HealthChecksGroup (sorted by name; two checks of one name fail
 // construction) and, when the adapter implements core.HealthCheckAdapter,
-// the check "adapter". Config.HealthTimeout is the default per-check
-// timeout. The HTTPModule serves its probes when it is in the graph, and
-// the hub's own HealthHandler and ReadyHandler otherwise.
+// the check "adapter". The checks of the group gate readiness unless their
+// health.Check.ReportOnly is set. The "adapter" check is reported in the
+// readiness body but does not gate readiness (a broker outage leaves every
+// node serving its own clients, rather than every node unready), unless
+// Config.HealthAdapterRequired is set. Config.HealthTimeout is the default
+// per-check timeout (health.DefaultTimeout, 800 ms, when zero). Liveness
+// runs no checks. The HTTPModule serves its probes when it is in the graph,
+// and the hub's own HealthHandler and ReadyHandler otherwise.
 var HealthModule = fx.Module("wshub.health", fx.Provide(newChecker))
 
 type healthParams struct {
@@ -35,5 +40,9 @@ func newChecker(p healthParams) (*health.Checker, error) {
 			return nil, fmt.Errorf("%w: two health checks named %q", ErrInvalidContribution, checks[i].Name)
 		}
 	}
-	return health.New(p.Hub, health.WithTimeout(p.Config.HealthTimeout), health.WithCheck(checks...)), nil
+	opts := []health.Option{health.WithTimeout(p.Config.HealthTimeout), health.WithCheck(checks...)}
+	if p.Config.HealthAdapterRequired {
+		opts = append(opts, health.WithAdapterRequired())
+	}
+	return health.New(p.Hub, opts...), nil
 }

@@ -9,8 +9,8 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/wshubfx"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // Config.Rooms turns history on for a prefix: an fx app's client that
@@ -18,12 +18,12 @@ import (
 func TestHistoryRoomsFromConfig(t *testing.T) {
 	cfg := localConfig()
 	cfg.Rooms = map[string]core.RoomOptions{"chat:": {History: core.History{Size: 100}}}
-	var rec adaptertest.Recoveries
+	var rec wshubtest.Recoveries
 	var hub *core.Hub
 	startApp(t, wshubfx.Module, fx.Supply(cfg),
-		fx.Decorate(func() core.Hooks { return adaptertest.JoinFromQuery(&rec) }),
+		fx.Decorate(func() core.Hooks { return wshubtest.JoinFromQuery(&rec) }),
 		fx.Populate(&hub))
-	n := adaptertest.ServeHub(t, hub)
+	n := wshubtest.ServeHub(t, hub)
 
 	room := "chat:fx"
 	c := n.DialRoom(t, room, "")

@@ -74,21 +74,87 @@ type listener struct {
 	mu    sync.Mutex
 	bound string
 	done  chan struct{} // closed when Serve returned
+
+	// fresh holds the connections that have not sent a request yet, with
+	// when they were accepted: a browser opens spare ones ahead of need.
+	// http.Server.Shutdown counts them as busy for their first 5 s, so
+	// stop closes them itself; stopping makes connState close those that
+	// arrive after that. A stopped listener cannot start again (its
+	// http.Server is spent).
+	connMu   sync.Mutex
+	fresh    map[net.Conn]time.Time
+	stopping bool
 }
 
+// freshGrace is how long a new connection may take to send its first
+// request before stop may close it: enough for any client that is sending
+// one, a blink next to the 5 s http.Server.Shutdown would wait.
+const freshGrace = 250 * time.Millisecond
+
 func newListener(name, address string, cfg HTTPConfig, handler http.Handler, logger core.Logger, sd fx.Shutdowner) *listener {
-	return &listener{
+	logger = core.Named(logger, fxLoggerName)
+	l := &listener{
 		name:     name,
 		address:  address,
 		logger:   logger,
 		shutdown: sd,
-		srv: &http.Server{
-			Handler:           handler,
-			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-			IdleTimeout:       cfg.IdleTimeout,
-			ErrorLog:          log.New(logWriter{logger: logger, server: name}, "", 0),
-		},
+		fresh:    make(map[net.Conn]time.Time),
 	}
+	l.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          log.New(logWriter{logger: logger, server: name}, "", 0),
+		ConnState:         l.connState,
+	}
+	return l
+}
+
+// connState keeps l.fresh: a connection is in it from its accept until its
+// first request starts (or it closes).
+func (l *listener) connState(c net.Conn, st http.ConnState) {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if st != http.StateNew {
+		delete(l.fresh, c)
+		return
+	}
+	l.fresh[c] = time.Now()
+	if l.stopping {
+		l.closeFreshLocked(c, time.Now())
+	}
+}
+
+// closeFresh closes the connections that have not sent a request, from now
+// on: at once those accepted more than freshGrace ago, the others when
+// they reach that age without a request.
+func (l *listener) closeFresh() {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	l.stopping = true
+	now := time.Now()
+	for c := range l.fresh {
+		l.closeFreshLocked(c, now)
+	}
+}
+
+// closeFreshLocked closes c, or schedules its close, by the rule of
+// closeFresh; l.connMu must be held.
+func (l *listener) closeFreshLocked(c net.Conn, now time.Time) {
+	wait := freshGrace - now.Sub(l.fresh[c])
+	if wait <= 0 {
+		delete(l.fresh, c)
+		_ = c.Close()
+		return
+	}
+	time.AfterFunc(wait, func() {
+		l.connMu.Lock()
+		defer l.connMu.Unlock()
+		if _, ok := l.fresh[c]; ok { // still no request
+			delete(l.fresh, c)
+			_ = c.Close()
+		}
+	})
 }
 
 func (l *listener) addr() string {
@@ -101,6 +167,12 @@ func (l *listener) addr() string {
 }
 
 func (l *listener) start(context.Context) error {
+	l.connMu.Lock()
+	stopped := l.stopping
+	l.connMu.Unlock()
+	if stopped {
+		return fmt.Errorf("wshubfx: %s server: %w", l.name, errRestart)
+	}
 	ln, err := net.Listen("tcp", l.address)
 	if err != nil {
 		return fmt.Errorf("wshubfx: %s server: %w", l.name, err)
@@ -109,7 +181,7 @@ func (l *listener) start(context.Context) error {
 	l.bound = ln.Addr().String()
 	l.done = make(chan struct{})
 	l.mu.Unlock()
-	l.logger.Info("wshubfx: listening", "server", l.name, "addr", ln.Addr().String())
+	l.logger.Info("listening", "server", l.name, "addr", ln.Addr().String())
 	go l.serve(ln)
 	return nil
 }
@@ -121,19 +193,21 @@ func (l *listener) serve(ln net.Listener) {
 		return
 	}
 	// The listener broke on its own: the app can no longer serve, so stop it.
-	l.logger.Error("wshubfx: server stopped serving", "server", l.name, "error", err)
+	l.logger.Error("server stopped serving", "server", l.name, "error", err)
 	_ = l.shutdown.Shutdown(fx.ExitCode(1))
 }
 
-// stop closes the listener and idle connections and waits for running
-// requests (hijacked WebSockets excluded) for at most a fifth of the time
-// left in ctx, so that a streaming or long-poll request cannot use up the
-// time the hooks after this one (the hub's drain and shutdown) need. Then
-// it closes what still runs and logs a warning; that is not an error.
+// stop closes the listener, the idle connections and those that never sent
+// a request, and waits for running requests (hijacked WebSockets excluded)
+// for at most a fifth of the time left in ctx, so that a streaming or
+// long-poll request cannot use up the time the hooks after this one (the
+// hub's drain and shutdown) need. Then it closes what still runs and logs a
+// warning; that is not an error.
 func (l *listener) stop(ctx context.Context) error {
 	if l.beforeStop != nil {
 		l.beforeStop()
 	}
+	l.closeFresh()
 	sctx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -142,15 +216,19 @@ func (l *listener) stop(ctx context.Context) error {
 	}
 	if err := l.srv.Shutdown(sctx); err != nil {
 		_ = l.srv.Close()
-		l.logger.Warn("wshubfx: requests still running at stop; closed them", "server", l.name, "error", err)
+		l.logger.Warn("requests still running at stop; closed them", "server", l.name, "error", err)
 	}
 	<-l.done
 	l.mu.Lock()
 	l.bound = ""
 	l.mu.Unlock()
-	l.logger.Info("wshubfx: stopped listening", "server", l.name)
+	l.logger.Info("stopped listening", "server", l.name)
 	return nil
 }
+
+// errRestart refuses to start a listener again after its stop: an
+// http.Server serves nothing after Shutdown, and the hub cannot run twice.
+var errRestart = errors.New("cannot start again after stop; build a new fx.App")
 
 // logWriter turns http.Server's error log lines into warnings.
 type logWriter struct {
@@ -159,7 +237,7 @@ type logWriter struct {
 }
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.logger.Warn("wshubfx: http server", "server", w.server, "error", strings.TrimSpace(string(p)))
+	w.logger.Warn("http server", "server", w.server, "error", strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 

@@ -62,7 +62,7 @@ func TestHTTPModuleServesEverything(t *testing.T) {
 
 	code, body = get(t, base+"/metrics")
 	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "wshub_connections 1")
+	assert.Contains(t, body, "wshub_connections_open 1")
 	assert.Contains(t, body, "go_goroutines", "the module's own registry has runtime metrics")
 
 	code, body = get(t, base+"/hello")
@@ -90,7 +90,7 @@ func TestHTTPModuleUsesTheAppsGatherer(t *testing.T) {
 		fx.Populate(&srv))
 	code, body := get(t, "http://"+srv.Addr()+"/metrics")
 	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "wshub_connections 0")
+	assert.Contains(t, body, "wshub_connections_open 0")
 	assert.NotContains(t, body, "go_goroutines", "the app's registry is served as is")
 
 	app.RequireStop()
@@ -266,7 +266,7 @@ func TestFailedGraphLeavesRegistryClean(t *testing.T) {
 	startApp(t, wshubfx.Module, wshubfx.MetricsModule, wshubfx.HTTPModule, supplyReg,
 		fx.Supply(localConfig()), fx.Populate(&srv))
 	_, body := get(t, "http://"+srv.Addr()+"/metrics")
-	assert.Contains(t, body, "wshub_connections ")
+	assert.Contains(t, body, "wshub_connections_open ")
 }
 
 // An app that gives a Gatherer but no Registerer gets the hub's metrics
@@ -281,7 +281,7 @@ func TestAppGathererWithoutRegisterer(t *testing.T) {
 		fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Gatherer)))),
 		fx.Populate(&srv))
 	_, body := get(t, "http://"+srv.Addr()+"/metrics")
-	assert.Contains(t, body, "wshub_connections ")
+	assert.Contains(t, body, "wshub_connections_open ")
 	assert.Contains(t, body, "app_things_total ")
 }
 
@@ -299,7 +299,7 @@ func TestSecondAppOnSameRegistryFailsStart(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "wshubfx: metrics")
 	_, body := get(t, "http://"+srv.Addr()+"/metrics")
-	assert.Contains(t, body, "wshub_connections ")
+	assert.Contains(t, body, "wshub_connections_open ")
 }
 
 // downAdapter is an adapter whose broker link is down.
@@ -307,24 +307,43 @@ type downAdapter struct{ core.Adapter }
 
 func (downAdapter) CheckHealth(context.Context) error { return errors.New("link down") }
 
-// Readiness follows the adapter's link with the HealthModule only: without
-// it, a broker outage does not take every node out of its Service.
+// Without the HealthModule, readiness is the hub's own and ignores the
+// adapter; with it, the adapter's link is reported in the body and gates
+// readiness only with Config.HealthAdapterRequired (see
+// healthmodule_test.go).
 func TestReadinessChecksAdapterWithHealthModuleOnly(t *testing.T) {
-	for _, withHealth := range []bool{false, true} {
-		opts := []fx.Option{wshubfx.Module, wshubfx.HTTPModule, fx.Supply(localConfig()),
-			fx.Decorate(func() core.Adapter { return downAdapter{memory.NewBus().NewAdapter()} })}
-		if withHealth {
-			opts = append(opts, wshubfx.HealthModule)
-		}
-		var srv *wshubfx.Server
-		startApp(t, append(opts, fx.Populate(&srv))...)
-		code, body := get(t, "http://"+srv.Addr()+"/readyz")
-		if withHealth {
-			assert.Equal(t, http.StatusServiceUnavailable, code)
-			assert.Contains(t, body, "link down")
-		} else {
-			assert.Equal(t, http.StatusOK, code, body)
-		}
+	tests := []struct {
+		name       string
+		withHealth bool
+		required   bool
+		wantCode   int
+		wantLink   bool // the body reports the link
+	}{
+		{name: "hub's own readiness", wantCode: http.StatusOK},
+		{name: "HealthModule", withHealth: true, wantCode: http.StatusOK, wantLink: true},
+		{name: "HealthModule, adapter required", withHealth: true, required: true, wantCode: http.StatusServiceUnavailable, wantLink: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := localConfig()
+			cfg.HealthAdapterRequired = tt.required
+			opts := []fx.Option{wshubfx.Module, wshubfx.HTTPModule, fx.Supply(cfg),
+				fx.Decorate(func() core.Adapter { return downAdapter{memory.NewBus().NewAdapter()} })}
+			if tt.withHealth {
+				opts = append(opts, wshubfx.HealthModule)
+			}
+			var srv *wshubfx.Server
+			startApp(t, append(opts, fx.Populate(&srv))...)
+			code, body := get(t, "http://"+srv.Addr()+"/readyz")
+			assert.Equal(t, tt.wantCode, code, body)
+			if tt.wantLink {
+				assert.Contains(t, body, "link down")
+			} else {
+				assert.NotContains(t, body, "link down")
+			}
+			code, body = get(t, "http://"+srv.Addr()+"/healthz")
+			assert.Equal(t, http.StatusOK, code, "liveness ignores the adapter: %s", body)
+		})
 	}
 }
 

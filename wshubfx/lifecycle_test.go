@@ -74,7 +74,7 @@ func TestStopOrder(t *testing.T) {
 	var srv *wshubfx.Server
 	var mainAddr, adminAddr string
 	onEntry := func(msg string) {
-		if msg != "wshub: draining" {
+		if msg != "draining" {
 			return
 		}
 		// While the hub starts draining: is the main listener closed, and
@@ -107,9 +107,9 @@ func TestStopOrder(t *testing.T) {
 
 	// Start order mirrors it: admin listens before the hub runs, main after.
 	started := tr.get()
-	iAdmin := slices.Index(started, "wshubfx: listening admin")
-	iHub := slices.Index(started, "wshubfx: hub running")
-	iMain := slices.Index(started, "wshubfx: listening main")
+	iAdmin := slices.Index(started, "listening admin")
+	iHub := slices.Index(started, "hub running")
+	iMain := slices.Index(started, "listening main")
 	require.True(t, iAdmin >= 0 && iHub >= 0 && iMain >= 0, "%q", started)
 	assert.Less(t, iAdmin, iHub)
 	assert.Less(t, iHub, iMain)
@@ -120,13 +120,13 @@ func TestStopOrder(t *testing.T) {
 	// still accepts, so that probes fail before connections are refused;
 	// then the listener closes, the hub's hook drains and shuts down.
 	want := []string{
-		"wshub: draining",
+		"draining",
 		"main still accepts connections",
 		"admin readyz 503 Service Unavailable",
-		"wshubfx: stopped listening main",
-		"wshub: shutting down",
+		"stopped listening main",
+		"shutting down",
 		"adapter closed, hub stopped",
-		"wshubfx: stopped listening admin",
+		"stopped listening admin",
 		"logger synced",
 	}
 	var got []string

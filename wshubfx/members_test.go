@@ -10,8 +10,8 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/wshubfx"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // Config.Rooms turns member lists on for a prefix: an fx app's hub lists
@@ -20,14 +20,14 @@ import (
 func TestMemberRoomsFromConfig(t *testing.T) {
 	cfg := localConfig()
 	cfg.Rooms = map[string]core.RoomOptions{"lobby:": {Presence: core.MemberPresence{Enabled: true}}}
-	var ev adaptertest.PresenceEvents
+	var ev wshubtest.PresenceEvents
 	joins := make(chan core.PresenceEvent, 1)
 	var hub *core.Hub
 	startApp(t, wshubfx.Module, fx.Supply(cfg),
-		fx.Decorate(func() core.Hooks { return ev.Hooks("fx", adaptertest.JoinFromQuery(nil)) }),
+		fx.Decorate(func() core.Hooks { return ev.Hooks("fx", wshubtest.JoinFromQuery(nil)) }),
 		wshubfx.AsHooks("audit", 10, core.Hooks{OnPresenceJoin: func(e core.PresenceEvent) { joins <- e }}),
 		fx.Populate(&hub))
-	n := adaptertest.ServeHub(t, hub)
+	n := wshubtest.ServeHub(t, hub)
 
 	s := n.DialMember(t, "ann", "lobby:1")
 	ev.AwaitKinds(t, "lobby:1", "ann", "join")

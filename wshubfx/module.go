@@ -113,6 +113,8 @@ type hubParams struct {
 	// HistoryFramer, when provided, shapes history rooms' frames
 	// (core.WithHistoryFramer).
 	HistoryFramer core.HistoryFramer `optional:"true"`
+	// Tracer traces the hub (TracingModule provides one).
+	Tracer core.Tracer `optional:"true"`
 }
 
 type hubResult struct {
@@ -162,8 +164,11 @@ func newHub(p hubParams) (hubResult, error) {
 	if !isNil(p.HistoryFramer) {
 		opts = append(opts, core.WithHistoryFramer(p.HistoryFramer))
 	}
+	if !isNil(p.Tracer) {
+		opts = append(opts, core.WithTracer(p.Tracer))
+	}
 	hub := core.NewHub(opts...)
-	r := &hubRunner{hub: hub, logger: logger, stopTimeout: cfg.StopTimeout}
+	r := &hubRunner{hub: hub, logger: core.Named(logger, fxLoggerName), stopTimeout: cfg.StopTimeout}
 	p.Lifecycle.Append(fx.Hook{OnStart: r.start, OnStop: r.stop})
 	return hubResult{Hub: hub, Dispatcher: d}, nil
 }
@@ -190,7 +195,7 @@ func (r *hubRunner) start(ctx context.Context) error {
 		<-r.runDone
 		return fmt.Errorf("wshubfx: hub did not start: %w", err)
 	}
-	r.logger.Info("wshubfx: hub running", "node_id", r.hub.NodeID())
+	r.logger.Info("hub running", "node_id", r.hub.NodeID())
 	return nil
 }
 
@@ -202,7 +207,7 @@ func (r *hubRunner) stop(ctx context.Context) error {
 	err := r.hub.Drain(drainCtx)
 	cancel()
 	if err != nil {
-		r.logger.Warn("wshubfx: drain did not finish in time, closing the remaining clients",
+		r.logger.Warn("drain did not finish in time, closing the remaining clients",
 			"stop_timeout", r.stopTimeout, "clients", r.hub.ClientCount(), "error", err)
 	}
 	if err := r.hub.Shutdown(ctx); err != nil {
@@ -213,17 +218,23 @@ func (r *hubRunner) stop(ctx context.Context) error {
 }
 
 // drainDeadline is now + the stop timeout, but leaves a fifth of the time
-// fx gave OnStop for Shutdown when fx's stop timeout is the shorter one.
+// fx gave OnStop for Shutdown: the drain ends at now + min(stop timeout,
+// 4/5 of fx's remaining time). When that cuts the drain short, it logs a
+// warning saying how much drain is left and how much stop time fx should
+// have left at this point for the whole drain.
 func (r *hubRunner) drainDeadline(ctx context.Context) time.Time {
 	now := time.Now()
 	d := now.Add(r.stopTimeout)
-	if fxDeadline, ok := ctx.Deadline(); ok {
-		latest := fxDeadline.Add(-fxDeadline.Sub(now) / 5)
-		if latest.Before(d) {
-			r.logger.Warn("wshubfx: fx.StopTimeout is shorter than Config.StopTimeout; draining less",
-				"stop_timeout", r.stopTimeout, "fx_remaining", fxDeadline.Sub(now))
-			d = latest
-		}
+	fxDeadline, ok := ctx.Deadline()
+	if !ok {
+		return d
+	}
+	remaining := fxDeadline.Sub(now)
+	if latest := now.Add(remaining * 4 / 5); latest.Before(d) {
+		d = latest
+		r.logger.Warn("the drain is shorter than Config.StopTimeout: fx's stop time left too little (raise fx.StopTimeout)",
+			"stop_timeout", r.stopTimeout, "drain", max(d.Sub(now), 0), "fx_remaining", remaining,
+			"fx_remaining_needed", r.stopTimeout*5/4)
 	}
 	return d
 }

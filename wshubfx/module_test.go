@@ -84,13 +84,13 @@ func TestDecorateLogger(t *testing.T) {
 		fx.Supply(wshubfx.Config{StopTimeout: 400 * time.Millisecond}),
 		fx.Decorate(func() core.Logger { return logging.NewZap(zap.New(obs)) }),
 		fx.Populate(&hub))
-	assert.Equal(t, 1, logs.FilterMessage("wshubfx: hub running").Len())
+	assert.Equal(t, 1, logs.FilterMessage("hub running").Len())
 
 	dialHub(t, hub, serveHub(t, hub))
 	app.RequireStop()
 	// The hub's own log lines reach the decorated logger.
-	assert.Equal(t, 1, logs.FilterMessage("wshub: draining").Len(), "%v", messages(logs))
-	assert.Equal(t, 1, logs.FilterMessage("wshub: shutting down").Len(), "%v", messages(logs))
+	assert.Equal(t, 1, logs.FilterMessage("draining").Len(), "%v", messages(logs))
+	assert.Equal(t, 1, logs.FilterMessage("shutting down").Len(), "%v", messages(logs))
 }
 
 func messages(logs *observer.ObservedLogs) []string {

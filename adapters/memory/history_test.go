@@ -6,38 +6,24 @@ import (
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
-// TestRecoveryOverMemory checks resumable rooms with three hubs on one bus
-// (see adaptertest.RunRecovery).
-func TestRecoveryOverMemory(t *testing.T) {
-	bus := memory.NewBus()
-	adaptertest.RunRecovery(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
-}
-
-// TestRecoveryRaceOverMemory drives replay against live traffic (see
-// adaptertest.RunRecoveryRace).
-func TestRecoveryRaceOverMemory(t *testing.T) {
-	bus := memory.NewBus()
-	adaptertest.RunRecoveryRace(t, 40, func(*testing.T) core.Adapter { return bus.NewAdapter() })
-}
-
 // BenchmarkRecoveryStampede: 1,000 clients reconnect at once after 1,000
-// missed messages (see adaptertest.BenchRecoveryStampede).
+// missed messages (see wshubtest.BenchRecoveryStampede).
 func BenchmarkRecoveryStampede(b *testing.B) {
 	bus := memory.NewBus()
-	adaptertest.BenchRecoveryStampede(b, 1000, 1000, func(testing.TB) core.Adapter { return bus.NewAdapter() })
+	wshubtest.BenchRecoveryStampede(b, 1000, 1000, func(testing.TB) core.Adapter { return bus.NewAdapter() })
 }
 
 // BenchmarkRoomPublish compares a plain room with a history room, end to
-// end between two hubs (see adaptertest.BenchRoomPublish).
+// end between two hubs (see wshubtest.BenchRoomPublish).
 func BenchmarkRoomPublish(b *testing.B) {
 	for _, c := range benchRoomCases {
 		history, window := c.history, c.window
 		b.Run("history="+strconv.FormatBool(history)+"/window="+strconv.Itoa(window), func(b *testing.B) {
 			bus := memory.NewBus()
-			adaptertest.BenchRoomPublish(b, history, window, func(testing.TB) core.Adapter { return bus.NewAdapter() })
+			wshubtest.BenchRoomPublish(b, history, window, func(testing.TB) core.Adapter { return bus.NewAdapter() })
 		})
 	}
 }

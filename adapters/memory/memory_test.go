@@ -12,41 +12,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/internal/wire"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 func TestMain(m *testing.M) {
 	// A dialing child process of BenchmarkMembers10kOverMemory does its
 	// work here; a bus in memory cannot serve a hub in another process.
-	adaptertest.MemberChild(func(string) (core.Adapter, error) { return nil, errors.New("no bus in a child process") })
+	wshubtest.MemberChild(func(string) (core.Adapter, error) { return nil, errors.New("no bus in a child process") })
 	goleak.VerifyTestMain(m)
-}
-
-func TestConformance(t *testing.T) {
-	adaptertest.Run(t, func(_ *testing.T, n int) []core.Adapter {
-		bus := NewBus() // a fresh bus isolates each subtest
-		adapters := make([]core.Adapter, n)
-		for i := range adapters {
-			adapters[i] = bus.NewAdapter()
-		}
-		return adapters
-	})
-}
-
-// TestHubsOverMemoryBus runs three hubs on one bus with real WebSocket
-// clients (see adaptertest.RunHubs).
-func TestHubsOverMemoryBus(t *testing.T) {
-	bus := NewBus()
-	adaptertest.RunHubs(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
-}
-
-// TestJoinRaceOverMemoryBus: room interest is applied before SetRoomInterest
-// returns, so an answer to a message sent right after a join always reaches
-// the new member.
-func TestJoinRaceOverMemoryBus(t *testing.T) {
-	bus := NewBus()
-	adaptertest.RunJoinRace(t, 1000, func(*testing.T) core.Adapter { return bus.NewAdapter() })
 }
 
 // reports collects what an adapter hands its error reporter.

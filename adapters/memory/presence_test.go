@@ -11,33 +11,19 @@ import (
 
 	"github.com/wshub/wshub/adapters/memory"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
-
-func TestPresenceStoreOverMemory(t *testing.T) {
-	adaptertest.RunPresenceStore(t, func(*testing.T) core.PresenceAdapter { return memory.NewBus().NewAdapter() })
-}
-
-func TestMembersOverMemory(t *testing.T) {
-	bus := memory.NewBus()
-	adaptertest.RunMembers(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
-}
-
-func TestControlOverMemory(t *testing.T) {
-	bus := memory.NewBus()
-	adaptertest.RunControl(t, func(*testing.T) core.Adapter { return bus.NewAdapter() })
-}
 
 func BenchmarkDisconnectUserOverMemory(b *testing.B) {
 	bus := memory.NewBus()
-	adaptertest.BenchDisconnectUser(b, func(testing.TB) core.Adapter { return bus.NewAdapter() })
+	wshubtest.BenchDisconnectUser(b, func(testing.TB) core.Adapter { return bus.NewAdapter() })
 }
 
 // BenchmarkMembers10kOverMemory: 10,000 members on one node (see
-// adaptertest.BenchMembers).
+// wshubtest.BenchMembers).
 func BenchmarkMembers10kOverMemory(b *testing.B) {
 	bus := memory.NewBus()
-	adaptertest.BenchMembers(b, 10_000, func(testing.TB) core.Adapter { return bus.NewAdapter() })
+	wshubtest.BenchMembers(b, 10_000, func(testing.TB) core.Adapter { return bus.NewAdapter() })
 }
 
 // A leave that a graceful Shutdown fires, and that the app's hook
@@ -47,16 +33,16 @@ func TestLeaveBroadcastAtShutdownOverMemory(t *testing.T) {
 	for i := range 5 {
 		bus := memory.NewBus()
 		room := "now-" + strconv.Itoa(i)
-		var ev adaptertest.PresenceEvents
-		hooks := ev.Hooks("a", adaptertest.JoinFromQuery(nil))
-		var a *adaptertest.HubNode
+		var ev wshubtest.PresenceEvents
+		hooks := ev.Hooks("a", wshubtest.JoinFromQuery(nil))
+		var a *wshubtest.HubNode
 		hooks.OnPresenceLeave = func(e core.PresenceEvent) {
 			time.Sleep(20 * time.Millisecond) // an app's hook that does some work first
 			_ = a.Hub.BroadcastToRoom(e.Room, []byte("left:"+e.UserID))
 		}
-		a = adaptertest.StartHubNode(t, "a"+strconv.Itoa(i), bus.NewAdapter(),
-			core.WithRoomOptions(adaptertest.MemberRooms), core.WithHooks(hooks))
-		b := adaptertest.MembersNode(t, "b"+strconv.Itoa(i), bus.NewAdapter(), &ev)
+		a = wshubtest.StartHubNode(t, "a"+strconv.Itoa(i), bus.NewAdapter(),
+			core.WithRoomOptions(wshubtest.MemberRooms), core.WithHooks(hooks))
+		b := wshubtest.MembersNode(t, "b"+strconv.Itoa(i), bus.NewAdapter(), &ev)
 		watcher := b.DialMember(t, "watcher", room)
 		a.DialMember(t, "leaver", room)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -92,10 +78,10 @@ func (m *muted) PublishBatch(ctx context.Context, msgs []core.AdapterMessage) er
 // them asks it to write them again, well before its periodic refresh.
 func TestEvictedByMistakeResyncsOverMemory(t *testing.T) {
 	bus := memory.NewBus()
-	var ev adaptertest.PresenceEvents
-	a := adaptertest.MembersNode(t, "a", bus.NewAdapter(), &ev)
+	var ev wshubtest.PresenceEvents
+	a := wshubtest.MembersNode(t, "a", bus.NewAdapter(), &ev)
 	silent := &muted{Adapter: bus.NewAdapter()}
-	b := adaptertest.MembersNode(t, "b", silent, &ev)
+	b := wshubtest.MembersNode(t, "b", silent, &ev)
 	room := "now-resync"
 	bob := b.DialMember(t, "bob", room)
 	a.AwaitMember(t, room, bob.Client.ID, true)

@@ -25,7 +25,8 @@
 // Adapter: a dispatcher that decodes bus messages and calls the handler,
 // and a reconciler that creates and removes subscriptions (the base ones,
 // plus one per room this node declared interest in) and retries failed
-// subscriptions with backoff. Rooms are subscribed by interest only when
+// subscriptions with a jittered backoff (each wait drawn at random from a
+// window of 100ms doubling to 5s). Rooms are subscribed by interest only when
 // the Subscribe context says the caller declares it (core.WithRoomInterest,
 // as a hub does when it sees SetRoomInterest); otherwise one wildcard
 // subscription, <prefix>.room.*, takes every room (a message arriving

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/backoff"
 	"github.com/wshub/wshub/internal/failure"
 	"github.com/wshub/wshub/internal/wire"
 )
@@ -41,8 +42,15 @@ const (
 	// the caller's ctx, so that one lost answer (a stream leader that just
 	// died) costs a retry, not the caller's whole deadline.
 	historyRequestTimeout = 2 * time.Second
-	// maxRetryBackoff caps the pause before retrying a request that timed
-	// out or found JetStream unavailable.
+	// minRetryBackoff and maxRetryBackoff are the first and the largest
+	// window of the pause before retrying a request that timed out or
+	// found JetStream unavailable. Each pause is drawn from the upper half
+	// of its window (internal/backoff's equal jitter), so that appends
+	// that failed together do not retry together, while the pauses between
+	// the maxAppendRetries attempts still add up to at least half of the
+	// 3.55 s they added up to unjittered, 2.7 s on average. Full jitter
+	// would halve the time a message waits out a stream leader election.
+	minRetryBackoff = 50 * time.Millisecond
 	maxRetryBackoff = time.Second
 	// minHistoryTTL is the shortest MaxAge JetStream accepts (2.9 refuses
 	// less with error 10052); shorter TTLs are raised to it.
@@ -286,19 +294,20 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 	t, known := h.tip(st, subj)
 	var (
 		lastErr error
-		backoff time.Duration // before the next attempt
-		races   int           // attempts that lost to another appender
-		faults  int           // attempts that failed otherwise
+		wait    time.Duration // before the next attempt
+		b       = backoff.Backoff{Min: minRetryBackoff, Max: maxRetryBackoff, Equal: true}
+		races   int // attempts that lost to another appender
+		faults  int // attempts that failed otherwise
 	)
 	// retry reports whether err, a failure that may pass, leaves attempts.
 	retry := func(err error) bool {
 		faults++
-		lastErr, backoff = err, nextRetryBackoff(backoff)
+		lastErr, wait = err, b.Next()
 		return faults < maxAppendRetries
 	}
 	for races < maxAppendRaces {
 		if races+faults > 0 {
-			if err := h.pause(ctx, backoff); err != nil {
+			if err := h.pause(ctx, wait); err != nil {
 				return fmt.Errorf("%w (after %w)", err, lastErr)
 			}
 		}
@@ -321,7 +330,8 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 				if !retry(err) {
 					return err
 				}
-				backoff = 0
+				wait = 0
+				b.Reset()
 				continue
 			case err != nil:
 				if !h.transient(ctx, err) || !retry(err) {
@@ -363,7 +373,8 @@ func (h *historyStore) append(ctx context.Context, bp *[]byte, m *core.AdapterMe
 			// won by whoever asks first.
 			races++
 			known = false
-			lastErr, backoff = err, 0
+			lastErr, wait = err, 0
+			b.Reset()
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
 			// Nothing listens on the subject: the stream was deleted (or
 			// lost with a broker that kept no store), or it is electing a
@@ -471,13 +482,6 @@ func (h *historyStore) pause(ctx context.Context, d time.Duration) error {
 	case <-h.stop:
 		return core.ErrAdapterClosed
 	}
-}
-
-func nextRetryBackoff(d time.Duration) time.Duration {
-	if d == 0 {
-		return 50 * time.Millisecond
-	}
-	return min(2*d, maxRetryBackoff)
 }
 
 // isWrongLast reports whether err is JetStream refusing a message because

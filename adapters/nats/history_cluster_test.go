@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // clusterFormTimeout bounds how long a private three-server cluster may
@@ -197,7 +197,7 @@ func TestHistoryClusterFailover(t *testing.T) {
 	}
 	assert.Equal(t, first.Epoch, page.Epoch, "the epoch survives a failover")
 	assert.Equal(t, uint64(1), page.First)
-	require.Equal(t, adaptertest.Span(1, page.Top), adaptertest.Offsets(page.Messages), "offsets not contiguous")
+	require.Equal(t, wshubtest.Span(1, page.Top), wshubtest.Offsets(page.Messages), "offsets not contiguous")
 	inHistory := make(map[string]core.Position)
 	for _, m := range page.Messages {
 		_, dup := inHistory[string(m.Data)]

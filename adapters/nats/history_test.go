@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/internal/wire"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // historyMsg is a room message for AppendHistory.
@@ -126,25 +126,25 @@ func TestHistoryQuery(t *testing.T) {
 		top   uint64
 		want  []uint64
 	}{
-		{"all kept", "small", small, core.HistoryQuery{}, 6, 15, adaptertest.Span(6, 15)},
-		{"after", "small", small, core.HistoryQuery{After: 10}, 6, 15, adaptertest.Span(11, 15)},
-		{"after below first", "small", small, core.HistoryQuery{After: 2}, 6, 15, adaptertest.Span(6, 15)},
-		{"limit", "small", small, core.HistoryQuery{Limit: 3}, 6, 15, adaptertest.Span(6, 8)},
-		{"after and limit", "small", small, core.HistoryQuery{After: 8, Limit: 3}, 6, 15, adaptertest.Span(9, 11)},
-		{"reverse", "small", small, core.HistoryQuery{Reverse: true}, 6, 15, adaptertest.Span(15, 6)},
-		{"reverse limit", "small", small, core.HistoryQuery{Reverse: true, Limit: 3}, 6, 15, adaptertest.Span(15, 13)},
-		{"reverse after", "small", small, core.HistoryQuery{Reverse: true, After: 12}, 6, 15, adaptertest.Span(15, 13)},
-		{"reverse after limit", "small", small, core.HistoryQuery{Reverse: true, After: 12, Limit: 2}, 6, 15, adaptertest.Span(15, 14)},
+		{"all kept", "small", small, core.HistoryQuery{}, 6, 15, wshubtest.Span(6, 15)},
+		{"after", "small", small, core.HistoryQuery{After: 10}, 6, 15, wshubtest.Span(11, 15)},
+		{"after below first", "small", small, core.HistoryQuery{After: 2}, 6, 15, wshubtest.Span(6, 15)},
+		{"limit", "small", small, core.HistoryQuery{Limit: 3}, 6, 15, wshubtest.Span(6, 8)},
+		{"after and limit", "small", small, core.HistoryQuery{After: 8, Limit: 3}, 6, 15, wshubtest.Span(9, 11)},
+		{"reverse", "small", small, core.HistoryQuery{Reverse: true}, 6, 15, wshubtest.Span(15, 6)},
+		{"reverse limit", "small", small, core.HistoryQuery{Reverse: true, Limit: 3}, 6, 15, wshubtest.Span(15, 13)},
+		{"reverse after", "small", small, core.HistoryQuery{Reverse: true, After: 12}, 6, 15, wshubtest.Span(15, 13)},
+		{"reverse after limit", "small", small, core.HistoryQuery{Reverse: true, After: 12, Limit: 2}, 6, 15, wshubtest.Span(15, 14)},
 		{"after top", "small", small, core.HistoryQuery{After: 15}, 6, 15, nil},
 		{"after beyond top", "small", small, core.HistoryQuery{After: 100}, 6, 15, nil},
 		{"after max", "small", small, core.HistoryQuery{After: math.MaxUint64}, 6, 15, nil},
-		{"long all", "big", big, core.HistoryQuery{}, 1, 80, adaptertest.Span(1, 80)},
-		{"long middle", "big", big, core.HistoryQuery{After: 30, Limit: 20}, 1, 80, adaptertest.Span(31, 50)},
-		{"long middle short", "big", big, core.HistoryQuery{After: 41, Limit: 5}, 1, 80, adaptertest.Span(42, 46)},
+		{"long all", "big", big, core.HistoryQuery{}, 1, 80, wshubtest.Span(1, 80)},
+		{"long middle", "big", big, core.HistoryQuery{After: 30, Limit: 20}, 1, 80, wshubtest.Span(31, 50)},
+		{"long middle short", "big", big, core.HistoryQuery{After: 41, Limit: 5}, 1, 80, wshubtest.Span(42, 46)},
 		{"long one", "big", big, core.HistoryQuery{After: 5, Limit: 1}, 1, 80, []uint64{6}},
-		{"long tail", "big", big, core.HistoryQuery{After: 70}, 1, 80, adaptertest.Span(71, 80)},
-		{"long reverse", "big", big, core.HistoryQuery{Reverse: true, Limit: 40}, 1, 80, adaptertest.Span(80, 41)},
-		{"long reverse after", "big", big, core.HistoryQuery{Reverse: true, After: 77}, 1, 80, adaptertest.Span(80, 78)},
+		{"long tail", "big", big, core.HistoryQuery{After: 70}, 1, 80, wshubtest.Span(71, 80)},
+		{"long reverse", "big", big, core.HistoryQuery{Reverse: true, Limit: 40}, 1, 80, wshubtest.Span(80, 41)},
+		{"long reverse after", "big", big, core.HistoryQuery{Reverse: true, After: 77}, 1, 80, wshubtest.Span(80, 78)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestHistoryQuery(t *testing.T) {
 			assert.NotEmpty(t, page.Epoch)
 			assert.Equal(t, tt.first, page.First, "first")
 			assert.Equal(t, tt.top, page.Top, "top")
-			assert.Equal(t, tt.want, adaptertest.Offsets(page.Messages))
+			assert.Equal(t, tt.want, wshubtest.Offsets(page.Messages))
 			for _, m := range page.Messages {
 				assert.Equal(t, page.Epoch, m.Pos.Epoch)
 				assert.Equal(t, tt.room[:1]+strconv.FormatUint(m.Pos.Offset, 10), string(m.Data))
@@ -244,7 +244,7 @@ func TestHistoryContention(t *testing.T) {
 
 	page, err := newAdapter(t, connect(t, sharedURL), prefix).ReadHistory(context.Background(), room, opts, core.HistoryQuery{})
 	require.NoError(t, err)
-	require.Equal(t, adaptertest.Span(1, nodes*perNode), adaptertest.Offsets(page.Messages))
+	require.Equal(t, wshubtest.Span(1, nodes*perNode), wshubtest.Offsets(page.Messages))
 	assert.Equal(t, uint64(1), page.First)
 	assert.Equal(t, uint64(nodes*perNode), page.Top)
 	for _, m := range page.Messages {
@@ -330,7 +330,7 @@ func TestHistoryTTL(t *testing.T) {
 	page, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
 	require.NoError(t, err)
 	assert.Equal(t, pos[0].Epoch, page.Epoch)
-	assert.Equal(t, []uint64{1}, adaptertest.Offsets(page.Messages))
+	assert.Equal(t, []uint64{1}, wshubtest.Offsets(page.Messages))
 }
 
 func TestHistoryTTLBelowJetStreamMinimum(t *testing.T) {
@@ -466,7 +466,7 @@ func TestHistoryStreamLost(t *testing.T) {
 
 	page, err = a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{1, 2}, adaptertest.Offsets(page.Messages))
+	assert.Equal(t, []uint64{1, 2}, wshubtest.Offsets(page.Messages))
 }
 
 // TestHistoryMalformed: a stored message that does not decode is skipped
@@ -493,7 +493,7 @@ func TestHistoryMalformed(t *testing.T) {
 
 	page, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{1, 2, 4}, adaptertest.Offsets(page.Messages))
+	assert.Equal(t, []uint64{1, 2, 4}, wshubtest.Offsets(page.Messages))
 	assert.Equal(t, uint64(4), page.Top)
 	require.Len(t, errs.ops("decode"), 1)
 	require.ErrorIs(t, errs.ops("decode")[0], wire.ErrMalformed)
@@ -513,7 +513,7 @@ func TestHistoryMalformed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fresh[0].Epoch, page.Epoch)
 	assert.Equal(t, uint64(1), page.First)
-	assert.Equal(t, []uint64{1}, adaptertest.Offsets(page.Messages))
+	assert.Equal(t, []uint64{1}, wshubtest.Offsets(page.Messages))
 	assert.Len(t, errs.ops("decode"), 3, "the malformed message once, the foreign one by read and append")
 }
 
@@ -535,7 +535,7 @@ func TestHistoryBrokerRestart(t *testing.T) {
 	pos := mustAppend(t, a, opts, "r", data...)
 	before, err := a.ReadHistory(ctx, "r", opts, core.HistoryQuery{})
 	require.NoError(t, err)
-	require.Equal(t, adaptertest.Span(1, 20), adaptertest.Offsets(before.Messages))
+	require.Equal(t, wshubtest.Span(1, 20), wshubtest.Offsets(before.Messages))
 
 	srv.kill(t)
 	srv.start(t)
@@ -597,13 +597,4 @@ func TestHistoryReadConsumerGone(t *testing.T) {
 		info, err := s.Info(context.Background())
 		return assert.NoError(t, err) && info.State.Consumers == 0
 	}, readerIdle/2, 20*time.Millisecond, "read consumer not deleted (before JetStream would remove it as idle)")
-}
-
-// TestLateSubscriptionOverNATS: a join that starts a history room on a
-// node whose subscription takes effect late still gets every message
-// published after it (see adaptertest.RunLateSubscription).
-func TestLateSubscriptionOverNATS(t *testing.T) {
-	prefix := testPrefix()
-	dropKitStreams(t, prefix)
-	adaptertest.RunLateSubscription(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
 }

@@ -7,26 +7,10 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
-// TestHubsOverNATS runs three hubs, each on its own NATS connection, with
-// real WebSocket clients (see adaptertest.RunHubs).
-func TestHubsOverNATS(t *testing.T) {
-	prefix := testPrefix()
-	adaptertest.RunHubs(t, func(t *testing.T) core.Adapter {
-		return newAdapter(t, connect(t, sharedURL), prefix) // Shutdown closes it too
-	})
-}
-
-func TestPresenceOverNATS(t *testing.T) {
-	prefix := testPrefix()
-	adaptertest.RunPresence(t, func(t *testing.T) core.Adapter {
-		return newAdapter(t, connect(t, sharedURL), prefix)
-	})
-}
-
-// natsBroker adapts natsServer to adaptertest.Broker.
+// natsBroker adapts natsServer to wshubtest.Broker.
 type natsBroker struct{ s *natsServer }
 
 func (b natsBroker) Kill(t *testing.T)  { b.s.kill(t) }
@@ -36,27 +20,18 @@ func TestHubsSurviveBrokerRestart(t *testing.T) {
 	srv := newNATSServer(t)
 	srv.start(t)
 	prefix := testPrefix()
-	adaptertest.RunHubFault(t, natsBroker{srv}, func(t *testing.T) core.Adapter {
+	wshubtest.RunHubFault(t, natsBroker{srv}, func(t *testing.T) core.Adapter {
 		return newAdapter(t, connect(t, srv.url(), faultConnOptions()...), prefix)
 	})
 }
 
-// TestJoinRaceOverNATS: an answer to a message sent right after a join
-// reaches the new member, a thousand times out of a thousand.
-func TestJoinRaceOverNATS(t *testing.T) {
-	prefix := testPrefix()
-	adaptertest.RunJoinRace(t, 1000, func(t *testing.T) core.Adapter {
-		return newAdapter(t, connect(t, sharedURL), prefix)
-	})
-}
-
 // TestBrokerRestartsAccounting kills and restarts a private nats-server
-// five times under load (see adaptertest.RunBrokerRestarts).
+// five times under load (see wshubtest.RunBrokerRestarts).
 func TestBrokerRestartsAccounting(t *testing.T) {
 	srv := newNATSServer(t)
 	srv.start(t)
 	prefix := testPrefix()
-	adaptertest.RunBrokerRestarts(t, adaptertest.RestartSpecFromEnv(), natsBroker{srv}, func(t *testing.T) core.Adapter {
+	wshubtest.RunBrokerRestarts(t, wshubtest.RestartSpecFromEnv(), natsBroker{srv}, func(t *testing.T) core.Adapter {
 		opts := append(ConnectOptions(), natsgo.RetryOnFailedConnect(true), natsgo.Timeout(500*time.Millisecond))
 		return newAdapter(t, connect(t, srv.url(), opts...), prefix)
 	})

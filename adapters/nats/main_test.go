@@ -5,10 +5,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 func TestMain(m *testing.M) {
-	adaptertest.MemberChild(memberChildAdapter) // a child process of the member tests does its work here
+	wshubtest.MemberChild(memberChildAdapter) // a child process of the member tests does its work here
 	goleak.VerifyTestMain(m)
 }

@@ -6,7 +6,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // memberAdapters returns a factory of adapters sharing one new prefix on
@@ -18,7 +18,7 @@ func memberAdapters(tb testing.TB) (string, func(tb testing.TB) core.Adapter) {
 }
 
 // memberChildAdapter is the adapter of a child process of the member
-// tests (see adaptertest.MemberChild).
+// tests (see wshubtest.MemberChild).
 func memberChildAdapter(prefix string) (core.Adapter, error) {
 	nc, err := natsgo.Connect(sharedURL)
 	if err != nil {
@@ -27,51 +27,36 @@ func memberChildAdapter(prefix string) (core.Adapter, error) {
 	return New(nc, WithSubjectPrefix(prefix))
 }
 
-// TestMembersOverNATS: member lists and presence events of three hubs
-// whose records live in a JetStream key-value bucket (see
-// adaptertest.RunMembers).
-func TestMembersOverNATS(t *testing.T) {
-	_, newAd := memberAdapters(t)
-	adaptertest.RunMembers(t, func(t *testing.T) core.Adapter { return newAd(t) })
-}
-
 // TestMembersOfKilledNodeLeaveOverNATS: kill -9 of a node process makes
-// its members leave, once (see adaptertest.RunMembersCrash).
+// its members leave, once (see wshubtest.RunMembersCrash).
 func TestMembersOfKilledNodeLeaveOverNATS(t *testing.T) {
 	prefix, newAd := memberAdapters(t)
-	adaptertest.RunMembersCrash(t, prefix, func(t *testing.T) core.Adapter { return newAd(t) })
-}
-
-// TestControlOverNATS: the control plane across four hubs, one without it
-// and one dead (see adaptertest.RunControl).
-func TestControlOverNATS(t *testing.T) {
-	prefix := testPrefix()
-	adaptertest.RunControl(t, func(t *testing.T) core.Adapter { return newAdapter(t, connect(t, sharedURL), prefix) })
+	wshubtest.RunMembersCrash(t, prefix, func(t *testing.T) core.Adapter { return newAd(t) })
 }
 
 // BenchmarkMembers10k: 10,000 members on one node, recorded in JetStream
-// key-value (see adaptertest.BenchMembers).
+// key-value (see wshubtest.BenchMembers).
 //
 //	go test -run '^$' -bench BenchmarkMembers10k -benchtime 20x ./adapters/nats/
 func BenchmarkMembers10k(b *testing.B) {
 	_, newAd := memberAdapters(b)
-	adaptertest.BenchMembers(b, 10_000, newAd)
+	wshubtest.BenchMembers(b, 10_000, newAd)
 }
 
 // BenchmarkDisconnectUser: DisconnectUser across three nodes over NATS.
 func BenchmarkDisconnectUser(b *testing.B) {
 	prefix := testPrefix()
-	adaptertest.BenchDisconnectUser(b, func(tb testing.TB) core.Adapter { return newAdapter(tb, connect(tb, sharedURL), prefix) })
+	wshubtest.BenchDisconnectUser(b, func(tb testing.TB) core.Adapter { return newAdapter(tb, connect(tb, sharedURL), prefix) })
 }
 
 // BenchmarkBroadcastChurn: broadcast latency with and without member
 // churn on the same node (run with -benchtime 1x; see
-// adaptertest.BenchBroadcastChurn).
+// wshubtest.BenchBroadcastChurn).
 func BenchmarkBroadcastChurn(b *testing.B) {
 	for _, churn := range []string{"", "plain", "members"} {
 		b.Run("churn="+churn, func(b *testing.B) {
 			_, newAd := memberAdapters(b)
-			adaptertest.BenchBroadcastChurn(b, churn, newAd)
+			wshubtest.BenchBroadcastChurn(b, churn, newAd)
 		})
 	}
 }

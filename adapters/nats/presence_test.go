@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // dropPresence deletes a's presence bucket when the test ends (before the
@@ -53,16 +53,6 @@ func bucketMsgs(a *Adapter) (uint64, error) {
 	return st.CachedInfo().State.Msgs, nil
 }
 
-func TestPresenceStore(t *testing.T) {
-	t.Parallel()
-	nc := connect(t, sharedURL)
-	adaptertest.RunPresenceStore(t, func(t *testing.T) core.PresenceAdapter {
-		a := newAdapter(t, nc, testPrefix())
-		dropPresence(t, a)
-		return a
-	})
-}
-
 // TestPresenceChurnExpires creates and deletes 2,000 records in a bucket
 // with the shortest TTL: each delete leaves a marker (NATS 2.9 has no
 // per-message TTL), which listings skip and the bucket's MaxAge removes.
@@ -72,7 +62,7 @@ func TestPresenceChurnExpires(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const records, workers = 2000, 8
-	adaptertest.Spread(t, workers, records, func(_, i int) error {
+	wshubtest.Spread(t, workers, records, func(_, i int) error {
 		key := fmt.Sprint("u:", i)
 		rev, err := a.SetPresence(ctx, "churn", key, []byte("x"), 0)
 		if err == nil {
@@ -374,7 +364,7 @@ func BenchmarkPresenceList10k(b *testing.B) {
 	a := newPresenceAdapter(b)
 	ctx := context.Background()
 	data := []byte(`{"conns":[{"client":"c0123456789","node":"n01234567","joined":1700000000000}]}`)
-	adaptertest.Spread(b, workers, records+noise, func(_, i int) error {
+	wshubtest.Spread(b, workers, records+noise, func(_, i int) error {
 		room := "big"
 		if i >= records {
 			room = "other"

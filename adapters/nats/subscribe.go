@@ -10,6 +10,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/backoff"
 	"github.com/wshub/wshub/internal/wire"
 )
 
@@ -20,6 +21,9 @@ const (
 	// slow consumer, which the reconciler reports (Op "subscribe").
 	inboxSize = 8192
 
+	// minBackoff and maxBackoff are the first and the largest window of
+	// the wait between attempts to subscribe (internal/backoff: each wait
+	// is drawn from its whole window, so nodes do not retry together).
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 5 * time.Second
 
@@ -38,9 +42,10 @@ const (
 //
 // Subscribe starts the dispatcher and the reconciler goroutines. handler is
 // called from the dispatcher only, one message at a time. The reconciler
-// retries failed subscriptions (SetRoomInterest applies its own) with
-// backoff (100 ms doubling to 5 s) until they succeed; each failure is
-// reported (Op "subscribe"), and Subscribe itself does not fail for them.
+// retries failed subscriptions (SetRoomInterest applies its own) with a
+// jittered backoff (each wait drawn at random from a window of 100 ms
+// doubling to 5 s) until they succeed; each failure is reported (Op
+// "subscribe"), and Subscribe itself does not fail for them.
 // Both goroutines stop, and the subscriptions are removed, when ctx ends or
 // Close is called.
 //
@@ -166,21 +171,19 @@ func (a *Adapter) reconcile(ctx context.Context, r *reconciler, retryFirst bool)
 	drops := time.NewTicker(dropCheckInterval)
 	defer drops.Stop()
 
-	var backoff time.Duration
+	b := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	pass := false
 	if retryFirst {
-		backoff = minBackoff
-		retry.Reset(backoff)
+		retry.Reset(b.Next())
 	}
 	for {
 		if pass {
 			pass = false
 			if r.pass() {
-				backoff = 0
+				b.Reset()
 				retry.Stop()
 			} else {
-				backoff = nextBackoff(backoff)
-				retry.Reset(backoff)
+				retry.Reset(b.Next())
 			}
 		}
 		select {
@@ -196,13 +199,6 @@ func (a *Adapter) reconcile(ctx context.Context, r *reconciler, retryFirst bool)
 			r.checkDropped()
 		}
 	}
-}
-
-func nextBackoff(d time.Duration) time.Duration {
-	if d == 0 {
-		return minBackoff
-	}
-	return min(2*d, maxBackoff)
 }
 
 // pass makes one attempt to reach the desired state and reports whether it

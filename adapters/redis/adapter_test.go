@@ -334,24 +334,6 @@ func TestCheckHealthPing(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 }
 
-func TestBackoff(t *testing.T) {
-	t.Parallel()
-	ms := time.Millisecond
-	steps := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}
-	for range 50 { // the waits are random: try many
-		b := backoff{max: time.Second}
-		for i, step := range steps {
-			got := b.next()
-			assert.GreaterOrEqual(t, got, step/2, "wait %d", i)
-			assert.LessOrEqual(t, got, step, "wait %d", i)
-		}
-		b.reset()
-		got := b.next()
-		assert.GreaterOrEqual(t, got, 50*ms)
-		assert.LessOrEqual(t, got, 100*ms)
-	}
-}
-
 // go-redis's dial failures reach the logger installed with GoRedisLogger
 // (TestMain installs it for the whole package, since go-redis has one
 // logger per process).

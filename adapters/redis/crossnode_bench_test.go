@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // BenchmarkCrossNode: hub A broadcasts, 1,000 WebSocket clients on hub B
@@ -16,7 +16,7 @@ func BenchmarkCrossNode(b *testing.B) {
 	for _, window := range []int{1, 64} {
 		b.Run(fmt.Sprintf("clients=1000/inflight=%d", window), func(b *testing.B) {
 			prefix := uniquePrefix(b)
-			adaptertest.BenchCrossNode(b, func(tb testing.TB) core.Adapter {
+			wshubtest.BenchCrossNode(b, func(tb testing.TB) core.Adapter {
 				return newAdapter(tb, sharedAddr, prefix)
 			}, 1000, window)
 		})

@@ -25,14 +25,14 @@
 // New starts nothing and dials nothing. Subscribe waits at most one round
 // trip for Redis to confirm the subscription, and starts two goroutines, both
 // owned by the Adapter: a keeper, which performs the initial SUBSCRIBE
-// (retrying with backoff from 100ms doubling to 5s while Redis is
-// unreachable), applies room interest changes, and pings an idle link; and a
-// receiver, which reads the subscription and calls the handler. Both stop
-// when the context given to Subscribe ends or when Close is called; Close
-// waits for them. After a broken connection the receiver reads again with
-// backoff from 100ms doubling up to 400ms, each wait jittered to between
-// half and all of it; go-redis then reconnects and subscribes again to every
-// channel the adapter holds.
+// (retrying while Redis is unreachable, each wait drawn at random from a
+// window of 100ms doubling to 5s: full jitter), applies room interest
+// changes, and pings an idle link; and a receiver, which reads the
+// subscription and calls the handler. Both stop when the context given to
+// Subscribe ends or when Close is called; Close waits for them. After a
+// broken connection the receiver reads again after waits drawn the same
+// way from a window of 100ms doubling up to 400ms; go-redis then
+// reconnects and subscribes again to every channel the adapter holds.
 //
 // # Delivery
 //

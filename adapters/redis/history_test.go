@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/internal/wire"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // roomMsg is a room message of node n with payload data.
@@ -126,7 +126,7 @@ func TestHistoryContiguousOffsets(t *testing.T) {
 	assert.Equal(t, epoch, page.Epoch)
 	assert.Equal(t, uint64(1), page.First)
 	assert.Equal(t, uint64(nodes*each), page.Top)
-	require.Equal(t, adaptertest.Span(1, nodes*each), adaptertest.Offsets(page.Messages))
+	require.Equal(t, wshubtest.Span(1, nodes*each), wshubtest.Offsets(page.Messages))
 	for _, m := range page.Messages {
 		require.Equal(t, epoch, m.Pos.Epoch)
 		require.Equal(t, data[m.Pos.Offset], string(m.Data), "offset %d", m.Pos.Offset)
@@ -200,7 +200,7 @@ func TestHistoryLiveDelivery(t *testing.T) {
 	got := in.all()
 	require.Len(t, got, n, "the room without interest is not received")
 	assert.Equal(t, want, got)
-	assert.Equal(t, adaptertest.Span(1, n), adaptertest.Offsets(got))
+	assert.Equal(t, wshubtest.Span(1, n), wshubtest.Offsets(got))
 }
 
 // The bytes the script stores and publishes are exactly wire.Append of the
@@ -290,15 +290,15 @@ func TestHistoryQuery(t *testing.T) {
 		give core.HistoryQuery
 		want []uint64
 	}{
-		{name: "all", want: adaptertest.Span(1, 10)},
-		{name: "negative limit is all", give: core.HistoryQuery{Limit: -1}, want: adaptertest.Span(1, 10)},
-		{name: "after", give: core.HistoryQuery{After: 4}, want: adaptertest.Span(5, 10)},
-		{name: "limit", give: core.HistoryQuery{Limit: 3}, want: adaptertest.Span(1, 3)},
-		{name: "after and limit", give: core.HistoryQuery{After: 4, Limit: 3}, want: adaptertest.Span(5, 7)},
-		{name: "reverse", give: core.HistoryQuery{Reverse: true}, want: adaptertest.Span(10, 1)},
-		{name: "reverse limit", give: core.HistoryQuery{Reverse: true, Limit: 3}, want: adaptertest.Span(10, 8)},
-		{name: "reverse after", give: core.HistoryQuery{Reverse: true, After: 7}, want: adaptertest.Span(10, 8)},
-		{name: "reverse after and limit", give: core.HistoryQuery{Reverse: true, After: 2, Limit: 2}, want: adaptertest.Span(10, 9)},
+		{name: "all", want: wshubtest.Span(1, 10)},
+		{name: "negative limit is all", give: core.HistoryQuery{Limit: -1}, want: wshubtest.Span(1, 10)},
+		{name: "after", give: core.HistoryQuery{After: 4}, want: wshubtest.Span(5, 10)},
+		{name: "limit", give: core.HistoryQuery{Limit: 3}, want: wshubtest.Span(1, 3)},
+		{name: "after and limit", give: core.HistoryQuery{After: 4, Limit: 3}, want: wshubtest.Span(5, 7)},
+		{name: "reverse", give: core.HistoryQuery{Reverse: true}, want: wshubtest.Span(10, 1)},
+		{name: "reverse limit", give: core.HistoryQuery{Reverse: true, Limit: 3}, want: wshubtest.Span(10, 8)},
+		{name: "reverse after", give: core.HistoryQuery{Reverse: true, After: 7}, want: wshubtest.Span(10, 8)},
+		{name: "reverse after and limit", give: core.HistoryQuery{Reverse: true, After: 2, Limit: 2}, want: wshubtest.Span(10, 9)},
 		{name: "after top", give: core.HistoryQuery{After: 10}},
 		{name: "after far beyond", give: core.HistoryQuery{After: math.MaxUint64}},
 		{name: "reverse after top", give: core.HistoryQuery{After: 10, Reverse: true}},
@@ -310,7 +310,7 @@ func TestHistoryQuery(t *testing.T) {
 			assert.Equal(t, epoch, got.Epoch)
 			assert.Equal(t, uint64(1), got.First)
 			assert.Equal(t, uint64(10), got.Top)
-			assert.Equal(t, tt.want, adaptertest.Offsets(got.Messages))
+			assert.Equal(t, tt.want, wshubtest.Offsets(got.Messages))
 			if tt.give.After == math.MaxUint64 {
 				return // MemoryHistory's After+1 wraps to 0 there and returns all
 			}
@@ -364,7 +364,7 @@ func TestHistorySize(t *testing.T) {
 		assert.Equal(t, epoch, got.Epoch, tt.name)
 		assert.Equal(t, tt.wantFirst, got.First, tt.name)
 		assert.Equal(t, tt.wantTop, got.Top, tt.name)
-		assert.Equal(t, adaptertest.Span(tt.wantFirst, tt.wantTop), adaptertest.Offsets(got.Messages), tt.name)
+		assert.Equal(t, wshubtest.Span(tt.wantFirst, tt.wantTop), wshubtest.Offsets(got.Messages), tt.name)
 		ref := mem.Read("r", core.HistoryQuery{})
 		assert.Equal(t, ref.First, got.First, tt.name+": as MemoryHistory")
 		assert.Equal(t, ref.Top, got.Top, tt.name+": as MemoryHistory")
@@ -606,7 +606,7 @@ func TestHistoryMalformedEntries(t *testing.T) {
 	appendOK(t, a, opts, roomMsg("r", "9"))
 
 	page := readOK(t, a, "r", core.HistoryQuery{})
-	assert.Equal(t, []uint64{1, 2, 9}, adaptertest.Offsets(page.Messages))
+	assert.Equal(t, []uint64{1, 2, 9}, wshubtest.Offsets(page.Messages))
 	assert.Equal(t, []string{"1", "2", "9"}, payloads(page.Messages))
 	assert.Equal(t, uint64(1), page.First)
 	assert.Equal(t, uint64(9), page.Top)
@@ -629,26 +629,6 @@ func TestHistoryMalformedEntries(t *testing.T) {
 	healed = appendOK(t, a, opts, roomMsg("r", "c"))
 	assert.Equal(t, uint64(1), healed[0].Offset)
 	assert.Equal(t, []string{"c"}, payloads(readOK(t, a, "r", core.HistoryQuery{}).Messages))
-}
-
-// The hub's resumable rooms end to end through Redis: three hubs, real
-// WebSocket clients, recovery from cursors and gap filling from the store
-// (see adaptertest). The kit's rooms have a TTL of an hour, so the shared
-// Redis forgets them. Not parallel: the kit's timing wants a quiet
-// machine.
-func TestHistoryHubs(t *testing.T) {
-	newAd := func(prefix string) func(t *testing.T) core.Adapter {
-		return func(t *testing.T) core.Adapter { return newAdapter(t, sharedAddr, prefix) }
-	}
-	t.Run("recovery", func(t *testing.T) {
-		adaptertest.RunRecovery(t, newAd(uniquePrefix(t)))
-	})
-	t.Run("gap fill", func(t *testing.T) {
-		adaptertest.RunGapFill(t, newAd(uniquePrefix(t)))
-	})
-	t.Run("late subscription", func(t *testing.T) {
-		adaptertest.RunLateSubscription(t, newAd(uniquePrefix(t)))
-	})
 }
 
 // FuzzHistoryEntry feeds arbitrary stream entries, as anything with write

@@ -9,26 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
-// TestHubsAcrossRedis runs three hubs, each with its own Redis client, with
-// real WebSocket clients (see adaptertest.RunHubs).
-func TestHubsAcrossRedis(t *testing.T) {
-	prefix := uniquePrefix(t)
-	adaptertest.RunHubs(t, func(t *testing.T) core.Adapter {
-		return newAdapter(t, sharedAddr, prefix) // Shutdown closes it too
-	})
-}
-
-func TestPresenceOverRedis(t *testing.T) {
-	prefix := uniquePrefix(t)
-	adaptertest.RunPresence(t, func(t *testing.T) core.Adapter {
-		return newAdapter(t, sharedAddr, prefix)
-	})
-}
-
-// redisBroker adapts redisServer to adaptertest.Broker.
+// redisBroker adapts redisServer to wshubtest.Broker.
 type redisBroker struct{ s *redisServer }
 
 func (b redisBroker) Kill(*testing.T)  { b.s.stop() }
@@ -38,27 +22,18 @@ func TestHubsSurviveBrokerRestart(t *testing.T) {
 	srv := newRedisServer(t)
 	srv.start()
 	prefix := uniquePrefix(t)
-	adaptertest.RunHubFault(t, redisBroker{srv}, func(t *testing.T) core.Adapter {
+	wshubtest.RunHubFault(t, redisBroker{srv}, func(t *testing.T) core.Adapter {
 		return newAdapter(t, srv.addr(), prefix)
 	})
 }
 
-// TestJoinRaceOverRedis: an answer to a message sent right after a join
-// reaches the new member, a thousand times out of a thousand.
-func TestJoinRaceOverRedis(t *testing.T) {
-	prefix := uniquePrefix(t)
-	adaptertest.RunJoinRace(t, 1000, func(t *testing.T) core.Adapter {
-		return newAdapter(t, sharedAddr, prefix)
-	})
-}
-
 // TestBrokerRestartsAccounting kills and restarts a private redis-server
-// five times under load (see adaptertest.RunBrokerRestarts).
+// five times under load (see wshubtest.RunBrokerRestarts).
 func TestBrokerRestartsAccounting(t *testing.T) {
 	srv := newRedisServer(t)
 	srv.start()
 	prefix := uniquePrefix(t)
-	adaptertest.RunBrokerRestarts(t, adaptertest.RestartSpecFromEnv(), redisBroker{srv}, func(t *testing.T) core.Adapter {
+	wshubtest.RunBrokerRestarts(t, wshubtest.RestartSpecFromEnv(), redisBroker{srv}, func(t *testing.T) core.Adapter {
 		return newAdapter(t, srv.addr(), prefix)
 	})
 }
@@ -67,7 +42,7 @@ func TestBrokerRestartsAccounting(t *testing.T) {
 // published, not taken for an outage because the subscription stopped
 // first.
 func TestShutdownFlushesOverRedis(t *testing.T) {
-	c := adaptertest.NewCounters()
+	c := wshubtest.NewCounters()
 	h := core.NewHub(core.WithAdapter(newAdapter(t, sharedAddr, uniquePrefix(t))), core.WithMetrics(c))
 	go h.Run()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

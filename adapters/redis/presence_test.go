@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // globQuote escapes the glob characters of s for SCAN MATCH.
@@ -77,16 +77,9 @@ func fillRoom(t testing.TB, a *Adapter, room string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	data := []byte(strings.Repeat("d", 100))
-	adaptertest.Spread(t, 16, n, func(_, i int) error {
+	wshubtest.Spread(t, 16, n, func(_, i int) error {
 		_, err := a.SetPresence(ctx, room, fmt.Sprintf("k%d", i), data, 0)
 		return err
-	})
-}
-
-func TestPresenceStore(t *testing.T) {
-	t.Parallel()
-	adaptertest.RunPresenceStore(t, func(t *testing.T) core.PresenceAdapter {
-		return newPresenceAdapter(t)
 	})
 }
 
@@ -106,7 +99,7 @@ func TestPresenceChurnLeavesNoKeys(t *testing.T) {
 	// each runs step for every record, spread over the adapters.
 	each := func(step func(a *Adapter, room, key string, i int) error) {
 		t.Helper()
-		adaptertest.Spread(t, len(as), records, func(w, i int) error {
+		wshubtest.Spread(t, len(as), records, func(w, i int) error {
 			return step(as[w], fmt.Sprintf("room %d", i%rooms), fmt.Sprintf("u:%d", i), i)
 		})
 	}

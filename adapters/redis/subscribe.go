@@ -4,24 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wshub/wshub/core"
+	"github.com/wshub/wshub/internal/backoff"
 	"github.com/wshub/wshub/internal/wire"
 )
 
 const (
-	// minBackoff is the first wait after a failed attempt to subscribe or to
-	// read the subscription; each further failure doubles the wait, up to
-	// maxBackoff for the initial subscription and maxReconnectBackoff for a
-	// subscription that worked before. The lower cap lets delivery resume
-	// within half a second of Redis coming back after an outage, at the
-	// cost of a few refused dials per second per node while it is away.
-	// Each wait is jittered (between half and all of it), so the nodes of
-	// a cluster do not all dial at the same instant.
+	// minBackoff is the first window of the wait after a failed attempt to
+	// subscribe or to read the subscription; each further failure doubles
+	// it, up to maxBackoff for the initial subscription and
+	// maxReconnectBackoff for a subscription that worked before. The lower
+	// cap lets delivery resume within half a second of Redis coming back
+	// after an outage, at the cost of a few refused dials per second per
+	// node while it is away. Each wait is drawn from its whole window
+	// (internal/backoff's full jitter), so the nodes of a cluster do not
+	// all dial at the same instant.
 	minBackoff          = 100 * time.Millisecond
 	maxBackoff          = 5 * time.Second
 	maxReconnectBackoff = 400 * time.Millisecond
@@ -150,7 +151,7 @@ func (a *Adapter) keep(ctx context.Context) {
 // retrying with backoff until it succeeds (true) or ctx ends (false).
 func (a *Adapter) subscribeFirst(ctx context.Context, applied map[string]struct{}) bool {
 	ps := a.currentPubSub()
-	b := backoff{max: maxBackoff}
+	b := backoff.Backoff{Min: minBackoff, Max: maxBackoff}
 	for {
 		var chans []string
 		a.mu.Lock()
@@ -174,7 +175,7 @@ func (a *Adapter) subscribeFirst(ctx context.Context, applied map[string]struct{
 		a.linkDown(err)
 		a.failures.Fail("subscribe", err)
 		a.failOnce.Do(func() { close(a.firstFailed) })
-		if !sleep(ctx, b.next()) {
+		if !sleep(ctx, b.Next()) {
 			return false
 		}
 	}
@@ -314,7 +315,7 @@ func (a *Adapter) receive(ctx context.Context) {
 	defer a.wg.Done()
 	// The receiver may have marked the link up after the keeper stopped.
 	defer a.linkDown(errStopped)
-	b := backoff{max: maxReconnectBackoff}
+	b := backoff.Backoff{Min: minBackoff, Max: maxReconnectBackoff}
 	for {
 		ps := a.currentPubSub()
 		if ps == nil || ctx.Err() != nil {
@@ -330,12 +331,12 @@ func (a *Adapter) receive(ctx context.Context) {
 			err = fmt.Errorf("receive: %w", err)
 			a.linkDown(err)
 			a.failures.Fail("subscribe", err)
-			if !sleep(ctx, b.next()) {
+			if !sleep(ctx, b.Next()) {
 				return
 			}
 			continue
 		}
-		b.reset()
+		b.Reset()
 		a.linkUp()
 		switch r := reply.(type) {
 		case *goredis.Message:
@@ -407,22 +408,6 @@ func (a *Adapter) linkDown(err error) {
 // errStopped is the link state once the Subscribe ctx ended: nothing is
 // received any more.
 var errStopped = fmt.Errorf("%w: the Subscribe context ended", ErrNotConnected)
-
-// backoff yields waits from minBackoff doubling up to max.
-type backoff struct{ d, max time.Duration }
-
-// next returns the next wait: the doubled step, jittered to between half
-// and all of it.
-func (b *backoff) next() time.Duration {
-	if b.d == 0 {
-		b.d = minBackoff
-	} else {
-		b.d = min(2*b.d, b.max)
-	}
-	return b.d/2 + rand.N(b.d/2+1)
-}
-
-func (b *backoff) reset() { b.d = 0 }
 
 // sleep waits for d or until ctx ends; it reports whether d passed.
 func sleep(ctx context.Context, d time.Duration) bool {

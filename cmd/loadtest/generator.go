@@ -290,7 +290,7 @@ func (r *runner) startGroups(wsURL string, kids *children) error {
 			Scenario: o.scenario, URL: wsURL, Clients: n, Offset: offset, Rooms: o.rooms,
 			Size: o.size, DialConcurrency: o.dialConcurrency, ReadBufferSize: o.clientReadBuf,
 			ChurnRate: o.rate * float64(n) / float64(o.clients),
-			Slow:      o.slow, SlowReadNs: int64(o.slowRead),
+			Slow:      o.slow, SlowReadNs: int64(o.slowRead), SlowClosed: o.policy == "disconnect",
 			GapNs: int64(o.gap), DropEveryNs: int64(o.dropEvery),
 		}
 		offset += n

@@ -25,6 +25,9 @@ type groupSpec struct {
 	// one message per SlowReadNs and are left out of latency and loss.
 	Slow       int   `json:"slow"`
 	SlowReadNs int64 `json:"slow_read_ns"`
+	// SlowClosed: the server closes slow readers (-policy disconnect), so
+	// a slow reader has what it will get only once its connection ended.
+	SlowClosed bool `json:"slow_closed"`
 	// Recovery: a client drops its connection after about DropEveryNs
 	// (uniform in [0.5, 1.5] times it) and dials again after a random gap
 	// of up to GapNs.

@@ -358,3 +358,22 @@ func TestCapacityChecks(t *testing.T) {
 	assert.Equal(t, limit-serverFDMargin, serverCapacity(limit))
 	assert.Zero(t, serverCapacity(serverFDMargin))
 }
+
+// -h says what the tool is and lists the flags a person sets, not those a
+// generator passes to the processes it starts.
+func TestHelpHidesInternalFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"-h"}, strings.NewReader(""), &stdout, &stderr))
+	help := stderr.String()
+	assert.True(t, strings.HasPrefix(help, "loadtest: measures a wshub server"), help)
+	assert.Contains(t, help, "-scenario string")
+	assert.Contains(t, help, `(default "fanout")`)
+	for name := range internalFlags {
+		assert.NotContains(t, help, "-"+name+" ", "internal flag shown")
+		assert.NotContains(t, help, "-"+name+"\n", "internal flag shown")
+	}
+	// They still parse.
+	o, err := parseFlags([]string{"-serve", "-exit-on-eof"}, &stderr)
+	require.NoError(t, err)
+	assert.True(t, o.exitOnEOF)
+}

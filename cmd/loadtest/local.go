@@ -522,12 +522,20 @@ func (g *localGroup) stopRun() {
 	}
 }
 
-// slowSettled reports whether every slow reader is closed or has read
-// nothing for 250 ms: it has what the server queued for it.
+// slowSettled reports whether every slow reader has what the server
+// queued for it: it is closed or, unless the server closes slow readers
+// (SlowClosed), it has read nothing for 250 ms. A reader the server closes
+// may sit idle for longer before its close frame arrives: once it drained
+// its socket, the kernel's zero-window probes (which back off while the
+// reader was full) decide when the server's queued bytes move again, so
+// idleness does not tell it is done; the caller's grace bounds the wait.
 func (g *localGroup) slowSettled() bool {
 	idle := time.Now().Add(-250 * time.Millisecond).UnixNano()
 	for _, c := range g.clients {
-		if c.slow && !c.dead.Load() && c.lastRecv.Load() > idle {
+		if !c.slow || c.dead.Load() {
+			continue
+		}
+		if g.spec.SlowClosed || c.lastRecv.Load() > idle {
 			return false
 		}
 	}

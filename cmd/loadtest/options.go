@@ -78,6 +78,28 @@ type options struct {
 	workerSpec string
 }
 
+// internalFlags are set by a generator for the processes it starts; -h
+// leaves them out.
+var internalFlags = map[string]bool{"worker": true, "worker-spec": true, "exit-on-eof": true}
+
+// usage prints what loadtest is, an example, and the flags a person sets.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	sayf(w, "loadtest: measures a wshub server on this machine end to end (scenarios connect, fanout, rooms,\n"+
+		"echo, churn, recovery), with the server and the clients in separate processes.\n\n"+
+		"Example: loadtest -scenario fanout -clients 1000 -rate 100 -duration 10s\n\n"+
+		"Usage: loadtest [flags]\n")
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	shown.SetOutput(w)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !internalFlags[f.Name] {
+			shown.Var(f.Value, f.Name, f.Usage)
+			shown.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	shown.PrintDefaults()
+}
+
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
@@ -118,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as a client worker of a generator")
 	fs.StringVar(&o.workerSpec, "worker-spec", "", "internal: the worker's group spec (JSON)")
+	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,7 @@
 // the upgrade, binds each connection to the token's user, and closes it
 // with code 4001 (CloseTokenExpired) when the token expires.
 //
-//	WSHUB_JWT_SECRET=change-me go run ./examples/auth -addr :8080
+//	cd examples && WSHUB_JWT_SECRET=change-me go run ./auth -addr :8080
 //	curl 'localhost:8080/token?user=ann&ttl=30s'
 //	websocat 'ws://localhost:8080/ws?token=...'   # or Authorization: Bearer ...
 //
@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"flag"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -27,6 +28,12 @@ func main() {
 	addr := flag.String("addr", ":8080", "listen address")
 	secret := flag.String("secret", os.Getenv("WSHUB_JWT_SECRET"), "HS256 secret (default $WSHUB_JWT_SECRET, else random)")
 	ttl := flag.Duration("ttl", time.Minute, "lifetime of tokens from /token without ?ttl=")
+	flag.Usage = func() {
+		_, _ = fmt.Fprint(flag.CommandLine.Output(), "auth: WebSocket clients admitted with a JWT (HS256) checked before the upgrade, closed with 4001 when it expires.\n\n"+
+			"Get a token at http://localhost:8080/token?user=ann&ttl=30s, then connect to ws://localhost:8080/ws?token=<token> and send e.g. hello.\n\n"+
+			"Usage: auth [flags]\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 
 	key := []byte(*secret)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
@@ -63,7 +64,7 @@ func TestAppServesChat(t *testing.T) {
 		{"/", http.StatusOK, "<title>wshub chat</title>"},
 		{"/healthz", http.StatusOK, `"alive":true`},
 		{"/readyz", http.StatusOK, `"ready":true`},
-		{"/metrics", http.StatusOK, "wshub_connections "},
+		{"/metrics", http.StatusOK, "wshub_connections_open "},
 		{"/nothing", http.StatusNotFound, ""},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
@@ -80,6 +81,7 @@ func TestAppServesChat(t *testing.T) {
 	// The routes contributed through the value group are live, and the
 	// decorated router answers unknown types.
 	ann, bob := dialChat(t, base), dialChat(t, base)
+	assert.Equal(t, event{Type: "hello", Node: "app-test"}, next(t, ann, "hello"), "the chat's hooks are wired")
 	sendEvent(t, ann, event{Type: "join", Room: "fx", Nick: "ann"})
 	next(t, ann, "joined")
 	sendEvent(t, bob, event{Type: "join", Room: "fx", Nick: "bob"})
@@ -89,6 +91,8 @@ func TestAppServesChat(t *testing.T) {
 	assert.Equal(t, event{Type: "said", Room: "fx", Nick: "bob", Text: "through fx", Node: "app-test"}, said.Event)
 	sendEvent(t, ann, event{Type: "dance"})
 	assert.Equal(t, `unknown "type"; use join, say or leave`, next(t, ann, "error").Text)
+	require.NoError(t, ann.WriteMessage(websocket.TextMessage, []byte("hello")))
+	assert.Equal(t, `not JSON; send an object such as {"type":"say","text":"hi"}`, next(t, ann, "error").Text)
 	assert.Equal(t, 2, hub.ClientCount())
 
 	// Config.Rooms is wired: the room keeps history, its messages come

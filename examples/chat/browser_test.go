@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -40,30 +41,27 @@ type browserNode struct {
 
 // TestBrowserChatAcrossNodes drives the real page in headless Chromium: two
 // pages, each on its own node, the nodes linked through NATS. Both pages
-// join one room, each sends a message, and each must show both.
+// join one room (the second is refused the first one's nick), each sends
+// a message, and each must show both, with their times in the page's time
+// zone, marking its user's own. Then one page leaves the room: it shows
+// it is in none, and the other page sees its user go.
 //
 // Set SCREENSHOT_DIR to keep the screenshots (SCREENSHOT_DIR=testdata
 // writes examples/chat/testdata/screenshot.png); otherwise they go to a
 // temporary directory that the test removes.
 func TestBrowserChatAcrossNodes(t *testing.T) {
-	chromium := findChromium(t)
-	requireNATS(t)
-
-	// A prefix of our own keeps this run apart from anything else on the
-	// shared broker, other runs of this test included.
-	prefix := "wshubtest.chat." + randomHex(t)
-	nodeA := startBrowserNode(t, "node-a", prefix)
-	nodeB := startBrowserNode(t, "node-b", prefix)
-
-	// The first tab starts the browser on its first use; a child context
-	// made after that opens another tab in the same browser (made before,
-	// it would start a browser of its own).
-	pageA := newBrowser(t, chromium)
-	openPage(pageA, t, nodeA.srv.URL)
-	pageB, cancelB := chromedp.NewContext(pageA)
-	defer cancelB()
-	openPage(pageB, t, nodeB.srv.URL)
+	nodeA, nodeB, pageA, pageB := twoNodePages(t, findChromium(t))
 	join(pageA, t, "ann", "lobby")
+	// A nick is unique in a room, on every node: once node A has recorded
+	// ann in the store the nodes share, the page on node B may not be ann.
+	require.Eventually(t, func() bool {
+		st, err := nodeB.hub.PresenceStats(context.Background(), "lobby")
+		return err == nil && st.Users == 1
+	}, 10*time.Second, 10*time.Millisecond, "node B never saw ann")
+	submitJoin(pageB, t, "ann", "lobby")
+	waitJS(pageB, t, `logText().includes('nick "ann" is taken in #lobby; choose another')`)
+	waitJS(pageB, t, `document.getElementById("status").textContent === "connected" && document.getElementById("text").disabled`)
+	require.Zero(t, nodeB.hub.RoomCount("lobby"), "the refused page is in the room")
 	join(pageB, t, "bob", "lobby")
 	// Each page sees the other join, whichever node it is on.
 	waitJS(pageA, t, `logText().includes("bob joined #lobby")`)
@@ -73,10 +71,33 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 	awaitRoute(t, nodeA, nodeB, "lobby")
 	awaitRoute(t, nodeB, nodeA, "lobby")
 
+	sent := time.Now()
 	say(pageA, t, "hello from ann on node A")
 	say(pageB, t, "hi from bob on node B")
 	for _, page := range []context.Context{pageA, pageB} {
 		waitJS(page, t, `saidText().includes("hello from ann on node A") && saidText().includes("hi from bob on node B")`)
+	}
+	// Each message shows the time the server stamped on it, as the
+	// page's local time (browserTZ), HH:MM.
+	shown := time.Now()
+	for _, page := range []context.Context{pageA, pageB} {
+		times, err := chromedp.Run(page, chromedp.Evaluate[[]string](`saidTimes()`))
+		require.NoError(t, err)
+		require.Len(t, times, 2)
+		for _, hhmm := range times {
+			assert.Contains(t, clockTimes(sent, shown), hhmm, "times shown %v", times)
+		}
+	}
+	// Each page marks its user's own messages, and only those, so that
+	// they look apart.
+	waitJS(pageA, t, `JSON.stringify(mine()) === JSON.stringify(["hello from ann on node A"])`)
+	waitJS(pageB, t, `JSON.stringify(mine()) === JSON.stringify(["hi from bob on node B"])`)
+	for _, page := range []context.Context{pageA, pageB} {
+		waitJS(page, t, `(() => {
+  const style = (sel) => getComputedStyle(document.querySelector(sel));
+  const own = style("#log li.said.mine"), other = style("#log li.said:not(.mine)");
+  return own.backgroundColor !== other.backgroundColor && own.borderLeftColor !== other.borderLeftColor;
+})()`)
 	}
 	// The node shown next to each message is the author's.
 	waitJS(pageB, t, `[...document.querySelectorAll("#log li.said")].some(li => li.textContent.includes("hello from ann") && li.textContent.includes("node-a"))`)
@@ -108,10 +129,70 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
+	// Bob leaves: his page is in no room (its list empty, nothing to
+	// send, nothing to rejoin on a reload), node B has him out of the
+	// room, and ann's page logs his departure at once and drops him from
+	// its list once the linger (testLinger) has passed.
+	require.NoError(t, chromedp.Do(pageB, chromedp.Click(chromedp.ID("leave-btn"))))
+	waitJS(pageB, t, `document.getElementById("status").textContent === "connected"`)
+	waitJS(pageB, t, `logText().includes("bob left #lobby") && online() === "" &&
+document.getElementById("text").disabled && document.getElementById("leave-btn").disabled &&
+sessionStorage.getItem("chat.joined") === "null"`)
+	assert.Zero(t, nodeB.hub.RoomCount("lobby"), "bob's page is still in the room on node B")
+	waitJS(pageA, t, `logText().includes("bob left #lobby")`)
+	waitJS(pageA, t, `online() === "ann@node-a"`)
+	// His nick is free: his page joins again as bob, and messages flow.
+	join(pageB, t, "bob", "lobby")
+	say(pageB, t, "bob is back")
+	waitJS(pageA, t, `saidText().includes("bob is back")`)
+	waitJS(pageB, t, `mine().includes("bob is back")`)
+
 	// Close the tabs before the nodes stop, so no page sees its node go
 	// away (newBrowser's cleanup then closes the browser).
 	require.NoError(t, chromedp.Cancel(pageB))
 	require.NoError(t, chromedp.Cancel(pageA))
+}
+
+// TestBrowserReconnectIsLogged: when the server closes a page's
+// connection (as a draining node does), the page logs the disconnect with
+// its code, and once it is back, the node it reconnected to; it rejoins
+// its room under its nick (its session makes its old connection no rival)
+// and its messages flow again.
+func TestBrowserReconnectIsLogged(t *testing.T) {
+	chromium := findChromium(t)
+	hub, srv := startNodeWith(t, nodeSetup{}, core.WithNodeID("solo"))
+	page := newBrowser(t, chromium)
+	openPage(page, t, srv.URL)
+	require.NoError(t, chromedp.Do(page, chromedp.Evaluate[chromedp.Void](watchConsole)))
+	join(page, t, "ann", "lobby")
+	waitJS(page, t, `connLines() === ""`) // a first connection is no reconnection
+
+	clients := hub.GetClientsByUserID("ann")
+	require.Len(t, clients, 1)
+	require.NoError(t, clients[0].CloseWithCode(websocket.CloseGoingAway, "server draining"))
+	waitJS(page, t, `/^disconnected \(1001 going away\), reconnecting in \d+\.\d s\|reconnected to node solo$/.test(connLines())`)
+	waitJS(page, t, `document.getElementById("status").textContent === "in #lobby as ann"`)
+	say(page, t, "after the reconnect")
+	waitJS(page, t, `mine().includes("after the reconnect")`)
+	assertQuiet(page, t)
+	require.NoError(t, chromedp.Cancel(page))
+}
+
+// browserTZ is the time zone of the browsers the tests start: one far
+// from UTC, with a 45-minute offset, so that a time shown in UTC, or in
+// the machine's zone, does not pass for the page's local time. Nepal has
+// no daylight saving time.
+const browserTZ = "Asia/Kathmandu"
+
+// clockTimes returns the HH:MM that a page in browserTZ may show for a
+// time between from and to.
+func clockTimes(from, to time.Time) []string {
+	zone := time.FixedZone(browserTZ, 5*3600+45*60)
+	var out []string
+	for m := from.Truncate(time.Minute); !m.After(to); m = m.Add(time.Minute) {
+		out = append(out, m.In(zone).Format("15:04"))
+	}
+	return out
 }
 
 // TestBrowserMembersAcrossNodes drives the "Online" list in headless
@@ -120,17 +201,7 @@ func TestBrowserChatAcrossNodes(t *testing.T) {
 // on, updated live; when one page closes, it leaves the other's list once
 // the linger (testLinger) has passed. Neither page writes to its console.
 func TestBrowserMembersAcrossNodes(t *testing.T) {
-	chromium := findChromium(t)
-	requireNATS(t)
-	prefix := "wshubtest.chat." + randomHex(t)
-	nodeA := startBrowserNode(t, "node-a", prefix)
-	nodeB := startBrowserNode(t, "node-b", prefix)
-
-	pageA := newBrowser(t, chromium)
-	openPage(pageA, t, nodeA.srv.URL)
-	pageB, cancelB := chromedp.NewContext(pageA)
-	defer cancelB()
-	openPage(pageB, t, nodeB.srv.URL)
+	_, _, pageA, pageB := twoNodePages(t, findChromium(t))
 	for _, page := range []context.Context{pageA, pageB} {
 		require.NoError(t, chromedp.Do(page, chromedp.Evaluate[chromedp.Void](watchConsole)))
 	}
@@ -327,6 +398,27 @@ func (g *wsGate) wrap(next http.Handler) http.Handler {
 // tab; the browser starts on the tab's first use. Call it after starting
 // the nodes: cleanups run last-registered first, so the browser is closed
 // before they stop.
+// twoNodePages starts two chat nodes linked through NATS and opens a page
+// on each, in two tabs of one browser. A prefix of their own keeps the
+// nodes apart from anything else on the shared broker, other runs of the
+// same test included.
+func twoNodePages(t *testing.T, chromium string) (nodeA, nodeB *browserNode, pageA, pageB context.Context) {
+	t.Helper()
+	requireNATS(t)
+	prefix := "wshubtest.chat." + randomHex(t)
+	nodeA = startBrowserNode(t, "node-a", prefix)
+	nodeB = startBrowserNode(t, "node-b", prefix)
+	// The first tab starts the browser on its first use; a child context
+	// made after that opens another tab in the same browser (made before,
+	// it would start a browser of its own).
+	pageA = newBrowser(t, chromium)
+	openPage(pageA, t, nodeA.srv.URL)
+	pageB, cancelB := chromedp.NewContext(pageA)
+	t.Cleanup(cancelB)
+	openPage(pageB, t, nodeB.srv.URL)
+	return nodeA, nodeB, pageA, pageB
+}
+
 func newBrowser(t *testing.T, chromium string) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -341,6 +433,7 @@ func newBrowser(t *testing.T, chromium string) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TZ="+browserTZ),
 		chromedp.WindowSize(760, 620),
 	)
 	tab, cancelTab := chromedp.NewContext(allocCtx)
@@ -471,6 +564,10 @@ const helpers = `
 window.logText = () => document.getElementById("log").textContent;
 window.saidText = () => [...document.querySelectorAll("#log li.said")].map(li => li.textContent).join("\n");
 window.saidTexts = () => [...document.querySelectorAll("#log li.said .text")].map(span => span.textContent);
+window.saidTimes = () => [...document.querySelectorAll("#log li.said .time")].map(span => span.textContent);
+window.mine = () => [...document.querySelectorAll("#log li.said.mine .text")].map(span => span.textContent);
+window.connLines = () => [...document.querySelectorAll("#log li.conn")]
+  .map(li => [...li.children].filter(span => span.className !== "time").map(span => span.textContent).join("")).join("|");
 window.online = () => [...document.querySelectorAll("#online li")]
   .map(li => li.dataset.user + "@" + li.querySelector(".meta").textContent).join(",");
 `
@@ -498,16 +595,26 @@ func openPage(page context.Context, t *testing.T, url string) {
 	waitJS(page, t, `document.getElementById("status").textContent === "connected"`)
 }
 
+// join joins room as nick on page and waits until the page is in it.
 func join(page context.Context, t *testing.T, nick, room string) {
 	t.Helper()
+	submitJoin(page, t, nick, room)
+	require.NoError(t, chromedp.Do(page, chromedp.WaitEnabled(chromedp.ID("text"))))
+	waitJS(page, t, fmt.Sprintf(`document.getElementById("status").textContent === %q`, "in #"+room+" as "+nick))
+}
+
+// submitJoin fills the join form of page with nick and room and submits
+// it.
+func submitJoin(page context.Context, t *testing.T, nick, room string) {
+	t.Helper()
 	require.NoError(t, chromedp.Do(page,
+		// Emptied by script: chromedp.Clear drops the value attribute,
+		// which empties an input only until someone has typed in it.
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("nick").value = document.getElementById("room").value = ""`),
 		chromedp.SendKeys(chromedp.ID("nick"), nick),
-		chromedp.Clear(chromedp.ID("room")),
 		chromedp.SendKeys(chromedp.ID("room"), room),
 		chromedp.Click(chromedp.ID("join-btn")),
-		chromedp.WaitEnabled(chromedp.ID("text")),
 	))
-	waitJS(page, t, fmt.Sprintf(`document.getElementById("status").textContent === %q`, "in #"+room+" as "+nick))
 }
 
 func say(page context.Context, t *testing.T, text string) {
@@ -518,7 +625,8 @@ func say(page context.Context, t *testing.T, text string) {
 	))
 }
 
-// waitJS waits until expr is truthy in page, or fails after 10s.
+// waitJS waits until expr is truthy in page, or fails after 10s, showing
+// the page's status line and log.
 func waitJS(page context.Context, t *testing.T, expr string) {
 	t.Helper()
 	_, err := chromedp.Run(page, chromedp.Poll[chromedp.Void](expr,
@@ -526,5 +634,10 @@ func waitJS(page context.Context, t *testing.T, expr string) {
 		// paint, but its timers still run.
 		chromedp.WithPollingInterval(20*time.Millisecond),
 		chromedp.WithPollingTimeout(10*time.Second)))
-	require.NoError(t, err, "waiting for %s", expr)
+	if err != nil {
+		state, stateErr := chromedp.Run(page, chromedp.Evaluate[string](
+			`"status: " + document.getElementById("status").textContent + "\nlog:\n" +
+  [...document.querySelectorAll("#log li")].map(li => li.textContent).join("\n")`))
+		require.NoError(t, err, "waiting for %s\n%s%v", expr, state, stateErr)
+	}
 }

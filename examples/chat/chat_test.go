@@ -38,7 +38,7 @@ type nodeSetup struct {
 	// wrap wraps the /ws handler (nil: not wrapped).
 	wrap func(http.Handler) http.Handler
 	// hooks run besides the chat's own (core.WithHooks among the options
-	// would replace those).
+	// would replace those); the chat's replace those of the same names.
 	hooks core.Hooks
 	// linger is the linger of the rooms' member lists (0: testLinger).
 	linger time.Duration
@@ -49,7 +49,7 @@ func startNodeWith(t *testing.T, setup nodeSetup, opts ...core.Option) (*core.Hu
 	t.Helper()
 	chat := NewChat()
 	hooks, own := setup.hooks, chat.Hooks()
-	hooks.OnPresenceJoin, hooks.OnPresenceLeave = own.OnPresenceJoin, own.OnPresenceLeave
+	hooks.AfterConnect, hooks.OnPresenceJoin, hooks.OnPresenceLeave = own.AfterConnect, own.OnPresenceJoin, own.OnPresenceLeave
 	base := []core.Option{
 		core.WithMessageHandler(chat.Router().Handle),
 		core.WithRoomOptions(core.RoomOptionsByPrefix(chatRooms(cmp.Or(setup.linger, testLinger)))),
@@ -110,8 +110,8 @@ func sendEvent(t *testing.T, conn *websocket.Conn, e event) {
 // frame is one message a chat client reads: a room's event in the
 // envelope of core.JSONFramer ({"room","cursor","data"}), a recovery
 // answer ({"room","recovery"}), or an event sent to this client alone
-// ({"type":"error","text"}, {"type":"members",...}), which has no
-// envelope.
+// ({"type":"error",...}, {"type":"members",...}, {"type":"hello",...}, the
+// leaver's "left"), which has no envelope.
 type frame struct {
 	Room     string          `json:"room"`
 	Cursor   string          `json:"cursor"`
@@ -123,7 +123,14 @@ type frame struct {
 	// (members and presence).
 	Event event           `json:"-"`
 	Raw   json.RawMessage `json:"-"`
+	// At is the time the server stamped on a chat event (said, joined,
+	// left), which readFrame checks and moves here from Event.At, so that
+	// tests compare events whole.
+	At time.Time `json:"-"`
 }
+
+// stamped are the chat events that carry the server's time.
+var stamped = map[string]bool{"said": true, "joined": true, "left": true}
 
 // answer is a recovery answer, as the page reads it.
 type answer struct {
@@ -149,6 +156,14 @@ func readFrame(t *testing.T, conn *websocket.Conn) frame {
 	default:
 		f.Raw = data
 		require.NoError(t, json.Unmarshal(data, &f.Event), "not an event: %s", data)
+	}
+	if stamped[f.Event.Type] {
+		at, err := time.Parse(atLayout, f.Event.At)
+		require.NoError(t, err, "the server's time: %s", data)
+		require.WithinDuration(t, time.Now(), at, time.Minute, "the server's time: %s", data)
+		f.At, f.Event.At = at, ""
+	} else {
+		require.Empty(t, f.Event.At, "only chat events carry a time: %s", data)
 	}
 	return f
 }
@@ -235,32 +250,110 @@ func TestChatLeaveAndDisconnectAreAnnounced(t *testing.T) {
 	assert.Equal(t, event{Type: "left", Room: defaultRoom, Nick: "bob", Node: hub.NodeID()}, next(t, ann, "left"))
 }
 
+// TestChatLeave: a leave takes the leaver out of the room at once: it gets
+// its own "left" alone, out of the room's stream, the others get it as a
+// room message, the leaver receives nothing more of the room, its user
+// leaves the member lists after the linger, and its nick is free.
+func TestChatLeave(t *testing.T) {
+	hub, srv := startNode(t, core.WithNodeID("solo"))
+	_, ann := joinRoom(t, srv.URL, "go", "ann")
+	ann.members()
+	bobConn, bob := joinRoom(t, srv.URL, "go", "bob")
+	bob.members()
+	assert.Equal(t, "bob", next(t, ann.conn, "joined").Nick)
+
+	sendEvent(t, bobConn, event{Type: "leave"})
+	want := event{Type: "left", Room: "go", Nick: "bob", Node: "solo"}
+	own := nextFrame(t, bobConn, "left")
+	assert.Equal(t, want, own.Event)
+	assert.Empty(t, own.Cursor, "the leaver's own left comes alone, out of the room's stream")
+	others := nextFrame(t, ann.conn, "left")
+	assert.Equal(t, want, others.Event)
+	assert.NotEmpty(t, others.Cursor, "the room's left is a room message")
+	assert.Equal(t, own.At, others.At, "one event, one time")
+	assert.Equal(t, 1, hub.RoomCount("go"))
+
+	// Nothing of the room reaches him now: ann's message has reached the
+	// room when she has it back, and what bob reads next is the answer
+	// to his own say.
+	sendEvent(t, ann.conn, event{Type: "say", Text: "bob is gone"})
+	assert.Equal(t, "bob is gone", next(t, ann.conn, "said").Text)
+	sendEvent(t, bobConn, event{Type: "say", Text: "still here?"})
+	f := readFrame(t, bobConn)
+	assert.Equal(t, event{Type: "error", Re: "say", Text: "join a room first"}, f.Event, "%s", f.Raw)
+	sendEvent(t, bobConn, event{Type: "leave"})
+	assert.Equal(t, event{Type: "error", Re: "leave", Text: "not in a room"}, next(t, bobConn, "error"))
+
+	// His user leaves ann's list once the linger has passed.
+	assert.Equal(t, presenceEvent{Type: "presence", Room: "go", Event: "leave", User: "bob", Name: "bob"}, nextPresence(ann, "leave"))
+
+	// His nick is free: another connection takes it.
+	_, robert := joinRoom(t, srv.URL, "go", "bob")
+	assert.Equal(t, []member{{"ann", "ann", "solo"}, {"bob", "bob", "solo"}}, robert.members().Members)
+}
+
+// nextPresence returns w's next presence event of kind, skipping others.
+func nextPresence(w *watcher, kind string) presenceEvent {
+	w.t.Helper()
+	for {
+		if p := w.next(); p.Event == kind {
+			return p
+		}
+	}
+}
+
+func TestChatSaysHello(t *testing.T) {
+	hub, srv := startNode(t, core.WithNodeID("solo"))
+	conn := dialChat(t, srv.URL)
+	f := readFrame(t, conn)
+	assert.Equal(t, event{Type: "hello", Node: hub.NodeID()}, f.Event, "the first frame: %s", f.Raw)
+	assert.Empty(t, f.Cursor)
+}
+
+func TestChatStampsEvents(t *testing.T) {
+	hub := core.NewHub(core.WithNodeID("solo")) // not run: stamp needs its ID alone
+	ch := NewChat()
+	ch.Bind(hub)
+	ch.now = func() time.Time { return time.Date(2025, 3, 4, 7, 6, 7, 89_500_000, time.FixedZone("CET", 3600)) }
+	assert.Equal(t, event{Type: "said", Node: "solo", At: "2025-03-04T06:06:07.089Z"}, ch.stamp(event{Type: "said"}),
+		"UTC, milliseconds")
+}
+
 func TestChatRejectsBadInput(t *testing.T) {
 	_, srv := startNode(t)
 	conn := dialChat(t, srv.URL)
 	for _, tt := range []struct {
-		name string
-		give string
-		want string
+		name   string
+		give   string
+		want   string
+		wantRe string // the type of the frame the error answers
 	}{
-		{"not JSON", `hello`, `unknown "type"; use join, say or leave`},
-		{"unknown type", `{"type":"dance"}`, `unknown "type"; use join, say or leave`},
-		{"empty nick", `{"type":"join","nick":"  "}`, "nick is empty"},
-		{"long nick", `{"type":"join","nick":"` + strings.Repeat("n", maxNickLen+1) + `"}`, "nick is longer than 24 characters"},
-		{"control char", `{"type":"join","nick":"a\u0007b"}`, "nick contains control characters"},
-		{"long room", `{"type":"join","nick":"ann","room":"` + strings.Repeat("r", maxRoomLen+1) + `"}`, "room is longer than 32 characters"},
-		{"say before join", `{"type":"say","text":"hi"}`, "join a room first"},
-		{"leave before join", `{"type":"leave"}`, "not in a room"},
+		{"not JSON", `hello`, `not JSON; send an object such as {"type":"say","text":"hi"}`, ""},
+		{"broken JSON", `{"type":"say","text":"hi"`, `not JSON; send an object such as {"type":"say","text":"hi"}`, ""},
+		{"empty", ``, `not JSON; send an object such as {"type":"say","text":"hi"}`, ""},
+		{"JSON string", `"hello"`, `not a JSON object; send an object such as {"type":"say","text":"hi"}`, ""},
+		{"JSON array", ` [{"type":"say"}]`, `not a JSON object; send an object such as {"type":"say","text":"hi"}`, ""},
+		{"unknown type", `{"type":"dance"}`, `unknown "type"; use join, say or leave`, ""},
+		{"no type", `{"text":"hi"}`, `unknown "type"; use join, say or leave`, ""},
+		{"type not a string", `{"type":5}`, `unknown "type"; use join, say or leave`, ""},
+		{"empty nick", `{"type":"join","nick":"  "}`, "nick is empty", "join"},
+		{"long nick", `{"type":"join","nick":"` + strings.Repeat("n", maxNickLen+1) + `"}`, "nick is longer than 24 characters", "join"},
+		{"control char", `{"type":"join","nick":"a\u0007b"}`, "nick contains control characters", "join"},
+		{"long room", `{"type":"join","nick":"ann","room":"` + strings.Repeat("r", maxRoomLen+1) + `"}`, "room is longer than 32 characters", "join"},
+		{"say before join", `{"type":"say","text":"hi"}`, "join a room first", "say"},
+		{"leave before join", `{"type":"leave"}`, "not in a room", "leave"},
+		{"long session", `{"type":"join","nick":"ann","session":"` + strings.Repeat("s", maxSessionLen+1) + `"}`, errBadSession.Error(), "join"},
+		{"bad session", `{"type":"join","nick":"ann","session":"a b"}`, errBadSession.Error(), "join"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(tt.give)))
-			assert.Equal(t, tt.want, next(t, conn, "error").Text)
+			assert.Equal(t, event{Type: "error", Re: tt.wantRe, Text: tt.want}, next(t, conn, "error"))
 		})
 	}
 	sendEvent(t, conn, event{Type: "join", Nick: "ann"})
 	next(t, conn, "joined")
 	sendEvent(t, conn, event{Type: "say", Text: strings.Repeat("x", maxTextLen+1)})
-	assert.Equal(t, "text is longer than 500 characters", next(t, conn, "error").Text)
+	assert.Equal(t, event{Type: "error", Re: "say", Text: "text is longer than 500 characters"}, next(t, conn, "error"))
 }
 
 func TestPageIsServed(t *testing.T) {

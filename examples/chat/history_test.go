@@ -55,7 +55,8 @@ func position(t *testing.T, f frame) core.Position {
 
 // untilAnswer reads frames until the recovery answer and returns the room
 // messages before it, and the answer. The member list that the join sends
-// the client alone may come before, after or amid them; it is skipped.
+// the client alone, and the hello sent on connecting, may come before,
+// after or amid them; they are skipped.
 func untilAnswer(t *testing.T, conn *websocket.Conn) ([]frame, answer) {
 	t.Helper()
 	var got []frame
@@ -64,7 +65,7 @@ func untilAnswer(t *testing.T, conn *websocket.Conn) ([]frame, answer) {
 		switch {
 		case f.Recovery != nil:
 			return got, *f.Recovery
-		case f.Cursor == "" && f.Event.Type == "members":
+		case f.Cursor == "" && (f.Event.Type == "members" || f.Event.Type == "hello"):
 			continue
 		}
 		require.NotEmpty(t, f.Cursor, "only room messages come before the answer: %s", f.Raw)
@@ -72,12 +73,13 @@ func untilAnswer(t *testing.T, conn *websocket.Conn) ([]frame, answer) {
 	}
 }
 
-// roomFrame reads the next message of a room, skipping member lists.
+// roomFrame reads the next message of a room, skipping member lists and
+// the hello.
 func roomFrame(t *testing.T, conn *websocket.Conn) frame {
 	t.Helper()
 	for {
 		f := readFrame(t, conn)
-		if f.Cursor == "" && f.Event.Type == "members" {
+		if f.Cursor == "" && (f.Event.Type == "members" || f.Event.Type == "hello") {
 			continue
 		}
 		require.NotEmpty(t, f.Cursor, "not a room message: %s", f.Raw)

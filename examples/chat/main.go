@@ -1,14 +1,14 @@
 // Command chat is wshub's main example: a chat with rooms and nicknames,
 // built as an fx application, serving its own web page.
 //
-//	go run ./examples/chat               # or: make run
+//	make run                          # or, in examples/: go run ./chat
 //	open http://localhost:8080
 //	curl localhost:8080/readyz
 //
 // One node by default. Several nodes share their rooms through a broker:
 //
-//	go run ./examples/chat -addr :8081 -node a -nats nats://127.0.0.1:4222
-//	go run ./examples/chat -addr :8082 -node b -nats nats://127.0.0.1:4222
+//	go run ./chat -addr :8081 -node a -nats nats://127.0.0.1:4222
+//	go run ./chat -addr :8082 -node b -nats nats://127.0.0.1:4222
 //
 // (or -redis redis://127.0.0.1:6379). Each page shows, next to every
 // message, the node its author is connected to, and beside the messages
@@ -28,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -48,6 +49,7 @@ import (
 // settings are the command line's choices.
 type settings struct {
 	addr     string
+	admin    string
 	nodeID   string
 	natsURL  string
 	redisURL string
@@ -55,11 +57,8 @@ type settings struct {
 
 func main() {
 	var s settings
-	flag.StringVar(&s.addr, "addr", ":8080", "listen address")
-	flag.StringVar(&s.nodeID, "node", "", "node ID shown next to messages (default: random)")
-	flag.StringVar(&s.natsURL, "nats", "", "NATS URL for a multi-node chat, e.g. nats://127.0.0.1:4222")
-	flag.StringVar(&s.redisURL, "redis", "", "Redis URL for a multi-node chat, e.g. redis://127.0.0.1:6379")
-	verbose := flag.Bool("v", false, "debug logs, fx's own events included")
+	verbose := defineFlags(flag.CommandLine, &s)
+	flag.Usage = func() { usage(flag.CommandLine) }
 	flag.Parse()
 
 	level := zapcore.InfoLevel
@@ -68,7 +67,9 @@ func main() {
 	}
 	zcfg := zap.NewDevelopmentConfig()
 	zcfg.Level = zap.NewAtomicLevelAt(level)
-	logger, err := zcfg.Build()
+	// Stack traces on errors only: a warning (a client that went away, a
+	// broker that reconnects) is not a bug to locate.
+	logger, err := zcfg.Build(zap.AddStacktrace(zapcore.ErrorLevel))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chat: logger:", err)
 		os.Exit(1)
@@ -87,21 +88,63 @@ func main() {
 	fx.New(opts, fxLog).Run()
 }
 
-// appOptions assembles the application: the wshubfx modules, the chat's
-// routes and page, and a broker module when s asks for one.
-func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
-	cfg := wshubfx.Config{
+// defineFlags defines the command line's flags on fs, filling s, and
+// returns the -v flag.
+func defineFlags(fs *flag.FlagSet, s *settings) (verbose *bool) {
+	fs.StringVar(&s.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&s.admin, "admin", "", "admin listen address for /healthz, /readyz and /metrics, e.g. :9090 (default: on -addr)")
+	fs.StringVar(&s.nodeID, "node", "", "node ID shown next to messages (default: random)")
+	fs.StringVar(&s.natsURL, "nats", "", "NATS URL for a multi-node chat, e.g. nats://127.0.0.1:4222")
+	fs.StringVar(&s.redisURL, "redis", "", "Redis URL for a multi-node chat, e.g. redis://127.0.0.1:6379")
+	return fs.Bool("v", false, "debug logs, fx's own events included")
+}
+
+// usageHeader leads the -h text: what the program is, how to use it, then
+// the flags. The name is fixed: go run names its binary at random.
+const usageHeader = `chat: wshub's example chat server, rooms and nicknames, one node or several over NATS/Redis.
+
+Open http://localhost:8080 (or -addr), or send over WebSocket at ws://localhost:8080/ws:
+  {"type":"join","room":"lobby","nick":"ann"}
+  {"type":"say","text":"hi"}
+examples/chat/README.md describes every frame.
+
+Usage: chat [flags]
+`
+
+// usage writes the -h text to fs's output: usageHeader, then fs's flags.
+func usage(fs *flag.FlagSet) {
+	_, _ = io.WriteString(fs.Output(), usageHeader)
+	fs.PrintDefaults()
+}
+
+// chatConfig is the chat's wshubfx.Config for s (without its broker's
+// presence interval, which appOptions sets).
+func chatConfig(s settings) wshubfx.Config {
+	return wshubfx.Config{
 		NodeID: s.nodeID,
 		Hub:    core.DefaultConfig().WithMaxMessageSize(4 << 10),
 		// One room at a time (join leaves the previous one) and a
 		// friendly rate limit per client.
 		Limits:      core.DefaultLimits().WithMaxRoomsPerClient(1).WithMaxMessageRate(20),
 		StopTimeout: 10 * time.Second,
-		HTTP:        wshubfx.HTTPConfig{Addr: s.addr},
+		// Pages recover what they missed on any node, so a drain need not
+		// wait for anyone: a page whose queue has been empty for 100 ms is
+		// closed with 1001 at once and reconnects elsewhere; busier ones
+		// follow as their queues empty, and Shutdown closes the rest at
+		// StopTimeout. Ctrl-C with idle tabs open exits in a fraction of a
+		// second.
+		DrainTimeout: 100 * time.Millisecond,
+		HTTP:         wshubfx.HTTPConfig{Addr: s.addr, AdminAddr: s.admin},
 		// Every room keeps history, so pages recover what they missed,
 		// and tracks its members for the pages' "Online" lists.
 		Rooms: chatRooms(presenceLinger),
 	}
+}
+
+// appOptions assembles the application: the wshubfx modules, the chat's
+// routes and page, and a broker module when s asks for one.
+func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
+	cfg := chatConfig(s)
 	broker := fx.Options()
 	switch {
 	case s.natsURL != "" && s.redisURL != "":

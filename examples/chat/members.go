@@ -19,11 +19,15 @@ import (
 // reaches the room's pages on every node.
 //
 // A user is a nickname: the join handler binds each connection to its
-// nickname as its user ID (Client.SetUserID), so two tabs of "ann", on one
-// node or two, are one member, arriving with the first and leaving with
-// the last. The display name travels as the connection's presence info,
-// {"name":"ann"} (Client.SetPresenceInfo); with real accounts the user ID
-// would be the account and the name what the list shows.
+// nickname as its user ID (Client.SetUserID). A nick is unique in a room
+// (nicks.go), but one page may have two connections in it for a moment,
+// on one node or two (it reconnected before its node noticed the old
+// connection was gone): they are one member, arriving with the first and
+// leaving with the last. The display name travels as the connection's
+// presence info, {"name":"ann","session":"<digest>"}
+// (Client.SetPresenceInfo), with the digest of the page's session that
+// the nick check compares; with real accounts the user ID would be the
+// account and the name what the list shows.
 //
 // The frames, beside the chat's events:
 //
@@ -85,16 +89,20 @@ type presenceEvent struct {
 }
 
 // presenceInfo is a connection's presence info: what the member lists
-// show for it.
+// show for it, and the digest of its page's session (nicks.go), which
+// they do not show.
 type presenceInfo struct {
-	Name string `json:"name"`
+	Name    string `json:"name"`
+	Session string `json:"session,omitempty"`
 }
 
-// Hooks returns the hooks that tell the rooms who arrives and leaves. Its
-// callbacks broadcast through the hub that Bind gives, so the hub must be
-// bound before it runs (the hooks fire only while it runs).
+// Hooks returns the hooks that tell the rooms who arrives and leaves, and
+// each new client which node it is on. Its callbacks send through the hub
+// that Bind gives, so the hub must be bound before it runs (the hooks fire
+// only while it runs).
 func (ch *Chat) Hooks() core.Hooks {
 	return core.Hooks{
+		AfterConnect:    ch.hello,
 		OnPresenceJoin:  func(ev core.PresenceEvent) { ch.presence("join", ev) },
 		OnPresenceLeave: func(ev core.PresenceEvent) { ch.presence("leave", ev) },
 	}
@@ -113,14 +121,14 @@ func (ch *Chat) presence(kind string, ev core.PresenceEvent) {
 	_ = ch.broadcast(ev.Room, e)
 }
 
-// setMember makes c the member nick: its user ID and its presence info,
-// set before it joins a room so that the join's record and event carry
-// them. c is in no room then.
-func setMember(c *core.Client, nick string) error {
+// setMember makes c the member nick: its user ID and its presence info
+// (with session, its page's session digest), set before it joins a room
+// so that the join's record and event carry them. c is in no room then.
+func setMember(c *core.Client, nick, session string) error {
 	if err := c.SetUserID(nick); err != nil {
 		return err
 	}
-	info, err := json.Marshal(presenceInfo{Name: nick})
+	info, err := json.Marshal(presenceInfo{Name: nick, Session: session})
 	if err != nil {
 		return err
 	}
@@ -172,6 +180,16 @@ func memberID(user, client string) string {
 		return user
 	}
 	return "client:" + client
+}
+
+// sessionOf returns the session digest in a connection's presence info, or
+// "" when it has none. Like displayName it decodes untrusted input.
+func sessionOf(info []byte) string {
+	var p presenceInfo
+	if len(info) == 0 || json.Unmarshal(info, &p) != nil {
+		return ""
+	}
+	return p.Session
 }
 
 // displayName returns the name in a connection's presence info, or user

@@ -63,15 +63,23 @@ func (w *watcher) next() presenceEvent {
 // joinRoom dials the node at base and joins room as nick.
 func joinRoom(t *testing.T, base, room, nick string) (*websocket.Conn, *watcher) {
 	t.Helper()
+	return joinRoomAs(t, base, event{Type: "join", Room: room, Nick: nick})
+}
+
+// joinRoomAs dials the node at base and sends it join, which may carry a
+// session as a page's does.
+func joinRoomAs(t *testing.T, base string, join event) (*websocket.Conn, *watcher) {
+	t.Helper()
 	conn := dialChat(t, base)
-	sendEvent(t, conn, event{Type: "join", Room: room, Nick: nick})
+	sendEvent(t, conn, join)
 	return conn, watch(t, conn)
 }
 
 // TestChatMembersAcrossNodes runs two nodes on one bus, as the app runs
 // over NATS or Redis: a page joining on one node gets the members of
 // both, one entry per user, and hears of arrivals and departures on
-// either; a user leaves when their last tab closes, after the linger.
+// either; a user leaves when their last connection closes, after the
+// linger.
 //
 // The nodes send no heartbeats (the app sets Config.Presence): they only
 // tell which node died, which no test here needs.
@@ -85,7 +93,10 @@ func TestChatMembersAcrossNodes(t *testing.T) {
 	}
 
 	// bob, on node B, is alone; his arrival is announced once recorded.
-	_, bob := joinRoom(t, b.srv.URL, room, "bob")
+	// His page presents its session (a nick is unique in a room, but a
+	// page's own connections may share it: nicks.go).
+	bobJoin := event{Type: "join", Room: room, Nick: "bob", Session: "bobs-tab"}
+	_, bob := joinRoomAs(t, b.srv.URL, bobJoin)
 	assert.Equal(t, membersEvent{Type: "members", Room: room, Members: []member{{"bob", "bob", "node-b"}}},
 		bob.members(), "a page is in its own list, recorded or not")
 	assert.Equal(t, joined("bob", "node-b"), bob.next())
@@ -97,17 +108,19 @@ func TestChatMembersAcrossNodes(t *testing.T) {
 	assert.Equal(t, joined("ann", "node-a"), ann.next())
 	assert.Equal(t, joined("ann", "node-a"), bob.next())
 
-	// bob opens a second tab, on node A: still one bob, and no arrival.
-	// carl then joins on node B: ann hears of him (and of nobody before).
-	bobTab, bob2 := joinRoom(t, a.srv.URL, room, "bob")
+	// bob's page connects again, on node A, before node B noticed its
+	// first connection went away (a dropped network): still one bob, and
+	// no arrival. carl then joins on node B: ann hears of him (and of
+	// nobody before).
+	bobTab, bob2 := joinRoomAs(t, a.srv.URL, bobJoin)
 	assert.Equal(t, []member{{"bob", "bob", "node-b"}, {"ann", "ann", "node-a"}}, bob2.members().Members,
 		"one entry per user")
 	carlConn, _ := joinRoom(t, b.srv.URL, room, "carl")
 	assert.Equal(t, joined("carl", "node-b"), ann.next(), "bob's second tab is no arrival")
 	assert.Equal(t, joined("carl", "node-b"), bob2.next())
 
-	// bob's first tab closes (his second stays), then carl's: only carl
-	// leaves, once the linger has passed. A leave of bob would come
+	// bob's first connection closes (his second stays), then carl's: only
+	// carl leaves, once the linger has passed. A leave of bob would come
 	// first, his linger having started first.
 	bob.conn.Close() //nolint:errcheck // an abrupt close, as a tab's
 	closed := time.Now()

@@ -3,7 +3,7 @@
 // /metrics, and a ticker that broadcasts the time to every client so the
 // counters move.
 //
-//	go run ./examples/metrics -addr :8080
+//	cd examples && go run ./metrics -addr :8080
 //	curl -s localhost:8080/metrics | grep '^wshub_'
 package main
 
@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -29,6 +30,12 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "listen address")
 	every := flag.Duration("tick", time.Second, "broadcast interval")
+	flag.Usage = func() {
+		_, _ = fmt.Fprint(flag.CommandLine.Output(), "metrics: a hub exporting Prometheus metrics with the plain API, broadcasting the time every -tick.\n\n"+
+			"Connect to ws://localhost:8080/ws (the time arrives every second), then open http://localhost:8080/metrics.\n\n"+
+			"Usage: metrics [flags]\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if err := run(*addr, *every); err != nil {
 		log.Fatal(err)

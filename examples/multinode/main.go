@@ -2,11 +2,12 @@
 // sent to any node reaches the clients of every node, and each node counts
 // the whole cluster's clients through presence heartbeats.
 //
-// One node per process, over a broker (run each line in its own terminal):
+// One node per process, over a broker (run each line in its own terminal,
+// in the examples directory, the module of the examples):
 //
-//	go run ./examples/multinode -node a -port 8081 -nats nats://127.0.0.1:4222
-//	go run ./examples/multinode -node b -port 8082 -nats nats://127.0.0.1:4222
-//	go run ./examples/multinode -node c -port 8083 -nats nats://127.0.0.1:4222
+//	go run ./multinode -node a -port 8081 -nats nats://127.0.0.1:4222
+//	go run ./multinode -node b -port 8082 -nats nats://127.0.0.1:4222
+//	go run ./multinode -node c -port 8083 -nats nats://127.0.0.1:4222
 //
 // (or -redis redis://127.0.0.1:6379 instead of -nats). Without a broker
 // flag, three nodes run in this one process over an in-memory bus, on
@@ -41,6 +42,12 @@ func main() {
 	port := flag.Int("port", 8081, "HTTP port (the first of three without a broker)")
 	natsURL := flag.String("nats", "", "NATS URL, e.g. nats://127.0.0.1:4222")
 	redisURL := flag.String("redis", "", "Redis URL, e.g. redis://127.0.0.1:6379")
+	flag.Usage = func() {
+		_, _ = fmt.Fprint(flag.CommandLine.Output(), "multinode: hubs on several nodes acting as one, in one process over an in-memory bus or one per process over NATS or Redis.\n\n"+
+			"Connect to ws://localhost:8081/ws and ws://localhost:8082/ws and send e.g. hello to either: both receive it.\n\n"+
+			"Usage: multinode [flags]\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -3,7 +3,7 @@
 // handlers by the JSON "type" field, a middleware chain, rooms, per-user
 // sends, health probes, and DebugMetrics printed on exit.
 //
-//	go run ./examples/plain -addr :8080
+//	cd examples && go run ./plain -addr :8080
 //
 // Connect with a user name, e.g. ws://localhost:8080/ws?user=ann, and send
 // JSON messages:
@@ -36,6 +36,12 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "listen address")
 	verbose := flag.Bool("v", false, "log every message (debug level)")
+	flag.Usage = func() {
+		_, _ = fmt.Fprint(flag.CommandLine.Output(), "plain: package core's option-function API in depth (Config, Limits, Hooks, Router, middleware, rooms), without fx.\n\n"+
+			`Connect to ws://localhost:8080/ws?user=ann and send e.g. {"type":"join","room":"go"} then {"type":"say","room":"go","text":"hello"}.`+"\n\n"+
+			"Usage: plain [flags]\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 
 	level := slog.LevelInfo

@@ -17,10 +17,11 @@
 // extensions, which is how fields are added from now on: a decoder skips
 // the extensions it does not know, so a node reads messages of newer nodes
 // that add fields, and a rolling upgrade keeps delivering. Append writes
-// version 2 only for a message that carries an extension (today: a
-// numbered message, core.Sequence), and version 1 otherwise; Decode reads
-// both. A first byte above 2 means a layout this package cannot read
-// (ErrVersion); the version byte changes only for such a layout.
+// version 2 only for a message that carries an extension (a numbered
+// message, core.Sequence; a position; a trace context), and version 1
+// otherwise; Decode reads both. A first byte above 2 means a layout this
+// package cannot read (ErrVersion); the version byte changes only for such
+// a layout.
 //
 // # Layout, version 1
 //
@@ -85,6 +86,10 @@
 //	|     | Offset, uvarint, not 0; then the Epoch's bytes, which  |
 //	|     | fill the rest of the value (1 to MaxEpochLen bytes of  |
 //	|     | 0-9 A-Z a-z - _, as in a cursor)                       |
+//
+//	| 3   | trace context (core.AdapterMessage.Trace): 1 to        |
+//	|     | core.MaxTraceContext bytes in the sending hub Tracer's |
+//	|     | encoding, carried as they are                          |
 //
 // The position's epoch takes the rest of its value, so that extension
 // cannot grow: a later field of history messages takes a new key. Stores

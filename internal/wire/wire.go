@@ -18,6 +18,7 @@ const Version = 2
 const (
 	extSequence = 1
 	extPosition = 2
+	extTrace    = 3
 )
 
 // MaxEpochLen bounds a position's epoch on the wire; a longer one is
@@ -123,7 +124,7 @@ func Append(dst []byte, m *core.AdapterMessage) []byte {
 	code := typeCode(m.Type)
 	flags := flagsOf(m)
 	version := byte(1)
-	if m.Seq.Number != 0 || m.Pos.Offset != 0 {
+	if m.Seq.Number != 0 || m.Pos.Offset != 0 || len(m.Trace) != 0 {
 		version = 2
 	}
 	dst = append(dst, version, code, flags)
@@ -154,6 +155,13 @@ func Append(dst []byte, m *core.AdapterMessage) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, m.Seq.Instance)
 		dst = binary.AppendUvarint(dst, m.Seq.Epoch)
 		dst = binary.AppendUvarint(dst, m.Seq.Number)
+	}
+	if len(m.Trace) != 0 {
+		// Before the position: a store appends that one to an encoded
+		// message (see the package documentation).
+		dst = append(dst, extTrace)
+		dst = binary.AppendUvarint(dst, uint64(len(m.Trace)))
+		dst = append(dst, m.Trace...)
 	}
 	if m.Pos.Offset != 0 {
 		dst = append(dst, extPosition)
@@ -201,6 +209,9 @@ func Size(m *core.AdapterMessage) int {
 	n += uvarintSize(uint64(len(m.Data))) + len(m.Data)
 	if m.Seq.Number != 0 {
 		n += 2 + seqValueSize(&m.Seq)
+	}
+	if len(m.Trace) != 0 {
+		n += 1 + uvarintSize(uint64(len(m.Trace))) + len(m.Trace)
 	}
 	if m.Pos.Offset != 0 {
 		n += 1 + uvarintSize(uint64(posValueSize(&m.Pos))) + posValueSize(&m.Pos)
@@ -274,10 +285,11 @@ func (r *reader) field(what string) span {
 
 // extensions reads the extensions of a version 2 message up to the end of
 // the input: the ones it knows, and past the ones it does not.
-func (r *reader) extensions() (core.Sequence, core.Position) {
+func (r *reader) extensions() (core.Sequence, core.Position, span) {
 	var seq core.Sequence
 	var pos core.Position
-	seen, seenPos := false, false
+	var trace span
+	seen, seenPos, seenTrace := false, false, false
 	for r.err == nil && r.remaining() > 0 {
 		key := r.uvarint("extension key")
 		v := r.field("extension value")
@@ -301,10 +313,18 @@ func (r *reader) extensions() (core.Sequence, core.Position) {
 			}
 			seenPos = true
 			pos = r.position(r.b[v.off : v.off+v.n])
+		case extTrace:
+			switch {
+			case seenTrace:
+				r.fail("trace context", "repeated")
+			case v.n == 0 || v.n > core.MaxTraceContext:
+				r.fail("trace context", "empty or longer than core.MaxTraceContext")
+			}
+			seenTrace, trace = true, v
 		default: // a later extension: skipped
 		}
 	}
-	return seq, pos
+	return seq, pos, trace
 }
 
 // position decodes the value of the position extension.
@@ -412,8 +432,9 @@ func Decode(b []byte) (core.AdapterMessage, error) {
 	data = r.field("data")
 	var seq core.Sequence
 	var where core.Position
+	var trace span
 	if version >= 2 {
-		seq, where = r.extensions()
+		seq, where, trace = r.extensions()
 	}
 	if r.err == nil && r.remaining() != 0 {
 		r.fail("end", "trailing bytes")
@@ -467,6 +488,10 @@ func Decode(b []byte) (core.AdapterMessage, error) {
 	if data.n > 0 {
 		m.Data = make([]byte, data.n)
 		copy(m.Data, b[data.off:])
+	}
+	if trace.n > 0 {
+		m.Trace = make([]byte, trace.n)
+		copy(m.Trace, b[trace.off:])
 	}
 	return m, nil
 }

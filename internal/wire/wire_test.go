@@ -43,6 +43,8 @@ func sampleMessages() map[string]core.AdapterMessage {
 		"numbered max":     {NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 2, Seq: core.Sequence{Instance: 1<<64 - 1, Epoch: 1<<64 - 1, Number: 1<<64 - 1}},
 		"numbered zeroes":  {NodeID: "n", Type: core.AdapterPresence, Seq: core.Sequence{Number: 1}},
 		"positioned":       {NodeID: "n", Type: core.AdapterRoom, Room: "chat:1", MsgType: 1, Data: []byte("p"), Pos: core.Position{Epoch: "3f9a0c1d2e4b5a69", Offset: 17}},
+		"traced":           {NodeID: "n", Type: core.AdapterRoom, Room: "r", MsgType: 1, Data: []byte("t"), Trace: []byte{0, 1, 2, 3}},
+		"traced max":       {NodeID: "n", Type: core.AdapterUser, UserID: "u", MsgType: 1, Seq: core.Sequence{Instance: 7, Epoch: 1, Number: 9}, Trace: bytes.Repeat([]byte{0xff}, core.MaxTraceContext), Pos: core.Position{Epoch: "e", Offset: 3}},
 		"positioned max":   {NodeID: "n", Type: core.AdapterRoomExcept, Room: "r", ExceptClientIDs: []string{"c"}, MsgType: 1, Seq: core.Sequence{Instance: 7, Epoch: 1, Number: 9}, Pos: core.Position{Epoch: strings.Repeat("e", MaxEpochLen), Offset: 1<<64 - 1}},
 	}
 }
@@ -178,24 +180,29 @@ func TestDecodeEveryTruncation(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := Append(nil, &m)
-			// Cuts between extensions leave whole messages: without any,
-			// and (with both) with the sequence only.
-			bare := m
-			bare.Seq, bare.Pos = core.Sequence{}, core.Position{}
-			seqOnly := m
-			seqOnly.Pos = core.Position{}
+			// Cuts between extensions (written in the order sequence,
+			// trace, position) leave whole messages: the ones before.
 			whole := map[int]core.AdapterMessage{}
-			if m.Seq.Number != 0 || m.Pos.Offset != 0 {
-				whole[Size(&bare)] = bare
+			cut := m
+			cut.Seq, cut.Trace, cut.Pos = core.Sequence{}, nil, core.Position{}
+			for _, add := range []func(*core.AdapterMessage){
+				func(c *core.AdapterMessage) { c.Seq = m.Seq },
+				func(c *core.AdapterMessage) { c.Trace = m.Trace },
+			} {
+				if n := Size(&cut); n < len(b) && b[0] == 2 {
+					whole[n] = cut
+				}
+				add(&cut)
 			}
-			if m.Seq.Number != 0 && m.Pos.Offset != 0 {
-				whole[Size(&seqOnly)] = seqOnly
+			if n := Size(&cut); n < len(b) {
+				whole[n] = cut
 			}
 			for n := range len(b) {
 				got, err := Decode(b[:n])
 				if w, ok := whole[n]; ok {
 					require.NoError(t, err)
 					assert.Equal(t, w.Seq, got.Seq)
+					assert.Equal(t, w.Trace, got.Trace)
 					assert.Zero(t, got.Pos)
 					continue
 				}
@@ -302,6 +309,10 @@ func TestExtensions(t *testing.T) {
 		{name: "position without epoch", give: ext([]byte{extPosition, 1, 5}), wantErr: true},
 		{name: "position epoch too long", give: ext([]byte{extPosition, MaxEpochLen + 2}, []byte{5}, bytes.Repeat([]byte{'e'}, MaxEpochLen+1)), wantErr: true},
 		{name: "position epoch with a colon", give: ext([]byte{extPosition, 3, 5, 'e', ':'}), wantErr: true},
+		{name: "trace context", give: ext([]byte{extTrace, 2, 0xab, 0xcd})},
+		{name: "trace context empty", give: ext([]byte{extTrace, 0}), wantErr: true},
+		{name: "trace context too long", give: ext([]byte{extTrace}, binary.AppendUvarint(nil, core.MaxTraceContext+1), bytes.Repeat([]byte{1}, core.MaxTraceContext+1)), wantErr: true},
+		{name: "trace context twice", give: ext([]byte{extTrace, 1, 1}, []byte{extTrace, 1, 2}), wantErr: true},
 		{name: "position twice", give: ext([]byte{extPosition, 2, 5, 'e'}, []byte{extPosition, 2, 6, 'e'}), wantErr: true},
 		{name: "position bad varint", give: ext([]byte{extPosition, 2, 0x80, 0x80}), wantErr: true},
 	} {

@@ -60,7 +60,7 @@ func newAdapter(p params) (wshubfx.AdapterResult, error) {
 		}
 		return wshubfx.AdapterResult{Adapter: a}, nil
 	}
-	d := &dialer{cfg: p.Config, logger: p.Logger, lazy: lazy.New(ErrNotConnected)}
+	d := &dialer{cfg: p.Config, logger: core.Named(p.Logger, "wshub.nats"), lazy: lazy.New(ErrNotConnected)}
 	p.Lifecycle.Append(fx.Hook{OnStart: d.start, OnStop: d.stop})
 	return wshubfx.AdapterResult{Adapter: d.lazy}, nil
 }
@@ -95,9 +95,9 @@ func (d *dialer) start(context.Context) error {
 	d.nc = nc
 	d.lazy.Set(a)
 	if nc.IsConnected() {
-		d.logger.Info("natsfx: connected", "url", nc.ConnectedUrlRedacted())
+		d.logger.Info("connected", "url", nc.ConnectedUrlRedacted())
 	} else {
-		d.logger.Warn("natsfx: broker unreachable; serving local clients and retrying", "url", url)
+		d.logger.Warn("broker unreachable; serving local clients and retrying", "url", url)
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func (d *dialer) stop(ctx context.Context) error {
 	}
 	d.nc.Close()
 	if err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
-		d.logger.Warn("natsfx: flush before close failed", "error", err)
+		d.logger.Warn("flush before close failed", "error", err)
 	}
 	return nil
 }

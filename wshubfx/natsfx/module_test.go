@@ -14,9 +14,9 @@ import (
 
 	natsadapter "github.com/wshub/wshub/adapters/nats"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/wshubfx"
 	"github.com/wshub/wshub/wshubfx/natsfx"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // sharedURL is the NATS server the development and CI machines run.
@@ -63,9 +63,9 @@ func TestTwoNodesDialingTheirOwnConnections(t *testing.T) {
 	hubA = a
 	_, b := node(t, fx.Supply(cfg))
 	require.NotNil(t, a.Adapter())
-	adaptertest.WaitHealthy(t, b.Adapter())
+	wshubtest.WaitHealthy(t, b.Adapter())
 
-	s := adaptertest.ServeHub(t, b).Dial(t)
+	s := wshubtest.ServeHub(t, b).Dial(t)
 	a.BroadcastText("from node A")
 	require.Eventually(t, func() bool { return len(s.Messages()) > 0 }, waitFor, tick)
 	assert.Equal(t, []string{"from node A"}, s.Messages())
@@ -87,7 +87,7 @@ func TestTheAppsConnectionStaysOpen(t *testing.T) {
 		AdapterOptions: []natsadapter.Option{natsadapter.WithSubjectPrefix("wshubfxtest." + nuid.Next())},
 	}))
 	assert.IsType(t, &natsadapter.Adapter{}, hub.Adapter())
-	adaptertest.WaitHealthy(t, hub.Adapter())
+	wshubtest.WaitHealthy(t, hub.Adapter())
 	app.RequireStop()
 	assert.False(t, nc.IsClosed())
 	require.ErrorIs(t, healthOf(t, hub).CheckHealth(context.Background()), core.ErrAdapterClosed)
@@ -100,7 +100,7 @@ func TestStartsWhileBrokerIsDown(t *testing.T) {
 		ConnectOptions: []natsgo.Option{natsgo.ReconnectWait(time.Hour)}}))
 	require.True(t, hub.Ready())
 	require.Error(t, healthOf(t, hub).CheckHealth(context.Background()))
-	s := adaptertest.ServeHub(t, hub).Dial(t)
+	s := wshubtest.ServeHub(t, hub).Dial(t)
 	hub.Broadcast([]byte("local"))
 	require.Eventually(t, func() bool { return len(s.Messages()) > 0 }, waitFor, tick)
 	assert.Equal(t, []string{"local"}, s.Messages())

@@ -17,9 +17,9 @@ import (
 
 	redisadapter "github.com/wshub/wshub/adapters/redis"
 	"github.com/wshub/wshub/core"
-	"github.com/wshub/wshub/internal/adaptertest"
 	"github.com/wshub/wshub/wshubfx"
 	"github.com/wshub/wshub/wshubfx/redisfx"
+	"github.com/wshub/wshub/wshubtest"
 )
 
 // sharedURL is the Redis server the development and CI machines run.
@@ -65,9 +65,9 @@ func TestTwoNodesWithTheirOwnClients(t *testing.T) {
 	cfg := redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}
 	_, a := node(t, fx.Supply(cfg))
 	_, b := node(t, fx.Supply(cfg))
-	adaptertest.WaitHealthy(t, b.Adapter())
+	wshubtest.WaitHealthy(t, b.Adapter())
 
-	s := adaptertest.ServeHub(t, b).Dial(t)
+	s := wshubtest.ServeHub(t, b).Dial(t)
 	a.BroadcastText("from node A")
 	require.Eventually(t, func() bool { return len(s.Messages()) > 0 }, waitFor, tick)
 	assert.Equal(t, []string{"from node A"}, s.Messages())
@@ -75,7 +75,7 @@ func TestTwoNodesWithTheirOwnClients(t *testing.T) {
 
 func TestOwnClientIsClosedOnStop(t *testing.T) {
 	app, hub := node(t, fx.Supply(redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}))
-	adaptertest.WaitHealthy(t, hub.Adapter())
+	wshubtest.WaitHealthy(t, hub.Adapter())
 	app.RequireStop()
 	// goleak (TestMain) fails the package if the client's pool lingers.
 	require.ErrorIs(t, healthOf(t, hub).CheckHealth(context.Background()), core.ErrAdapterClosed)
@@ -89,7 +89,7 @@ func TestTheAppsClientStaysOpen(t *testing.T) {
 	app, hub := node(t,
 		fx.Supply(fx.Annotate(rc, fx.As(new(goredis.UniversalClient)))),
 		fx.Supply(redisfx.Config{AdapterOptions: prefix()}))
-	adaptertest.WaitHealthy(t, hub.Adapter())
+	wshubtest.WaitHealthy(t, hub.Adapter())
 	app.RequireStop()
 	require.NoError(t, rc.Ping(context.Background()).Err(), "the app's client is still usable")
 }
@@ -120,7 +120,7 @@ func TestConcreteClientIsUsed(t *testing.T) {
 	rc := goredis.NewClient(opts)
 	defer func() { _ = rc.Close() }()
 	app, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{AdapterOptions: prefix()}))
-	adaptertest.WaitHealthy(t, hub.Adapter())
+	wshubtest.WaitHealthy(t, hub.Adapter())
 	// The subscription runs on a connection of rc, named as rc names them.
 	list, err := rc.ClientList(context.Background()).Result()
 	require.NoError(t, err)
@@ -139,5 +139,5 @@ func TestExplicitURLWinsOverGraphClient(t *testing.T) {
 	rc := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}) // nothing listens there
 	defer func() { _ = rc.Close() }()
 	_, hub := node(t, fx.Supply(rc), fx.Supply(redisfx.Config{URL: sharedURL, AdapterOptions: prefix()}))
-	adaptertest.WaitHealthy(t, hub.Adapter()) // only a client of sharedURL can subscribe
+	wshubtest.WaitHealthy(t, hub.Adapter()) // only a client of sharedURL can subscribe
 }
