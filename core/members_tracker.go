@@ -386,8 +386,15 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 		if len(mine) > 0 {
 			doc.user = user
 		}
+		var dropped []string // the other nodes whose connections go
 		for _, c := range old.conns {
-			if c.node == me || (gone != nil && gone.conn(&c)) {
+			if c.node == me {
+				continue
+			}
+			if gone != nil && gone.conn(&c) {
+				if !slices.Contains(dropped, c.node) {
+					dropped = append(dropped, c.node)
+				}
 				continue
 			}
 			doc.conns = append(doc.conns, c)
@@ -453,6 +460,9 @@ func (t *memberTracker) update(ctx context.Context, k pkey, force bool, gone *or
 			return err
 		}
 		t.lingerTimer(k, &doc)
+		for _, node := range dropped {
+			t.h.pres.removed(node) // gone.conn reports other nodes only with heartbeats
+		}
 		if leave {
 			ev := PresenceEvent{Room: k.room, UserID: old.user, NodeID: me, Info: leftInfo, At: now}
 			if old.user == "" {

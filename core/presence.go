@@ -101,6 +101,10 @@ type presence struct {
 	// evicted are the nodes this one evicted lately, which are told to
 	// write their members again if they turn out to be alive.
 	evicted map[string]evictedNode
+	// swept are the nodes, not heard at the time, whose connections this
+	// node's sweeps removed from member records: whichever instance of
+	// them is heard next is told to write its members again.
+	swept map[string]time.Time
 }
 
 type evictedNode struct {
@@ -121,7 +125,7 @@ type nodeInfo struct {
 
 func newPresence(h *Hub) *presence {
 	return &presence{h: h, instance: newClientID(), nodes: make(map[string]*nodeInfo),
-		evicted: make(map[string]evictedNode)}
+		evicted: make(map[string]evictedNode), swept: make(map[string]time.Time)}
 }
 
 // run sends a heartbeat every interval and evicts nodes silent for three,
@@ -191,6 +195,11 @@ func (p *presence) evict(now time.Time) {
 			delete(p.evicted, id)
 		}
 	}
+	for id, at := range p.swept {
+		if now.Sub(at) > forgetEvictedAfter {
+			delete(p.swept, id)
+		}
+	}
 	p.mu.Unlock()
 	if evicted && p.h.members != nil {
 		p.h.members.requestSweep() // its members leave
@@ -241,15 +250,46 @@ func (p *presence) receive(m AdapterMessage) {
 	if old == nil {
 		p.reportNodesLocked()
 	}
-	// A node this one evicted is back (a link was down, not the node): the
-	// sweep removed its members, which it must write again.
-	back := old == nil && p.evicted[m.NodeID].instance == rec.instance
+	// A node this one evicted is back (a link was down, not the node), or
+	// one never heard before whose members a sweep took for a dead node's:
+	// it must write them again.
+	_, swept := p.swept[m.NodeID]
+	back := old == nil && (swept || p.evicted[m.NodeID].instance == rec.instance)
 	delete(p.evicted, m.NodeID)
+	delete(p.swept, m.NodeID)
 	p.mu.Unlock()
-	if back && p.h.members != nil {
-		p.h.publish(AdapterMessage{Type: AdapterPresence,
-			Data: newClusterRecord(kindResync).str(fTo, m.NodeID).str(fInstance, rec.instance).b})
+	if back {
+		p.resync(m.NodeID, rec.instance)
 	}
+}
+
+// resync asks node's instance to write all its member records again.
+func (p *presence) resync(node, instance string) {
+	if p.h.members != nil {
+		p.h.publish(AdapterMessage{Type: AdapterPresence,
+			Data: newClusterRecord(kindResync).str(fTo, node).str(fInstance, instance).b})
+	}
+}
+
+// removed is told by a sweep's write that it removed node's connections
+// from a record, node being dead when the sweep decided so. If node is
+// alive by now, its heartbeat may have come and gone between that decision
+// and the write, and the resync it got may have found nothing to write
+// yet: it is asked again, now that the write has landed. Otherwise the
+// first heartbeat heard from it asks (see receive).
+func (p *presence) removed(node string) {
+	p.mu.Lock()
+	n := p.nodes[node]
+	if n == nil {
+		if _, ok := p.evicted[node]; !ok {
+			p.swept[node] = time.Now()
+		}
+		p.mu.Unlock()
+		return
+	}
+	instance := n.instance
+	p.mu.Unlock()
+	p.resync(node, instance)
 }
 
 // reportNodesLocked reports the live nodes, this one included, to the

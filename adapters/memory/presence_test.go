@@ -85,6 +85,10 @@ func TestEvictedByMistakeResyncsOverMemory(t *testing.T) {
 	room := "now-resync"
 	bob := b.DialMember(t, "bob", room)
 	a.AwaitMember(t, room, bob.Client.ID, true)
+	// a has heard b, so that b's silence is an eviction (for a node never
+	// heard, see TestUnheardNodeResyncsOverMemory).
+	require.Eventually(t, func() bool { return a.Hub.GlobalClientCount() == 1 },
+		10*time.Second, 5*time.Millisecond, "a never heard b")
 
 	silent.mute.Store(true)
 	ev.AwaitKinds(t, room, "bob", "join", "leave") // a evicted b and swept bob
@@ -93,5 +97,30 @@ func TestEvictedByMistakeResyncsOverMemory(t *testing.T) {
 	start := time.Now()
 	a.AwaitMember(t, room, bob.Client.ID, true)
 	t.Logf("listed again %v after b was heard again", time.Since(start))
+	ev.AwaitKinds(t, room, "bob", "join", "leave", "join")
+}
+
+// A node never heard (its link was down from its start) loses its members
+// to the first sweep of a node that takes it for dead; once it is heard,
+// it is told to write them again, as an evicted node is.
+func TestUnheardNodeResyncsOverMemory(t *testing.T) {
+	bus := memory.NewBus()
+	var ev wshubtest.PresenceEvents
+	silent := &muted{Adapter: bus.NewAdapter()}
+	silent.mute.Store(true)
+	b := wshubtest.MembersNode(t, "b", silent, &ev)
+	room := "now-unheard"
+	bob := b.DialMember(t, "bob", room)
+	b.AwaitMember(t, room, bob.Client.ID, true)
+
+	// a starts after bob joined, so its first sweep finds bob old enough
+	// to belong to a dead node.
+	a := wshubtest.MembersNode(t, "a", bus.NewAdapter(), &ev)
+	ev.AwaitKinds(t, room, "bob", "join", "leave")
+	a.AwaitMember(t, room, bob.Client.ID, false)
+	silent.mute.Store(false)
+	start := time.Now()
+	a.AwaitMember(t, room, bob.Client.ID, true)
+	t.Logf("listed again %v after b was heard", time.Since(start))
 	ev.AwaitKinds(t, room, "bob", "join", "leave", "join")
 }
