@@ -150,7 +150,9 @@ var (
 // time, then the lingering users (see MemberPresence.Linger) by user ID. It reads the shared store, so it reflects joins and leaves once
 // the node that made them has recorded them (usually within a
 // millisecond). A node that died without a goodbye keeps its members in the
-// list until it is evicted (three missed heartbeats, see WithPresence).
+// list until it is evicted (three missed heartbeats, see WithPresence); one
+// that died before any node heard it, until about three heartbeat intervals
+// after its latest join, counted once a list or a sweep has seen them.
 func (h *Hub) Presence(ctx context.Context, room string) ([]PresenceMember, error) {
 	docs, err := h.presenceDocs(ctx, room)
 	if err != nil {
@@ -225,6 +227,7 @@ func (h *Hub) presenceDocs(ctx context.Context, room string) ([]presenceDoc, err
 		}
 		docs = append(docs, d)
 	}
+	h.members.watchUnheard(docs)
 	return docs, nil
 }
 

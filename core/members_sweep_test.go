@@ -89,3 +89,36 @@ func TestDeadNodeSweepRetried(t *testing.T) {
 		})
 	}
 }
+
+// silentAdapter is a memory adapter whose node is never heard: its
+// publishes are dropped, while its member records reach the shared store.
+type silentAdapter struct{ *memory.Adapter }
+
+func (silentAdapter) Publish(context.Context, core.AdapterMessage) error        { return nil }
+func (silentAdapter) PublishBatch(context.Context, []core.AdapterMessage) error { return nil }
+
+// A node that no other node has ever heard (it died before its first
+// heartbeat went out, or its link was down from its start) is never
+// evicted; its members still leave within a few heartbeat intervals of
+// being seen in a list, not at the next full refresh (a minute later).
+func TestNeverHeardNodeMembersLeave(t *testing.T) {
+	bus := memory.NewBus()
+	var ev wshubtest.PresenceEvents
+	store := &flakyStore{Adapter: bus.NewAdapter()}
+	survivor := wshubtest.MembersNode(t, "survivor", store, &ev)
+	// The first sweep after the start is done, before the victim's member
+	// joins: without a watch on unheard nodes, no sweep would come for a
+	// minute.
+	require.Eventually(t, func() bool { return store.sweeps.Load() > 0 }, 5*time.Second, time.Millisecond)
+
+	victim := wshubtest.MembersNode(t, "victim", silentAdapter{bus.NewAdapter()}, &ev)
+	room := "now-" + core.NewEpoch()
+	vic := victim.DialMember(t, "vic", room)
+	survivor.AwaitMember(t, room, vic.Client.ID, true) // the survivor reads the list
+	start := time.Now()
+	ev.AwaitKinds(t, room, "vic", "join", "leave")
+	t.Logf("left %v after the survivor listed it", time.Since(start))
+	leaves := ev.Of(room, "vic")
+	assert.Equal(t, "survivor", leaves[len(leaves)-1].Hub, "the leave fired on the node that swept")
+	survivor.AwaitMember(t, room, vic.Client.ID, false)
+}

@@ -93,9 +93,10 @@ type memberTracker struct {
 	// sweepFailed: the last sweep could not list the records; the retry
 	// timer runs it again.
 	sweepFailed bool
-	lingers     map[pkey]*time.Timer // records this node lingers, by deadline
-	stopping    bool                 // Shutdown: leaves fire at once
-	stopped     bool                 // workers exit
+	lingers     map[pkey]*time.Timer   // records this node lingers, by deadline
+	unheard     map[string]*time.Timer // sweeps arranged for nodes not heard (see watchUnheard)
+	stopping    bool                   // Shutdown: leaves fire at once
+	stopped     bool                   // workers exit
 	sweepReq    bool
 	sweeping    bool
 	idle        chan struct{} // closed and replaced when no work is left
@@ -116,7 +117,7 @@ func newMemberTracker(h *Hub, store PresenceAdapter) *memberTracker {
 	t := &memberTracker{h: h, store: store, instance: newClientID(),
 		local: make(map[pkey]*localEntry), byClient: make(map[*Client]map[string]pkey),
 		states: make(map[pkey]*keyState), failed: make(map[pkey]bool),
-		lingers: make(map[pkey]*time.Timer), idle: make(chan struct{}), quit: make(chan struct{})}
+		lingers: make(map[pkey]*time.Timer), unheard: make(map[string]*time.Timer), idle: make(chan struct{}), quit: make(chan struct{})}
 	t.cond = sync.NewCond(&t.mu)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if tl, ok := store.(PresenceTTLAdapter); ok {
@@ -646,12 +647,14 @@ func (t *memberTracker) sweep(ctx context.Context) error {
 	graceMs := max(3*t.h.presenceInterval, time.Second).Milliseconds()
 	// Decided without t.mu (the heartbeats' lock comes first, see evict).
 	var due, mine []pkey
+	docs := make([]presenceDoc, 0, len(recs))
 	for _, r := range recs {
 		d, err := decodePresenceDoc(r.Data)
 		if err != nil {
 			t.malformed(err)
 			continue
 		}
+		docs = append(docs, d)
 		k := pkey{r.Room, r.Key}
 		// A linger needs a live node to end it: its own (this one after a
 		// restart has no timer for it), another if that one died, or
@@ -664,6 +667,7 @@ func (t *memberTracker) sweep(ctx context.Context) error {
 			mine = append(mine, k)
 		}
 	}
+	t.watchUnheard(docs) // what is still too young to take is taken later
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, k := range mine {
@@ -766,6 +770,7 @@ func (t *memberTracker) stop(ctx context.Context) {
 		tm.Stop()
 		delete(t.lingers, k)
 	}
+	t.stopUnheardLocked()
 	t.cond.Broadcast()
 	t.mu.Unlock()
 	t.wg.Wait()

@@ -490,6 +490,15 @@ func RunMembersCrash(t *testing.T, prefix string, newAdapter func(t *testing.T) 
 		}, waitTimeout, time.Millisecond, "node %s: the child's members are not listed", n.Hub.NodeID())
 	}
 
+	// Both have heard the child, so that its death is an eviction (core's
+	// TestNeverHeardNodeMembersLeave covers a node that dies unheard).
+	listed := time.Now()
+	for _, n := range nodes {
+		require.Eventually(t, func() bool { return n.Hub.GlobalClientCount() == len(users)+1 },
+			waitTimeout, time.Millisecond, "node %s never heard the child", n.Hub.NodeID())
+	}
+	t.Logf("both nodes heard the child %v after its members were listed", time.Since(listed))
+
 	killed := time.Now()
 	t.Logf("killing the child at %s", killed.Format("15:04:05.000"))
 	require.NoError(t, cmd.Process.Kill())
