@@ -151,7 +151,12 @@ func assertRecovery(t *testing.T, first, bobs, back chatNode, recs recoveries) {
 	t.Helper()
 	const room = "go"
 	ann, bob := dialChat(t, first.srv.URL), dialChat(t, bobs.srv.URL)
-	sendEvent(t, ann, event{Type: "join", Room: room, Nick: "ann"})
+	// ann's page sends its session, as the chat page does: when she comes
+	// back, the store may still list her first connection (its node
+	// writes the removal in the background), and only the session shows
+	// that connection to be hers rather than another user's of her nick.
+	annJoin := event{Type: "join", Room: room, Nick: "ann", Session: "anns-tab"}
+	sendEvent(t, ann, annJoin)
 	top := arrival(t, ann, "ann", 0) // the room's first two messages
 	sendEvent(t, bob, event{Type: "join", Room: room, Nick: "bob"})
 	top = arrival(t, ann, "bob", top)
@@ -177,7 +182,7 @@ func assertRecovery(t *testing.T, first, bobs, back chatNode, recs recoveries) {
 	}
 
 	ann = dialChat(t, back.srv.URL, f.Cursor+":"+room)
-	sendEvent(t, ann, event{Type: "join", Room: room, Nick: "ann"})
+	sendEvent(t, ann, annJoin)
 	joined := event{Type: "joined", Room: room, Nick: "ann", Node: back.hub.NodeID()}
 	want := append(append([]event(nil), missed...), joined)
 	got, ans := untilAnswer(t, ann)
