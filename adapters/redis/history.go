@@ -338,7 +338,7 @@ func (a *Adapter) ReadHistory(ctx context.Context, room string, _ core.History, 
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return core.HistoryPage{}, fmt.Errorf("wshub/redis: read history of %q: %w", room, err)
+		return core.HistoryPage{}, fmt.Errorf("wshub/redis: read history of %q: %w", room, callErr(ctx, err))
 	}
 
 	epoch, top, ok := parseMeta(metaCmd.Val())

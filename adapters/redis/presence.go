@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -235,7 +236,7 @@ func (a *Adapter) GetPresence(ctx context.Context, room, key string) (core.Prese
 		return rec, nil
 	}
 	if err != nil {
-		return rec, fmt.Errorf("wshub/redis: get presence %q in %q: %w", key, room, err)
+		return rec, fmt.Errorf("wshub/redis: get presence %q in %q: %w", key, room, callErr(ctx, err))
 	}
 	rev, data, err := decodePresence(v)
 	if err != nil {
@@ -274,7 +275,7 @@ func (a *Adapter) SetPresence(ctx context.Context, room, key string, data []byte
 	if data != nil {
 		var err error
 		if newRev, err = a.presRevs.take(ctx, a.client, a.presenceCounterKey()); err != nil {
-			return 0, fmt.Errorf("wshub/redis: set presence %q in %q: %w", key, room, err)
+			return 0, fmt.Errorf("wshub/redis: set presence %q in %q: %w", key, room, callErr(ctx, err))
 		}
 		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), newRev)
 		args = append(args, append(v, data...))
@@ -295,7 +296,7 @@ func (a *Adapter) SetPresence(ctx context.Context, room, key string, data []byte
 	}
 	reply, err := cmd.Slice()
 	if err != nil {
-		return 0, fmt.Errorf("wshub/redis: set presence %q in %q: %w", key, room, err)
+		return 0, fmt.Errorf("wshub/redis: set presence %q in %q: %w", key, room, callErr(ctx, err))
 	}
 	code := int64(-1)
 	if len(reply) > 0 {
@@ -384,7 +385,7 @@ func (a *Adapter) ListPresence(ctx context.Context, room string) ([]core.Presenc
 	if room != "" {
 		var out []core.PresenceRecord
 		if _, err := a.readRooms(ctx, []string{room}, &out, false); err != nil {
-			return nil, fmt.Errorf("wshub/redis: list presence in %q: %w", room, err)
+			return nil, fmt.Errorf("wshub/redis: list presence in %q: %w", room, callErr(ctx, err))
 		}
 		return out, nil
 	}
@@ -410,7 +411,7 @@ func (a *Adapter) ListPresence(ctx context.Context, room string) ([]core.Presenc
 		var err error
 		names, cursor, err = a.client.SScan(ctx, a.presenceRoomsKey(), cursor, "", presencePageCount).Result()
 		if err != nil {
-			return nil, fmt.Errorf("wshub/redis: list presence rooms: %w", err)
+			return nil, fmt.Errorf("wshub/redis: list presence rooms: %w", callErr(ctx, err))
 		}
 		for _, r := range names {
 			if _, dup := seen[r]; dup {
@@ -420,7 +421,7 @@ func (a *Adapter) ListPresence(ctx context.Context, room string) ([]core.Presenc
 			pending = append(pending, r)
 			if len(pending) == presenceRoomsPerPipeline {
 				if err := flush(); err != nil {
-					return nil, fmt.Errorf("wshub/redis: list presence: %w", err)
+					return nil, fmt.Errorf("wshub/redis: list presence: %w", callErr(ctx, err))
 				}
 			}
 		}
@@ -430,7 +431,7 @@ func (a *Adapter) ListPresence(ctx context.Context, room string) ([]core.Presenc
 	}
 	if len(pending) > 0 {
 		if err := flush(); err != nil {
-			return nil, fmt.Errorf("wshub/redis: list presence: %w", err)
+			return nil, fmt.Errorf("wshub/redis: list presence: %w", callErr(ctx, err))
 		}
 	}
 	if len(empty) > 0 {
@@ -583,4 +584,22 @@ func decodePresence(v string) (uint64, string, error) {
 		return 0, "", fmt.Errorf("%w: revision 0", ErrMalformedPresence)
 	}
 	return rev, v[8:], nil
+}
+
+// callErr returns err, a failed call's, with ctx's error added in front
+// when ctx is done or past its deadline. go-redis gives the socket ctx's
+// deadline, so a call that runs out of time may fail with the socket's "i/o
+// timeout" a moment before ctx itself reports done; the caller must still
+// see context.DeadlineExceeded.
+func callErr(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			cerr = context.DeadlineExceeded
+		}
+	}
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", cerr, err)
 }

@@ -614,8 +614,25 @@ func TestPresenceDeadlineMidCall(t *testing.T) {
 			require.ErrorIs(t, tt.call(ctx), context.DeadlineExceeded)
 			assert.Less(t, time.Since(start), 2*time.Second)
 		})
+		// The socket's deadline, which go-redis takes from ctx, may fire
+		// before ctx's own timer: the call still ends with ctx's error.
+		t.Run(tt.name+"/socket first", func(t *testing.T) {
+			ctx := lateCtx{Context: context.Background(), deadline: time.Now().Add(100 * time.Millisecond)}
+			start := time.Now()
+			require.ErrorIs(t, tt.call(ctx), context.DeadlineExceeded)
+			assert.Less(t, time.Since(start), 2*time.Second)
+		})
 	}
 }
+
+// lateCtx has a deadline but never reports itself done, as a context whose
+// timer has not fired yet at its deadline.
+type lateCtx struct {
+	context.Context //nolint:containedctx // a context with another deadline, not one kept for later
+	deadline        time.Time
+}
+
+func (c lateCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func FuzzPresenceValue(f *testing.F) {
 	f.Add([]byte{})
