@@ -105,6 +105,11 @@ type presence struct {
 	// node's sweeps removed from member records: whichever instance of
 	// them is heard next is told to write its members again.
 	swept map[string]time.Time
+	// resyncs are the resync requests waiting for a sweep's writes to
+	// stop coming (see removed), by node; stopped: run returned, none is
+	// started any more.
+	resyncs map[string]*time.Timer
+	stopped bool
 }
 
 type evictedNode struct {
@@ -125,13 +130,15 @@ type nodeInfo struct {
 
 func newPresence(h *Hub) *presence {
 	return &presence{h: h, instance: newClientID(), nodes: make(map[string]*nodeInfo),
-		evicted: make(map[string]evictedNode), swept: make(map[string]time.Time)}
+		evicted: make(map[string]evictedNode), swept: make(map[string]time.Time),
+		resyncs: make(map[string]*time.Timer)}
 }
 
 // run sends a heartbeat every interval and evicts nodes silent for three,
 // until the hub stops.
 func (p *presence) run(ctx context.Context) {
 	defer p.h.bgWG.Done()
+	defer p.stopResyncs()
 	t := time.NewTicker(p.h.presenceInterval)
 	defer t.Stop()
 	p.mu.Lock()
@@ -275,21 +282,51 @@ func (p *presence) resync(node, instance string) {
 // from a record, node being dead when the sweep decided so. If node is
 // alive by now, its heartbeat may have come and gone between that decision
 // and the write, and the resync it got may have found nothing to write
-// yet: it is asked again, now that the write has landed. Otherwise the
-// first heartbeat heard from it asks (see receive).
+// yet: it is asked again once the writes have landed. A sweep writes every
+// record of the node's members, so the request waits until no write has
+// come for a short while (resyncQuiet): one request then does what one per
+// record would, without making the node rewrite its records once per
+// record. Otherwise the first heartbeat heard from it asks (see receive).
 func (p *presence) removed(node string) {
 	p.mu.Lock()
-	n := p.nodes[node]
-	if n == nil {
+	defer p.mu.Unlock()
+	switch {
+	case p.nodes[node] == nil:
 		if _, ok := p.evicted[node]; !ok {
 			p.swept[node] = time.Now()
 		}
-		p.mu.Unlock()
-		return
+	case p.stopped:
+	case p.resyncs[node] != nil:
+		p.resyncs[node].Reset(p.resyncQuiet())
+	default:
+		p.resyncs[node] = time.AfterFunc(p.resyncQuiet(), func() {
+			p.mu.Lock()
+			delete(p.resyncs, node)
+			n := p.nodes[node]
+			stopped := p.stopped
+			p.mu.Unlock()
+			if n != nil && !stopped {
+				p.resync(node, n.instance)
+			}
+		})
 	}
-	instance := n.instance
-	p.mu.Unlock()
-	p.resync(node, instance)
+}
+
+// resyncQuiet is how long removed waits after a sweep's last write before
+// it asks a live node to write its members again.
+func (p *presence) resyncQuiet() time.Duration {
+	return min(p.h.presenceInterval/4, 250*time.Millisecond)
+}
+
+// stopResyncs drops the resync requests still waiting when the hub stops.
+func (p *presence) stopResyncs() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	for node, t := range p.resyncs {
+		t.Stop()
+		delete(p.resyncs, node)
+	}
 }
 
 // reportNodesLocked reports the live nodes, this one included, to the

@@ -338,7 +338,7 @@ func (h *Hub) onAdapterMessage(m AdapterMessage) {
 		return
 	}
 	if len(m.Trace) != 0 && h.tracer != nil {
-		defer h.traceDeliver(&m)()
+		defer h.tracer.Deliver(&m)() // the delivery span of a traced message
 	}
 	typ := MessageType(m.MsgType)
 	// Follow the sender's stream before anything can refuse the message:

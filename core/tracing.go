@@ -58,14 +58,3 @@ func (h *Hub) tracePublish(ctx context.Context, m *AdapterMessage) {
 		}
 	}
 }
-
-// traceDeliver starts the tracer's delivery span of a traced message of
-// another node; the returned function ends it.
-func (h *Hub) traceDeliver(m *AdapterMessage) func() {
-	if h.tracer == nil || len(m.Trace) == 0 {
-		return noTrace
-	}
-	return h.tracer.Deliver(m)
-}
-
-func noTrace() {}

@@ -105,31 +105,17 @@ func TestClusterNodesGauge(t *testing.T) {
 	assert.InDelta(t, 1, testutil.ToFloat64(ca.clusterNodes), 0, "1 before presence runs")
 
 	wshubtest.StartHubNode(t, "a", bus.NewAdapter(), core.WithMetrics(ca), core.WithPresence(interval))
-	hb := core.NewHub(core.WithAdapter(bus.NewAdapter()), core.WithNodeID("b"),
-		core.WithMetrics(cb), core.WithPresence(interval))
-	go hb.Run() // returns after Shutdown below
-	shutdownB := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		assert.NoError(t, hb.Shutdown(ctx))
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			shutdownB()
-		}
-	})
-	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
-	defer cancel()
-	require.NoError(t, hb.WaitRunning(ctx))
+	b := wshubtest.StartHubNode(t, "b", bus.NewAdapter(), core.WithMetrics(cb), core.WithPresence(interval))
 
 	eventually(t, ca.clusterNodes, 2, "cluster_nodes of a")
 	eventually(t, cb.clusterNodes, 2, "cluster_nodes of b")
 
 	// b's goodbye makes a forget it at once, well before an eviction
-	// (three silent intervals) would.
-	stopped = true
-	shutdownB()
+	// (three silent intervals) would. (The kit's cleanup stops b again: a
+	// second Shutdown returns at once.)
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	require.NoError(t, b.Hub.Shutdown(ctx))
 	eventually(t, ca.clusterNodes, 1, "cluster_nodes of a after b left")
 }
 

@@ -1,12 +1,10 @@
 package wshubfx_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +51,7 @@ func TestLoggingModuleLogsToTheAppsZap(t *testing.T) {
 // The hub's lines reach an app's *slog.Logger, with the logger name as the
 // attribute "logger".
 func TestLoggingModuleLogsToTheAppsSlog(t *testing.T) {
-	var buf syncBuffer
+	var buf lockedBuffer
 	sl := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var logger core.Logger
 	var hub *core.Hub
@@ -82,7 +80,7 @@ func TestLoggingModuleLogsToTheAppsSlog(t *testing.T) {
 // With both in the graph, zap wins; slog gets nothing.
 func TestLoggingModulePrefersZap(t *testing.T) {
 	obs, logs := observer.New(zapcore.DebugLevel)
-	var buf syncBuffer
+	var buf lockedBuffer
 	var logger core.Logger
 	startApp(t, wshubfx.LoggingModule, wshubfx.Module,
 		fx.Supply(zap.New(obs), slog.New(slog.NewJSONHandler(&buf, nil))), fx.Populate(&logger))
@@ -95,7 +93,7 @@ func TestLoggingModulePrefersZap(t *testing.T) {
 // slog.Default(), and its logger discards everything. Not parallel: it
 // swaps the process's default slog logger.
 func TestLoggingModuleWithoutLoggerWarnsOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf lockedBuffer
 	captureDefaultSlog(t, &buf)
 
 	var logger core.Logger
@@ -142,7 +140,7 @@ func TestFxLoggerSendsFxEventsToZap(t *testing.T) {
 }
 
 func TestFxLoggerSendsFxEventsToSlog(t *testing.T) {
-	var buf syncBuffer
+	var buf lockedBuffer
 	sl := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app := fxtest.New(t, wshubfx.FxLogger, wshubfx.LoggingModule, wshubfx.Module, fx.Supply(sl))
 	app.RequireStart().RequireStop()
@@ -158,7 +156,7 @@ func TestFxLoggerSendsFxEventsToSlog(t *testing.T) {
 // captureDefaultSlog makes slog.Default() write JSON to w until the test
 // ends. slog.SetDefault also redirects the log package, so that is
 // restored too.
-func captureDefaultSlog(t *testing.T, w *syncBuffer) {
+func captureDefaultSlog(t *testing.T, w *lockedBuffer) {
 	t.Helper()
 	prev, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(w, nil)))
@@ -169,26 +167,9 @@ func captureDefaultSlog(t *testing.T, w *syncBuffer) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer that concurrent log calls may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// records decodes the JSON lines written so far.
-func (b *syncBuffer) records(t *testing.T) []map[string]any {
+// records decodes the JSON lines written so far (lockedBuffer is in
+// sigterm_test.go).
+func (b *lockedBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for line := range strings.SplitSeq(strings.TrimSpace(b.String()), "\n") {

@@ -22,7 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lockedBuffer collects a process's stderr for failure messages.
+// lockedBuffer is a bytes.Buffer that concurrent writers share: a
+// process's stderr, log calls.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
