@@ -57,9 +57,21 @@ func (e *memberEvents) counts(key string) (int, int) {
 	return e.joins[key], e.leaves[key]
 }
 
+// dialQuery dials with q and returns once the AfterConnect hook of
+// memberEvents has run: the client is in the rooms q joins (after its user
+// ID was set). The hub registers a client before that hook runs.
 func dialQuery(t *testing.T, h *Hub, srv string, q url.Values) (*websocket.Conn, *Client) {
 	t.Helper()
-	return dialURLWait(t, h, srv+"/?"+q.Encode())
+	conn, c := dialURLWait(t, h, srv+"/?"+q.Encode())
+	require.Eventually(t, func() bool {
+		for _, r := range q["join"] {
+			if !c.InRoom(r) {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, time.Millisecond, "the client's joins")
+	return conn, c
 }
 
 // trackerIdle waits until the tracker has nothing queued or in flight.
