@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -77,6 +78,9 @@ type Client struct {
 	// cx is the client's context state, nil until needed (see
 	// context.go). Under state.
 	cx *clientCtx
+	// rq is the client's request state (request.go), nil until its first
+	// request or call.
+	rq atomic.Pointer[requests]
 }
 
 func newClientID() string {

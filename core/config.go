@@ -80,6 +80,13 @@ type Config struct {
 	// frame wait this long before its next batch, so that under load more
 	// frames share one syscall. Zero (the default) never waits.
 	WriteLinger time.Duration
+	// Requests makes the hub answer requests: a text message that is a
+	// JSON object with an integer "id" member gets a reply frame with the
+	// same id, carrying the handler's result (Message.Reply) or its error
+	// (ReplyError). docs/protocol.md gives the frames. Default false, so
+	// that applications whose messages have an "id" of their own get no
+	// replies they did not ask for. Client.Call works either way.
+	Requests bool
 }
 
 // maxMessageSizeCap is the largest MaxMessageSize the hub takes: more is as
@@ -146,6 +153,9 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// WithRequests returns a copy of c with Requests set to enabled.
+func (c Config) WithRequests(enabled bool) Config { c.Requests = enabled; return c }
 
 // WithBufferSizes returns a copy of c with the read and write buffer sizes set.
 func (c Config) WithBufferSizes(read, write int) Config {

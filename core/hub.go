@@ -513,6 +513,7 @@ func (c *Client) teardown() {
 	}
 	c.waitWriter()
 	_ = c.ws.Close()
+	c.endCalls()
 	c.endContext()
 
 	c.mu.Lock()

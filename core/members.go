@@ -27,6 +27,12 @@ type MemberPresence struct {
 	// lingering user stays in Hub.Presence's list (Lingering set), so
 	// that a list read meanwhile agrees with the events.
 	Linger time.Duration
+	// Events makes the hub tell the room's clients who arrives and who
+	// leaves: with each OnPresenceJoin and OnPresenceLeave (once in the
+	// cluster) it broadcasts a presence frame to the room
+	// (PresenceEventFrame; docs/protocol.md). In a history room the frame
+	// is kept and replayed like any message of the room.
+	Events bool
 }
 
 // DefaultPresenceLinger is MemberPresence.Linger when it is zero.

@@ -538,6 +538,11 @@ func (t *memberTracker) event(join bool, ev PresenceEvent) {
 			fn(ev)
 		})
 	}
+	if t.h.roomOptions(ev.Room).Presence.Events {
+		// Here, not in a goroutine, so that a user's join and leave reach
+		// the room in their order; a broadcast never waits for a broker.
+		t.h.broadcastPresence(join, ev)
+	}
 	switch {
 	case join && hooks.OnPresenceJoin != nil:
 		run("OnPresenceJoin", hooks.OnPresenceJoin)

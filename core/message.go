@@ -33,6 +33,9 @@ type Message struct {
 
 	// client sent the message (see Context).
 	client *Client
+	// req is the request the message is, nil for other messages
+	// (request.go).
+	req *inboundRequest
 }
 
 // NewMessage returns a text message holding data.

@@ -83,6 +83,9 @@ func (c *Client) readPump() {
 		}
 		if c.limiter != nil && !c.limiter.allow(now) {
 			h.metrics.IncrementErrors("rate_limit_exceeded")
+			if op == opText {
+				c.refuseRateLimited(data)
+			}
 			continue
 		}
 		h.metrics.IncrementMessagesReceived()
@@ -246,6 +249,14 @@ func (c *Client) dispatch(msg *Message) (ok bool) {
 			ok = false
 		}
 	}()
+	var req *inboundRequest
+	if msg.Type == TextMessage {
+		var handled bool
+		if req, handled = c.requestOf(msg); handled {
+			return true
+		}
+		msg.req = req
+	}
 	var err error
 	var traced context.Context // the Tracer's context of the dispatch
 	if h.tracer != nil {
@@ -266,6 +277,9 @@ func (c *Client) dispatch(msg *Message) (ok bool) {
 		if err == nil && m2 != nil {
 			if m2.client == nil {
 				m2.client = c
+			}
+			if m2.req == nil {
+				m2.req = req
 			}
 			if traced != nil && m2 != msg {
 				c.dispatching(m2, traced)
@@ -290,6 +304,9 @@ func (c *Client) dispatch(msg *Message) (ok bool) {
 		if err != nil {
 			c.reportError(err)
 		}
+	}
+	if req != nil {
+		req.answer(err)
 	}
 	if h.hooks.AfterMessage != nil {
 		h.hooks.AfterMessage(c, msg, err)
