@@ -36,12 +36,19 @@ help: ## List the targets
 		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: ## Run every test of both modules with the race detector, then the full-size churn test
+test: ## Run every test of both modules with the race detector, the full-size churn test, then the client package's tests
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	cd examples && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@# -race makes 100,000 connections take minutes, so the race run churns
 	@# 4,000 and this run the full 100,000 (about 25 s on 2 cores).
 	$(GO) test -count=1 -timeout 5m -run '^TestMembersChurnLeavesNothing$$' ./core/
+	$(MAKE) --no-print-directory test-js
+
+# The client package's tests start the Go test server (clients/js/testserver)
+# and need Redis for the drain test, as the Go tests do.
+.PHONY: test-js
+test-js: ## Install the client package's locked dev dependencies, build it and run its tests against a real server
+	cd clients/js && npm ci --no-audit --no-fund && npm test
 
 .PHONY: bench
 bench: ## Run the library's benchmarks (BENCH=regexp, BENCHTIME=1s)
