@@ -4,6 +4,7 @@
 #   - NATS (with JetStream) on 127.0.0.1:4222
 #   - chromium for the browser test (without it that test skips, or fails
 #     under CI)
+#   - Node.js 20+ and npm for the client package's tests (clients/js)
 # A service that already answers is left alone (never restarted or
 # reconfigured). A missing one is installed from Debian's packages when its
 # binary is absent, then started in the background and waited for.
@@ -127,3 +128,20 @@ ensure_chromium() {
 ensure_redis
 ensure_nats
 ensure_chromium
+
+# ensure_node makes sure node (20 or newer) and npm are there: make test runs
+# the client package's tests with them.
+ensure_node() {
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		apt_install nodejs npm || warn "Node.js could not be installed; make test fails without it"
+	fi
+	if command -v node >/dev/null 2>&1; then
+		local major
+		major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+		log "node $(node --version) present"
+		if ((major < 20)); then
+			warn "node $(node --version) is older than 20; the client package's tests need 20 or newer"
+		fi
+	fi
+}
+ensure_node

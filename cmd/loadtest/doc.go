@@ -19,6 +19,12 @@
 //	         client i joins room i mod -rooms.
 //	echo     each client sends a message and waits for its echo, as fast as
 //	         it can, for -duration: round trips/s and latency.
+//	request  echo with requests and replies: each client sends a request,
+//	         a text frame {"type":"echo","id":N,"p":"..."} of -size bytes,
+//	         and waits for its reply {"id":N,"result":null} (the server
+//	         runs with core.Config.Requests, its handler sets no result).
+//	         Compare its round trips/s and server CPU per round trip with
+//	         echo's to see what request handling costs.
 //	churn    -clients slots connect and disconnect at -rate connects/s in
 //	         total for -duration; server goroutines and RSS before and after
 //	         show leaks.

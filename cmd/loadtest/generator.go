@@ -110,7 +110,7 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 	if o.scenario == scRooms || o.scenario == scRecovery {
 		res.Rooms = o.rooms
 	}
-	if o.scenario == scEcho || o.scenario == scConnect {
+	if o.scenario == scEcho || o.scenario == scRequest || o.scenario == scConnect {
 		res.Rate = 0 // not a parameter of these scenarios
 	}
 	if o.url != "" {
@@ -184,7 +184,7 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 		if live, err := r.ctl.stats(ctx, true); err == nil {
 			res.Server.LiveHeapBytes = live.HeapBytes // queues still full: what they hold
 		}
-	case scEcho, scChurn:
+	case scEcho, scRequest, scChurn:
 		if err := sleepCtx(ctx, o.duration); err != nil {
 			return nil, err
 		}
@@ -412,7 +412,7 @@ func inRooms(scenario string) bool { return scenario == scRooms || scenario == s
 
 func rateLabel(scenario string) string {
 	switch scenario {
-	case scEcho:
+	case scEcho, scRequest:
 		return "rt/s"
 	case scConnect, scChurn:
 		return "conn/s"

@@ -198,6 +198,16 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "request",
+			give: []string{"-scenario", "request", "-clients", "20", "-duration", "1s"},
+			check: func(t *testing.T, r result) {
+				assert.Positive(t, r.Expected)
+				assert.Equal(t, r.Expected, r.Delivered, "every request sent got its reply")
+				assert.Zero(t, r.Dupes, "no frame but the replies")
+				assert.Positive(t, r.DeliveredPerSec)
+			},
+		},
+		{
 			name: "connect",
 			give: []string{"-scenario", "connect", "-clients", "20", "-hold", "100ms"},
 			check: func(t *testing.T, r result) {

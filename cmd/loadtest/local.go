@@ -149,8 +149,8 @@ func (g *localGroup) dial(ctx context.Context, i int) (*wsClient, error) {
 	c.ws = ws
 	c.nc = ws.UnderlyingConn()
 	switch g.spec.Scenario {
-	case scFanout, scRooms, scEcho:
-		c.buf = make([]byte, g.spec.Size)
+	case scFanout, scRooms, scEcho, scRequest:
+		c.buf = make([]byte, max(g.spec.Size, 64))
 	default:
 		c.buf = make([]byte, loadserver.HeaderSize)
 	}
@@ -179,7 +179,7 @@ func (g *localGroup) Connect(ctx context.Context) (connectResult, error) {
 		case c.slow:
 			g.wg.Add(1)
 			go g.slowReadLoop(c)
-		case g.spec.Scenario != scEcho:
+		case g.spec.Scenario != scEcho && g.spec.Scenario != scRequest:
 			g.wg.Add(1)
 			go g.readLoop(c)
 		}
@@ -311,6 +311,11 @@ func (g *localGroup) Start(ctx context.Context) error {
 		for _, c := range g.clients {
 			g.wg.Add(1)
 			go g.echoLoop(c)
+		}
+	case scRequest:
+		for _, c := range g.clients {
+			g.wg.Add(1)
+			go g.requestLoop(c)
 		}
 	case scChurn:
 		g.startChurn(runCtx)
@@ -481,7 +486,7 @@ func (g *localGroup) Finish(ctx context.Context, args finishArgs) (groupResult, 
 				break wait
 			}
 		}
-	case scEcho:
+	case scEcho, scRequest:
 		g.stopping.Store(true)
 		done := make(chan struct{})
 		go func() { // ends when the loops end, which the close below forces
@@ -580,7 +585,7 @@ func (g *localGroup) result(args finishArgs) groupResult {
 			if c.room < len(args.SentPerRoom) {
 				exp = args.SentPerRoom[c.room]
 			}
-		case scEcho:
+		case scEcho, scRequest:
 			exp = c.sent.Load()
 			r.Sent += exp
 		}

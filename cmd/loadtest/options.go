@@ -19,6 +19,9 @@ const (
 	scFanout  = "fanout"
 	scRooms   = "rooms"
 	scEcho    = "echo"
+	// scRequest: echo's loop with requests and replies (core's
+	// Config.Requests); see request.go.
+	scRequest = "request"
 	scChurn   = "churn"
 	// scRecovery: clients of history rooms drop and reconnect with their
 	// cursor; see recovery.go.
@@ -86,7 +89,7 @@ var internalFlags = map[string]bool{"worker": true, "worker-spec": true, "exit-o
 func usage(fs *flag.FlagSet) {
 	w := fs.Output()
 	sayf(w, "loadtest: measures a wshub server on this machine end to end (scenarios connect, fanout, rooms,\n"+
-		"echo, churn, recovery), with the server and the clients in separate processes.\n\n"+
+		"echo, request, churn, recovery), with the server and the clients in separate processes.\n\n"+
 		"Example: loadtest -scenario fanout -clients 1000 -rate 100 -duration 10s\n\n"+
 		"Usage: loadtest [flags]\n")
 	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
@@ -104,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.scenario, "scenario", scFanout, "connect, fanout, rooms, echo, churn or recovery")
+	fs.StringVar(&o.scenario, "scenario", scFanout, "connect, fanout, rooms, echo, request, churn or recovery")
 	fs.IntVar(&o.clients, "clients", 1000, "number of clients (churn: concurrent connection slots)")
 	fs.Float64Var(&o.rate, "rate", 0, "fanout/rooms: messages per second in total (default 100); recovery: messages per second per room (default 10); churn: connects per second (default 500)")
 	fs.IntVar(&o.size, "size", 128, "message size in bytes (at least 16)")
@@ -155,7 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 func (o *options) validate() error {
 	switch o.scenario {
-	case scConnect, scFanout, scRooms, scEcho, scChurn, scRecovery:
+	case scConnect, scFanout, scRooms, scEcho, scRequest, scChurn, scRecovery:
 	default:
 		return fmt.Errorf("%w: unknown -scenario %q", errUsage, o.scenario)
 	}

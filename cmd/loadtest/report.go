@@ -230,7 +230,7 @@ func printTable(out io.Writer, r *result) error {
 			}
 		}
 		row("pacer max lag", "%.1f ms", r.PacerMaxLagMs)
-	case scEcho:
+	case scEcho, scRequest:
 		row("size, duration", "%d bytes, %.0fs", r.Size, r.Duration)
 		row("round trips", "%d of %d sent", r.Delivered, r.Expected)
 		row("round trips per second", "%.0f", r.DeliveredPerSec)
@@ -258,7 +258,7 @@ func printTable(out io.Writer, r *result) error {
 		}
 		unit := "delivery"
 		switch r.Scenario {
-		case scEcho:
+		case scEcho, scRequest:
 			unit = "round trip"
 		case scConnect, scChurn:
 			unit = "connect"

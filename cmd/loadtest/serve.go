@@ -30,6 +30,7 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 	capacity := serverCapacity(limit)
 	cfg := core.DefaultConfig()
 	cfg.WriteLinger = o.linger
+	cfg.Requests = true // the request scenario's; echo's frames are binary, so it costs them nothing
 	if o.queue > 0 {
 		cfg.SendChannelSize = o.queue
 	}

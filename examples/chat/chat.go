@@ -110,11 +110,11 @@ func (ch *Chat) Router() *core.Router {
 func unknownEvent(c *core.Client, m *core.Message) error {
 	switch data := bytes.TrimSpace(m.Data); {
 	case !json.Valid(data):
-		return reply(c, "", `not JSON; send an object such as {"type":"say","text":"hi"}`)
+		return reply(c, m, "", `not JSON; send an object such as {"type":"say","text":"hi"}`)
 	case data[0] != '{':
-		return reply(c, "", `not a JSON object; send an object such as {"type":"say","text":"hi"}`)
+		return reply(c, m, "", `not a JSON object; send an object such as {"type":"say","text":"hi"}`)
 	}
-	return reply(c, "", `unknown "type"; use join, say or leave`)
+	return reply(c, m, "", `unknown "type"; use join, say or leave`)
 }
 
 // Handlers returns the chat's handlers by event name.
@@ -133,22 +133,22 @@ func (ch *Chat) Handlers() map[string]core.HandlerFunc {
 func (ch *Chat) join(c *core.Client, m *core.Message) error {
 	var in event
 	if err := m.JSON(&in); err != nil {
-		return reply(c, "join", "bad JSON")
+		return reply(c, m, "join", "bad JSON")
 	}
 	nick, err := clean(in.Nick, "nick", maxNickLen)
 	if err != nil {
-		return reply(c, "join", err.Error())
+		return reply(c, m, "join", err.Error())
 	}
 	if strings.TrimSpace(in.Room) == "" {
 		in.Room = defaultRoom
 	}
 	room, err := clean(in.Room, "room", maxRoomLen)
 	if err != nil {
-		return reply(c, "join", err.Error())
+		return reply(c, m, "join", err.Error())
 	}
 	session, err := sessionDigest(in.Session)
 	if err != nil {
-		return reply(c, "join", err.Error())
+		return reply(c, m, "join", err.Error())
 	}
 	cur := stringMeta(c, metaRoom)
 	if cur == room && stringMeta(c, metaNick) == nick {
@@ -162,12 +162,12 @@ func (ch *Chat) join(c *core.Client, m *core.Message) error {
 	// The nick is checked before c leaves its room, so that a refusal
 	// leaves c where it was (nicks.go).
 	if !ch.nicks.claim(room, nick, c, session) {
-		return reply(c, "join", nickTaken(nick, room))
+		return reply(c, m, "join", nickTaken(nick, room))
 	}
 	taken, checkErr := ch.takenElsewhere(c, room, nick, session)
 	if taken {
 		ch.nicks.release(room, nick, c)
-		return reply(c, "join", nickTaken(nick, room))
+		return reply(c, m, "join", nickTaken(nick, room))
 	}
 	if cur != "" {
 		ch.leaveRoom(c, cur)
@@ -176,14 +176,14 @@ func (ch *Chat) join(c *core.Client, m *core.Message) error {
 	// join's member record carries it.
 	if err := setMember(c, nick, session); err != nil {
 		ch.nicks.release(room, nick, c)
-		return reply(c, "join", "cannot use that nick: "+err.Error())
+		return reply(c, m, "join", "cannot use that nick: "+err.Error())
 	}
 	// A page that reconnects presents its last cursor for the room in the
 	// upgrade URL (core.RecoverParam): this join then sends it what it
 	// missed, then a recovery answer, before the live messages.
 	if err := ch.hub.JoinRoom(c, room); err != nil {
 		ch.nicks.release(room, nick, c)
-		return reply(c, "join", "cannot join: "+err.Error())
+		return reply(c, m, "join", "cannot join: "+err.Error())
 	}
 	c.SetMetadata(metaNick, nick)
 	c.SetMetadata(metaRoom, room)
@@ -229,23 +229,23 @@ func (ch *Chat) takenElsewhere(c *core.Client, room, nick, session string) (bool
 func (ch *Chat) say(c *core.Client, m *core.Message) error {
 	var in event
 	if err := m.JSON(&in); err != nil {
-		return reply(c, "say", "bad JSON")
+		return reply(c, m, "say", "bad JSON")
 	}
 	room := stringMeta(c, metaRoom)
 	if room == "" {
-		return reply(c, "say", "join a room first")
+		return reply(c, m, "say", "join a room first")
 	}
 	text, err := clean(in.Text, "text", maxTextLen)
 	if err != nil {
-		return reply(c, "say", err.Error())
+		return reply(c, m, "say", err.Error())
 	}
 	return ch.toRoom(event{Type: "said", Room: room, Nick: stringMeta(c, metaNick), Text: text})
 }
 
-func (ch *Chat) leave(c *core.Client, _ *core.Message) error {
+func (ch *Chat) leave(c *core.Client, m *core.Message) error {
 	room := stringMeta(c, metaRoom)
 	if room == "" {
-		return reply(c, "leave", "not in a room")
+		return reply(c, m, "leave", "not in a room")
 	}
 	ch.leaveRoom(c, room)
 	return nil
@@ -316,10 +316,15 @@ func (ch *Chat) broadcast(room string, v any, except ...*core.Client) error {
 	return nil
 }
 
-// reply sends an error event to c alone, answering a frame of type re
-// ("" for one without a type the chat knows). It returns nil: a bad
-// request is the client's mistake, not a handler failure worth logging.
-func reply(c *core.Client, re, text string) error {
+// reply refuses a frame of type re ("" for one without a type the chat
+// knows): a request (a frame with an "id", as the client package sends)
+// gets an error reply with the text, code "refused"; any other frame gets
+// an "error" event. It returns nil for a plain frame: a bad frame is the
+// client's mistake, not a handler failure worth logging.
+func reply(c *core.Client, m *core.Message, re, text string) error {
+	if _, ok := m.RequestID(); ok {
+		return &core.ReplyError{Code: "refused", Message: text}
+	}
 	_ = c.SendJSON(event{Type: "error", Re: re, Text: text})
 	return nil
 }

@@ -51,6 +51,7 @@ func startNodeWith(t *testing.T, setup nodeSetup, opts ...core.Option) (*core.Hu
 	hooks, own := setup.hooks, chat.Hooks()
 	hooks.AfterConnect, hooks.OnPresenceJoin, hooks.OnPresenceLeave = own.AfterConnect, own.OnPresenceJoin, own.OnPresenceLeave
 	base := []core.Option{
+		core.WithConfig(core.DefaultConfig().WithRequests(true)), // as the app (chatConfig)
 		core.WithMessageHandler(chat.Router().Handle),
 		core.WithRoomOptions(core.RoomOptionsByPrefix(chatRooms(cmp.Or(setup.linger, testLinger)))),
 		core.WithHooks(hooks),

@@ -122,7 +122,9 @@ func usage(fs *flag.FlagSet) {
 func chatConfig(s settings) wshubfx.Config {
 	return wshubfx.Config{
 		NodeID: s.nodeID,
-		Hub:    core.DefaultConfig().WithMaxMessageSize(4 << 10),
+		// Requests: the page's client package sends its joins, messages
+		// and leaves as requests, and shows each refusal where it belongs.
+		Hub: core.DefaultConfig().WithMaxMessageSize(4 << 10).WithRequests(true),
 		// One room at a time (join leaves the previous one) and a
 		// friendly rate limit per client.
 		Limits:      core.DefaultLimits().WithMaxRoomsPerClient(1).WithMaxMessageRate(20),

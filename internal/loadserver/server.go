@@ -167,6 +167,9 @@ func New(cfg Config) *Server {
 		core.WithDropPolicy(cfg.DropPolicy),
 		core.WithMetrics(s.counters),
 		core.WithMessageHandler(func(c *core.Client, m *core.Message) error {
+			if _, ok := m.RequestID(); ok {
+				return nil // a request (Config.Requests): the hub replies null
+			}
 			// Echo: the message owns its Data, so it can be queued as is.
 			return c.SendMessage(m.Type, m.Data)
 		}),

@@ -91,6 +91,12 @@ export interface ClientOptions {
   /** Says whether to reconnect after a close with code 4000-4999 (the
    * application's codes). Default: never. 1008 never reconnects. */
   retryAppCode?: (code: number, reason: string) => boolean;
+  /** On a hole in a history room's offsets, reconnect to recover the
+   * missing messages, instead of reporting it (an "error" event, code
+   * "gap") and going on. A hole comes from messages the server's queue for
+   * this client dropped, or from a broadcast that skipped this client, and
+   * recovering replays the latter too. Default false. */
+  reconnectOnGap?: boolean;
   /** Random numbers in [0, 1) for the jitter; default Math.random. */
   random?: () => number;
 }
@@ -126,6 +132,8 @@ interface Room {
 type Listener = (...args: any[]) => void;
 
 const OPEN = 1;
+/** A cursor: "<epoch>:<offset>". */
+const CURSOR = /^([0-9A-Za-z_-]{1,64}):([1-9][0-9]{0,19})$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -163,6 +171,7 @@ export class Client {
       frame: (event, data) =>
         isObject(data) ? { ...data, type: event } : data === undefined ? { type: event } : { type: event, data },
       retryAppCode: () => false,
+      reconnectOnGap: false,
       random: Math.random,
       ...options,
     };
@@ -362,18 +371,21 @@ export class Client {
   }
 
   private roomMessage(name: string, cursor: string, data: unknown): void {
-    const m = /^([0-9A-Za-z_-]{1,64}):([1-9][0-9]{0,19})$/.exec(cursor);
+    const m = CURSOR.exec(cursor);
     const r = this.roomState.get(name);
     if (m && r) {
       const offset = BigInt(m[2]);
       if (r.epoch === m[1] && r.offset !== undefined) {
         if (offset <= r.offset) return; // seen: never deliver twice
         if (offset !== r.offset + 1n) {
-          // A hole: messages were lost on the way. Reconnect with the
-          // cursor kept, which recovers them in order.
-          this.emit("error", new RequestError("gap", `room ${name}: messages after ${r.epoch}:${r.offset} are missing; recovering`));
-          this.ws?.close(1000, "gap");
-          return;
+          // A hole: the server's queue for this client dropped messages,
+          // or a broadcast skipped it (docs/protocol.md).
+          this.emit("error", new RequestError("gap", `room ${name}: messages ${r.offset + 1n} to ${offset - 1n} of ${r.epoch} did not arrive`));
+          if (this.o.reconnectOnGap) {
+            // Reconnect with the cursor kept, which recovers them in order.
+            this.ws?.close(1000, "gap");
+            return;
+          }
         }
       }
       r.epoch = m[1];
@@ -526,6 +538,15 @@ export class Client {
   cursor(room: string): string | undefined {
     const r = this.roomState.get(room);
     return r?.epoch === undefined ? undefined : `${r.epoch}:${r.offset}`;
+  }
+
+  /** restore makes the client join room on its next connection, with
+   * data, and recover it from cursor: for a page that saved its rooms and
+   * cursors (sessionStorage) and is loaded again. An invalid cursor
+   * restores the room without one. */
+  restore(room: string, cursor: string | undefined, data?: unknown): void {
+    const m = cursor === undefined ? null : CURSOR.exec(cursor);
+    this.roomState.set(room, m ? { data, joined: true, epoch: m[1], offset: BigInt(m[2]) } : { data, joined: true });
   }
 
   /** forget drops a room from the client's state without telling the

@@ -141,3 +141,31 @@ test("backoff grows with full jitter up to the cap", async (t) => {
   assert.deepEqual(delays.slice(0, 6), [10, 20, 40, 80, 80, 80]);
   assert.ok(draws.length >= 6);
 });
+
+test("a hole in a room's offsets is reported, or recovered with reconnectOnGap", async (t) => {
+  const srv = await start(t);
+  for (const reconnectOnGap of [false, true]) {
+    const room = `h:gap-${reconnectOnGap}`;
+    const c = client(t, srv.url, { reconnectOnGap });
+    const log = roomLog(c, room);
+    c.connect();
+    await c.join(room);
+    await srv.admin(`publish?room=${room}&n=1&from=1`);
+    await until(() => log.length === 1, 10000, "the first message");
+    await c.request("sayexcept", { room, data: { n: 2 } }); // skips c: a hole
+    const gap = next(c, "error", (e) => e.code === "gap");
+    const recovery = reconnectOnGap ? next(c, "recovery") : null;
+    await srv.admin(`publish?room=${room}&n=1&from=3`);
+    assert.match((await gap).message, /messages 2 to 2 of/);
+    if (reconnectOnGap) {
+      assert.deepEqual(await recovery, { room, recovered: true, replayed: 2 });
+      await until(() => log.length === 3, 10000, "the recovered messages");
+      assert.deepEqual(log, [1, 2, 3]);
+    } else {
+      await until(() => log.length === 2, 10000, "the message after the hole");
+      assert.deepEqual(log, [1, 3]);
+      assert.equal(c.state, "connected");
+    }
+    c.close();
+  }
+});

@@ -8,7 +8,8 @@
 // It prints "listening <host:port>" on stdout once it serves. Rooms named
 // "h:..." keep history; rooms named "p:..." keep history and send
 // presence events. The request events: join, leave, echo, fail, slow
-// (never answered), say (broadcast to the room), ask (asks the client
+// (never answered), say (broadcast to the room), sayexcept (the same,
+// skipping the sender), ask (asks the client
 // back with Client.Call and replies with its answer), count (counts a
 // token, to find requests handled twice), rooms (the connection's rooms),
 // kickme (broadcasts {"kick":n} to the room given, then closes with
@@ -193,6 +194,13 @@ func (s *server) router() *core.Router {
 			return err
 		}
 		return c.Hub().BroadcastToRoom(in.Room, in.Data)
+	})
+	r.On("sayexcept", func(c *core.Client, m *core.Message) error {
+		in, err := read(m)
+		if err != nil {
+			return err
+		}
+		return c.Hub().BroadcastToRoomExcept(in.Room, in.Data, c)
 	})
 	r.On("ask", func(c *core.Client, m *core.Message) error {
 		in, err := read(m)
