@@ -96,6 +96,23 @@
 // ClusterResult says which nodes answered, which are missing and which do
 // not support the request.
 //
+// MemberPresence.Events makes the hub broadcast a presence frame
+// (PresenceEventFrame) to the room with each of those hooks.
+//
+// # Requests and replies
+//
+// With Config.Requests, a text message that is a JSON object with an
+// integer "id" member is a request: it goes through hooks, middleware and
+// handler like any message, and the hub then sends one reply frame with
+// the same id, carrying what the handler set with Message.Reply, or the
+// error it returned (a ReplyError keeps its code; other errors become
+// CodeInternal). Message.ReplyLater hands the reply to a Responder that
+// answers from any goroutine. Client.Call sends a client a request and
+// waits for its reply, whatever Config.Requests says. Bounds:
+// MaxDeferredReplies later replies and MaxPendingCalls calls per client.
+// The frames are in docs/protocol.md, which the client package in
+// clients/js implements.
+//
 // # Contexts and traces
 //
 // Client.Context carries the upgrade request's context values and ends

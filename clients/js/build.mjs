@@ -1,12 +1,14 @@
-// Minifies dist/index.js (tsc's output) into dist/wshub.min.js, reports its
-// size, and copies it to the chat example, which serves it to its page.
-// With --check it only verifies that the chat's copy is up to date.
+// Minifies dist/index.js (tsc's output) into wshub.min.js and reports its
+// size. With --check it only verifies that the committed wshub.min.js is
+// the build of src/.
 import { build } from "esbuild";
 import { readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
-const chatCopy = "../../examples/chat/static/wshub.js";
+// wshub.min.js is committed: the Go package in this directory (js.go)
+// embeds it, and the chat example serves it from there.
+const bundle = "wshub.min.js";
 const out = await build({
   entryPoints: ["dist/index.js"],
   bundle: true,
@@ -27,15 +29,14 @@ if (gz > 6 * 1024) {
 if (process.argv.includes("--check")) {
   let have = "";
   try {
-    have = readFileSync(chatCopy, "utf8");
+    have = readFileSync(bundle, "utf8");
   } catch {
     // missing: reported below
   }
   if (have !== Buffer.from(code).toString("utf8")) {
-    console.error(`${chatCopy} is not the build of src/: run npm run build in clients/js and commit it`);
+    console.error(`${bundle} is not the build of src/: run npm run build in clients/js and commit it`);
     process.exit(1);
   }
 } else {
-  writeFileSync("dist/wshub.min.js", code);
-  writeFileSync(chatCopy, code);
+  writeFileSync(bundle, code);
 }

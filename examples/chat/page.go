@@ -3,21 +3,22 @@ package main
 import (
 	"embed"
 	"net/http"
+
+	"github.com/wshub/wshub/clients/js"
 )
 
-// static holds the chat page (one HTML file with its CSS and script
-// inline) and wshub.js, the client package (clients/js) that the page
-// imports: its minified build, copied here by npm run build there and
-// checked by its npm test.
+// static holds the chat page: one HTML file with its CSS and script
+// inline. The script imports the client package from /wshub.js, which
+// package clients/js serves.
 //
-//go:embed static/index.html static/wshub.js
+//go:embed static/index.html
 var static embed.FS
 
-// pageHandler serves the chat page at "/", the client package at
-// "/wshub.js", and 404 for every other path it is asked for.
+// pageHandler serves the chat page at "/", the client package (clients/js)
+// at "/wshub.js", and 404 for every other path it is asked for.
 func pageHandler() http.Handler {
 	page := mustRead("static/index.html")
-	script := mustRead("static/wshub.js")
+	script := js.Script
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body []byte
 		h := w.Header()
