@@ -421,3 +421,12 @@ func TestTooManyCalls(t *testing.T) {
 	defer r.mu.Unlock()
 	assert.Empty(t, r.calls, "ended calls are forgotten")
 }
+
+// An oversized request closes its connection with 1009, as any message.
+func TestOversizedRequestCloses(t *testing.T) {
+	_, srv := startRequestHub(t, WithConfig(DefaultConfig().WithRequests(true).WithMaxMessageSize(64)))
+	conn := dial(t, srv)
+	big := fmt.Sprintf(`{"type":"ack","id":1,"pad":"%s"}`, strings.Repeat("x", 100))
+	require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(big)))
+	assert.Equal(t, websocket.CloseMessageTooBig, readClose(t, conn).Code)
+}

@@ -27,7 +27,7 @@ func TestPageHandler(t *testing.T) {
 		t.Run(tt.path, func(t *testing.T) {
 			resp, err := http.Get(srv.URL + tt.path)
 			require.NoError(t, err)
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			body, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
 			require.Equal(t, tt.wantStatus, resp.StatusCode)
