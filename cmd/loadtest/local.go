@@ -362,22 +362,7 @@ func (g *localGroup) echoLoop(c *wsClient) {
 // newClientFrame builds a masked binary frame with a size-byte zero payload
 // and returns it with the payload's offset and the mask key.
 func newClientFrame(size int, mask uint32) (frame []byte, off int, key [4]byte) {
-	key = [4]byte{byte(mask >> 24), byte(mask >> 16), byte(mask >> 8), byte(mask)}
-	frame = append(frame, 0x80|websocket.BinaryMessage)
-	switch {
-	case size <= 125:
-		frame = append(frame, 0x80|byte(size))
-	case size <= 0xFFFF:
-		frame = append(frame, 0x80|126, byte(size>>8), byte(size))
-	default:
-		frame = append(frame, 0x80|127, 0, 0, 0, 0, byte(size>>24), byte(size>>16), byte(size>>8), byte(size))
-	}
-	frame = append(frame, key[:]...)
-	off = len(frame)
-	for i := 0; i < size; i++ {
-		frame = append(frame, key[i&3]) // 0 ^ key
-	}
-	return frame, off, key
+	return newMaskedFrame(websocket.BinaryMessage, make([]byte, size), mask)
 }
 
 // startChurn starts the pacer and one goroutine per slot: each slot waits

@@ -24,7 +24,7 @@ func (g *localGroup) requestLoop(c *wsClient) {
 		body = append(body, 'x')
 	}
 	body = append(body, `"}`...)
-	frame, off, key := newClientTextFrame(body, uint32(rand.Uint64()))
+	frame, off, key := newMaskedFrame(websocket.TextMessage, body, uint32(rand.Uint64()))
 	for seq := uint64(0); !g.stopping.Load(); seq++ {
 		id := strconv.AppendUint(nil, firstID+seq, 10)
 		for i, b := range id {
@@ -57,11 +57,11 @@ func (g *localGroup) requestLoop(c *wsClient) {
 	}
 }
 
-// newClientTextFrame masks payload into a client text frame and returns it
-// with the payload's offset and the mask key.
-func newClientTextFrame(payload []byte, mask uint32) (frame []byte, off int, key [4]byte) {
+// newMaskedFrame builds a client frame of opcode op with payload masked by
+// mask, and returns it with the payload's offset and the mask key.
+func newMaskedFrame(op int, payload []byte, mask uint32) (frame []byte, off int, key [4]byte) {
 	key = [4]byte{byte(mask >> 24), byte(mask >> 16), byte(mask >> 8), byte(mask)}
-	frame = append(frame, 0x80|websocket.TextMessage)
+	frame = append(frame, 0x80|byte(op))
 	switch size := len(payload); {
 	case size <= 125:
 		frame = append(frame, 0x80|byte(size))

@@ -124,8 +124,18 @@ func TestAppServesChat(t *testing.T) {
 	carl, carlW := joinRoom(t, base, "fx", "carl")
 	assert.ElementsMatch(t, []member{{"ann", "ann", "app-test"}, {"bob", "bob", "app-test"}, {"carl", "carl", "app-test"}},
 		carlW.members().Members)
-	assert.Equal(t, presenceEvent{Type: "presence", Room: "fx", Event: "join", User: "carl", Name: "carl", Node: "app-test"},
-		carlW.next())
+	// The announcements of ann's and bob's arrivals are broadcast by a
+	// hook after their records are written, so one may still reach carl
+	// after his list (a page applies it to the list it has: no change).
+	for {
+		p := carlW.next()
+		if p.User == "carl" {
+			assert.Equal(t, presenceEvent{Type: "presence", Room: "fx", Event: "join", User: "carl", Name: "carl", Node: "app-test"}, p)
+			break
+		}
+		require.Equal(t, "join", p.Event, "only a late arrival of a listed member may come first: %+v", p)
+		require.Contains(t, []string{"ann", "bob"}, p.User, "only a late arrival of a listed member may come first: %+v", p)
+	}
 
 	// Leave before the app stops, so the drain has nobody to wait for.
 	require.NoError(t, ann.Close())

@@ -18,33 +18,31 @@ var static embed.FS
 // at "/wshub.js", and 404 for every other path it is asked for.
 func pageHandler() http.Handler {
 	page := mustRead("static/index.html")
-	script := js.Script
+	script := js.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body []byte
-		h := w.Header()
 		switch r.URL.Path {
 		case "/":
-			body = page
-			h.Set("Content-Type", "text/html; charset=utf-8")
-			h.Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src 'self'")
 		case "/wshub.js":
-			body = script
-			h.Set("Content-Type", "text/javascript; charset=utf-8")
+			script.ServeHTTP(w, r)
+			return
 		default:
 			http.NotFound(w, r)
 			return
 		}
+		h := w.Header()
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src 'self'")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
 		if r.Method == http.MethodHead {
 			return
 		}
-		_, _ = w.Write(body)
+		_, _ = w.Write(page)
 	})
 }
 
