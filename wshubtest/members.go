@@ -355,6 +355,15 @@ func MemberChild(newAdapter func(prefix string) (core.Adapter, error)) {
 		core.WithRoomOptions(MemberRooms), core.WithPresence(memberInterval),
 		core.WithHooks(ev.Hooks("child", JoinFromQuery(nil))))
 	go h.Run()
+	// Upgrades before the hub runs get 503: the parent dials as soon as it
+	// reads the URL, so the URL comes once the hub runs.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = h.WaitRunning(ctx)
+	cancel()
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(2)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h.HandleHTTP())
 	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) {
