@@ -229,7 +229,10 @@ export class Client {
     const ws = this.ws;
     this.ws = null;
     if (ws) {
-      ws.onclose = ws.onmessage = ws.onopen = ws.onerror = null;
+      // No-ops rather than null: ws (Node) throws an "error" event that
+      // has no listener, which closing a connecting socket emits.
+      const ignore = () => {};
+      ws.onclose = ws.onmessage = ws.onopen = ws.onerror = ignore;
       try {
         ws.close(1000);
       } catch {

@@ -169,3 +169,25 @@ test("a hole in a room's offsets is reported, or recovered with reconnectOnGap",
     c.close();
   }
 });
+
+test("close() while connecting ends quietly", async (t) => {
+  // A server that accepts TCP and never answers the upgrade.
+  const { createServer } = await import("node:net");
+  const sockets = [];
+  const mute = createServer((s) => sockets.push(s)).listen(0, "127.0.0.1");
+  await new Promise((r) => mute.on("listening", r));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    mute.close();
+  });
+  const c = client(t, `ws://127.0.0.1:${mute.address().port}/ws`);
+  const states = collect(c, "state");
+  c.connect();
+  await until(() => sockets.length === 1, 5000, "the connection attempt");
+  c.close();
+  // The ws package reports the aborted handshake on the next tick; an
+  // unhandled "error" there would end this process.
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(states.map(([, s]) => s.state), ["connecting", "closed"]);
+});
