@@ -81,7 +81,7 @@ func (c *Client) readPump() {
 			// matters now, within the deadline the write pump set.
 			continue
 		}
-		if c.limiter != nil && !c.limiter.allow(now) {
+		if c.limiter != nil && !c.limiter.allow(now) && (op != opText || !c.awaitedReply(data)) {
 			h.metrics.IncrementErrors("rate_limit_exceeded")
 			if op == opText {
 				c.refuseRateLimited(data)

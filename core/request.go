@@ -100,7 +100,9 @@ func (m *Message) Reply(v any) error {
 // ReplyLater takes the reply of the request m out of the handler's hands:
 // the hub sends nothing when the handler returns (unless it returns an
 // error), and the returned Responder sends the reply later, from any
-// goroutine. A request that is never answered times out on the client. At
+// goroutine. A request that is never answered times out on the client,
+// and holds its place among the client's waiting requests until the
+// connection ends. At
 // most MaxDeferredReplies requests of a client wait at once: beyond that
 // it returns a *ReplyError with CodeTooManyRequests, which the handler
 // returns to answer the request with it. For a message that is not a
@@ -139,7 +141,7 @@ func (rs *Responder) Reply(v any) error {
 		return ErrAlreadyReplied
 	}
 	rs.r.c.undeferReply(rs.r.id)
-	return rs.r.c.Send(appendReply(nil, rs.r.id, b))
+	return rs.r.c.sendReply(appendReply(nil, rs.r.id, b))
 }
 
 // Fail sends err as the request's error: a ReplyError as it is, any other
@@ -150,7 +152,7 @@ func (rs *Responder) Fail(err error) error {
 	}
 	rs.r.c.undeferReply(rs.r.id)
 	code, msg := replyErrorOf(err)
-	return rs.r.c.Send(appendErrorReply(nil, rs.r.id, code, msg))
+	return rs.r.c.sendReply(appendErrorReply(nil, rs.r.id, code, msg))
 }
 
 // replyErrorOf is the code and message a handler's error is answered with.
@@ -242,6 +244,11 @@ func (c *Client) isDeferred(id uint64) bool {
 // calls already wait. The request waits for queue space like
 // SendWithContext. A reply that comes after the call ended is dropped and
 // reported to the OnError hooks as ErrUnknownReply.
+//
+// The client's reply is read by the goroutine that runs the handlers of
+// its messages: a handler that calls Call on its own client must do so
+// from another goroutine (and answer its request with ReplyLater), or the
+// call waits for a reply that cannot be read until ctx ends.
 func (c *Client) Call(ctx context.Context, event string, payload any) (json.RawMessage, error) {
 	var data []byte
 	switch p := payload.(type) {
@@ -256,8 +263,10 @@ func (c *Client) Call(ctx context.Context, event string, payload any) (json.RawM
 		}
 		data = b
 	}
-	if len(data) > 0 && !json.Valid(data) {
-		return nil, fmt.Errorf("wshub: call payload is not JSON")
+	if len(data) == 0 {
+		data = nil // null
+	} else if !json.Valid(data) {
+		return nil, errors.New("wshub: call payload is not JSON")
 	}
 	r := c.reqs()
 	out := make(chan callOut, 1) // one answer; the sender never waits
@@ -370,7 +379,7 @@ func (c *Client) requestOf(msg *Message) (req *inboundRequest, handled bool) {
 		// told to the client when the hub speaks the protocol.
 		c.reportError(fmt.Errorf("%w: id %d", ErrUnknownReply, f.id))
 		if takes {
-			_ = c.Send(appendErrorReply(nil, 0, CodeUnknownReply, "no request "+strconv.FormatUint(f.id, 10)+" waits for a reply"))
+			_ = c.sendReply(appendErrorReply(nil, 0, CodeUnknownReply, "no request "+strconv.FormatUint(f.id, 10)+" waits for a reply"))
 		}
 		return nil, true
 	case frameRequest:
@@ -378,7 +387,7 @@ func (c *Client) requestOf(msg *Message) (req *inboundRequest, handled bool) {
 			return nil, false
 		}
 		if c.isDeferred(f.id) {
-			_ = c.Send(appendErrorReply(nil, f.id, CodeDuplicateID, "a request with this id waits for its reply"))
+			_ = c.sendReply(appendErrorReply(nil, f.id, CodeDuplicateID, "a request with this id waits for its reply"))
 			return nil, true
 		}
 		return &inboundRequest{c: c, id: f.id}, false
@@ -386,7 +395,7 @@ func (c *Client) requestOf(msg *Message) (req *inboundRequest, handled bool) {
 		if !takes {
 			return nil, false
 		}
-		_ = c.Send(appendErrorReply(nil, 0, CodeBadRequest, "the id must be an integer from 1 to 2^53-1"))
+		_ = c.sendReply(appendErrorReply(nil, 0, CodeBadRequest, "the id must be an integer from 1 to 2^53-1"))
 		return nil, true
 	}
 	return nil, false
@@ -402,13 +411,13 @@ func (req *inboundRequest) answer(err error) {
 			req.c.undeferReply(req.id)
 		}
 		code, msg := replyErrorOf(err)
-		_ = req.c.Send(appendErrorReply(nil, req.id, code, msg))
+		_ = req.c.sendReply(appendErrorReply(nil, req.id, code, msg))
 		return
 	}
 	if req.deferred {
 		return
 	}
-	_ = req.c.Send(appendReply(nil, req.id, req.result))
+	_ = req.c.sendReply(appendReply(nil, req.id, req.result))
 }
 
 // refuseRateLimited answers a request the inbound rate limit dropped.
@@ -417,6 +426,37 @@ func (c *Client) refuseRateLimited(data []byte) {
 		return
 	}
 	if f := scanFrame(data); f.kind == frameRequest {
-		_ = c.Send(appendErrorReply(nil, f.id, CodeRateLimited, "rate limit exceeded"))
+		_ = c.sendReply(appendErrorReply(nil, f.id, CodeRateLimited, "rate limit exceeded"))
 	}
+}
+
+// sendReply queues a reply frame past the queue's bounds if need be, so
+// that the drop policy never loses an answer the client waits for. The
+// read pump waits for queue space before it handles each message, and at
+// most MaxDeferredReplies answers come from elsewhere, so replies exceed
+// the bounds by a few frames at most.
+func (c *Client) sendReply(b []byte) error {
+	f, err := c.hub.frameFor(TextMessage, b)
+	if err != nil {
+		return err
+	}
+	return c.enqueueOver(f)
+}
+
+// awaitedReply reports whether data is a reply that one of c's calls waits
+// for: the inbound rate limit lets it through, since dropping it would
+// leave the call waiting until its deadline.
+func (c *Client) awaitedReply(data []byte) bool {
+	r := c.rq.Load()
+	if r == nil {
+		return false
+	}
+	f := scanFrame(data)
+	if f.kind != frameReply {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.calls[f.id]
+	return ok
 }

@@ -430,3 +430,34 @@ func TestOversizedRequestCloses(t *testing.T) {
 	require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(big)))
 	assert.Equal(t, websocket.CloseMessageTooBig, readClose(t, conn).Code)
 }
+
+// The inbound rate limit never drops a reply a call waits for: the call
+// would wait until its deadline.
+func TestCallReplyPassesRateLimit(t *testing.T) {
+	h, srv := startHub(t, WithLimits(DefaultLimits().WithMaxMessageRate(1)),
+		WithMessageHandler(func(*Client, *Message) error { return nil }))
+	conn, c := dialWait(t, h, srv)
+	write := callClient(t, conn)
+	for range 5 { // spend the second's tokens
+		require.NoError(t, write([]byte(`{"type":"noise"}`)))
+	}
+	ctx := contextWithTimeout(t, 5*time.Second)
+	for i := range 3 {
+		res, err := c.Call(ctx, "ping", i)
+		require.NoError(t, err, "call %d", i)
+		assert.JSONEq(t, fmt.Sprintf(`{"echo":%d}`, i), string(res))
+	}
+}
+
+// An empty payload is sent as null, not as invalid JSON.
+func TestCallEmptyPayload(t *testing.T) {
+	h, srv := startHub(t)
+	conn, c := dialWait(t, h, srv)
+	callClient(t, conn)
+	ctx := contextWithTimeout(t, 5*time.Second)
+	for _, payload := range []any{json.RawMessage{}, []byte{}, nil} {
+		res, err := c.Call(ctx, "ping", payload)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"echo":null}`, string(res))
+	}
+}

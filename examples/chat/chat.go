@@ -83,6 +83,8 @@ type Chat struct {
 	nicks nickTable
 	// now stamps the room events (event.At).
 	now func() time.Time
+	// log hears what a request cannot return (see join); nil: nothing.
+	log core.Logger
 }
 
 // NewChat returns a Chat; Bind it to its hub before the hub runs.
@@ -92,6 +94,11 @@ func NewChat() *Chat { return &Chat{now: time.Now} }
 // the hub runs: the hub is built with the Chat's router, so the two cannot
 // be created in one step.
 func (ch *Chat) Bind(hub *core.Hub) { ch.hub = hub }
+
+// SetLogger sets the logger of the errors a join hits after it succeeded,
+// when the join was a request (its reply says it succeeded). Call it
+// before the hub runs.
+func (ch *Chat) SetLogger(l core.Logger) { ch.log = l }
 
 // Router returns a Router that dispatches the protocol's "type" field to
 // the chat handlers, the same way as the fx Module's router (which the app
@@ -190,7 +197,17 @@ func (ch *Chat) join(c *core.Client, m *core.Message) error {
 	joinedErr := ch.toRoom(event{Type: "joined", Room: room, Nick: nick})
 	// The member list is read once c is a member, so the presence events
 	// recorded after the read reach c too.
-	return errors.Join(checkErr, joinedErr, ch.sendMembers(c, room))
+	err = errors.Join(checkErr, joinedErr, ch.sendMembers(c, room))
+	if _, ok := m.RequestID(); ok && err != nil {
+		// c is in the room: its reply must say so. What went wrong besides
+		// (the nick check's read, the announcement, the member list) is
+		// the server's to hear.
+		if ch.log != nil {
+			ch.log.Warn("chat: joined, with errors", "client", c.ID, "room", room, "error", err)
+		}
+		return nil
+	}
+	return err
 }
 
 // nickTaken is the answer to a join whose nick is in use.

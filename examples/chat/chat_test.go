@@ -378,3 +378,29 @@ func TestPageIsServed(t *testing.T) {
 		})
 	}
 }
+
+// A join that succeeded answers its request with success even when what
+// follows it fails (here the member list: the room keeps none).
+func TestJoinRequestSucceedsDespiteSideErrors(t *testing.T) {
+	_, srv := startNode(t, core.WithRoomOptions(func(string) core.RoomOptions { return core.RoomOptions{} }))
+	conn := dialChat(t, srv.URL)
+	require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"join","room":"plain","nick":"ann","id":1}`)))
+	for {
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, data, err := conn.ReadMessage()
+		require.NoError(t, err)
+		var r struct {
+			ID     *int            `json:"id"`
+			Result json.RawMessage `json:"result"`
+			Error  json.RawMessage `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal(data, &r))
+		if r.ID == nil {
+			continue // the chat's own frames
+		}
+		assert.Equal(t, 1, *r.ID)
+		assert.Nil(t, r.Error, "the join succeeded: %s", data)
+		assert.JSONEq(t, "null", string(r.Result))
+		return
+	}
+}

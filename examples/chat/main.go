@@ -187,7 +187,10 @@ func appOptions(s settings, logger *zap.Logger) (fx.Option, error) {
 		// presence hooks; it is bound to the hub once both exist, before
 		// the hub runs (fx runs invokes before start).
 		fx.Provide(NewChat),
-		fx.Invoke(func(ch *Chat, hub *core.Hub) { ch.Bind(hub) }),
+		fx.Invoke(func(ch *Chat, hub *core.Hub, l core.Logger) {
+			ch.Bind(hub)
+			ch.SetLogger(l)
+		}),
 		chatRoutes(),
 		wshubfx.ProvideHooks(func(l core.Logger) wshubfx.HookSet {
 			return wshubfx.HookSet{Name: "chat.recovery", Hooks: core.Hooks{OnRecovery: recoveryLogger(l)}}

@@ -150,6 +150,9 @@ export class Client {
   private ended = false;
   private attempt = 0;
   private retryTimer?: ReturnType<typeof setTimeout>;
+  /** The connection is closing to recover a hole (reconnectOnGap): the
+   * messages still arriving on it are dropped, recovered after. */
+  private gapClosing = false;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
   private readonly roomState = new Map<string, Room>();
@@ -275,7 +278,10 @@ export class Client {
 
   private opened(): void {
     this.attempt = 0;
-    this.setState({ state: "connected" });
+    this.gapClosing = false;
+    // Connected from now on, but told only once the rejoins and queued
+    // requests are out, so that what a listener sends comes after them.
+    this.state = "connected";
     // Rejoin every room; those without a cursor cannot know what they
     // missed. The answers of the others come from the server.
     for (const [name, r] of this.roomState) {
@@ -286,13 +292,16 @@ export class Client {
           if (noCursor) this.emit("recovery", { room: name, recovered: false, replayed: 0, reason: "no_cursor" });
         },
         (e: Error) => {
-          if (e instanceof RequestError && (e.code === "disconnected" || e.code === "closed")) return; // the next open rejoins
+          // Cut off or timed out: the outcome is unknown, and the next
+          // connection joins again. Only the server's refusal drops it.
+          if (e instanceof RequestError && ["disconnected", "closed", "timeout"].includes(e.code)) return;
           this.roomState.delete(name);
           this.emit("error", new RequestError("rejoin_failed", `rejoining room ${name}: ${e.message}`));
         },
       );
     }
     for (const [, p] of this.pending) this.flush(p);
+    this.setState({ state: "connected" });
   }
 
   private closed(code: number, reason: string): void {
@@ -374,6 +383,7 @@ export class Client {
   }
 
   private roomMessage(name: string, cursor: string, data: unknown): void {
+    if (this.gapClosing) return;
     const m = CURSOR.exec(cursor);
     const r = this.roomState.get(name);
     if (m && r) {
@@ -386,6 +396,7 @@ export class Client {
           this.emit("error", new RequestError("gap", `room ${name}: messages ${r.offset + 1n} to ${offset - 1n} of ${r.epoch} did not arrive`));
           if (this.o.reconnectOnGap) {
             // Reconnect with the cursor kept, which recovers them in order.
+            this.gapClosing = true;
             this.ws?.close(1000, "gap");
             return;
           }
@@ -420,6 +431,7 @@ export class Client {
   }
 
   private async answer(id: unknown, event: string, data: unknown): Promise<void> {
+    const ws = this.ws; // the reply goes back on this connection or not at all
     const fn = this.handlers.get(event);
     let out: Record<string, unknown>;
     try {
@@ -429,7 +441,7 @@ export class Client {
       const code = e instanceof RequestError ? e.code : "error";
       out = { id, error: { code, message: e instanceof Error ? e.message : String(e) } };
     }
-    this.sendFrame(JSON.stringify(out));
+    if (this.ws === ws) this.sendFrame(JSON.stringify(out));
   }
 
   private sendFrame(s: string): boolean {
@@ -517,6 +529,10 @@ export class Client {
       const result = await this.call(this.o.joinEvent, this.joinData(room, data), opts?.timeout ?? this.o.timeout);
       r.data = data;
       r.joined = true;
+      // The server confirmed it: the client is in the room, also if the
+      // application forgot it while the answer was on its way (a server
+      // that moved it out of the room before joining it again).
+      this.roomState.set(room, r);
       return result;
     } catch (e) {
       if (!known && this.roomState.get(room) === r) this.roomState.delete(room);

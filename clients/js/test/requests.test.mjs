@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RequestError } from "../dist/index.js";
-import { start, client, next } from "./server.mjs";
+import { start, client, next, until } from "./server.mjs";
 
 test("requests: results, errors, timeouts, aborts", async (t) => {
   const srv = await start(t);
@@ -97,4 +97,30 @@ test("no WebSocket implementation is a clear error", async () => {
   const { Client } = await import("../dist/index.js");
   if (globalThis.WebSocket) return; // Node 22+: the global one is used
   assert.throws(() => new Client("ws://127.0.0.1:1/ws").connect(), /no WebSocket implementation/);
+});
+
+test("a join the server confirms keeps its room, even if forgotten meanwhile", async (t) => {
+  const srv = await start(t);
+  const c = client(t, srv.url);
+  c.connect();
+  const p = c.join("h:kept");
+  c.forget("h:kept"); // as a page does when the server moves it out of a room it then joins again
+  await p;
+  assert.deepEqual(c.rooms(), ["h:kept"]);
+});
+
+test("a listener of connected speaks after the rejoins", async (t) => {
+  const srv = await start(t);
+  const c = client(t, srv.url);
+  c.connect();
+  await c.join("h:first");
+  const seen = [];
+  c.on("state", (s) => {
+    // The server handles frames in order: the rooms it lists were
+    // joined before this request.
+    if (s.state === "connected") c.request("rooms").then((r) => seen.push(r));
+  });
+  await srv.admin("kick?code=1011");
+  await until(() => seen.length === 1, 10000, "the rooms answer");
+  assert.deepEqual(seen[0], ["h:first"]);
 });
