@@ -513,7 +513,6 @@ func (c *Client) teardown() {
 	}
 	c.waitWriter()
 	_ = c.ws.Close()
-	c.endCalls()
 	c.endContext()
 
 	c.mu.Lock()

@@ -81,11 +81,8 @@ func (c *Client) readPump() {
 			// matters now, within the deadline the write pump set.
 			continue
 		}
-		if c.limiter != nil && !c.limiter.allow(now) && (op != opText || !c.awaitedReply(data)) {
+		if c.limiter != nil && !c.limiter.allow(now) && (op != opText || !c.passLimit(data)) {
 			h.metrics.IncrementErrors("rate_limit_exceeded")
-			if op == opText {
-				c.refuseRateLimited(data)
-			}
 			continue
 		}
 		h.metrics.IncrementMessagesReceived()

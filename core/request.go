@@ -179,7 +179,6 @@ type requests struct {
 	deferred map[uint64]struct{}     // IDs of the client's requests answered later
 	calls    map[uint64]chan callOut // the server's calls waiting for a reply
 	nextCall uint64
-	closed   bool // the client is gone: calls fail at once
 }
 
 // callOut is a client's answer to a call.
@@ -201,12 +200,13 @@ func (c *Client) reqs() *requests {
 }
 
 // deferReply records a request answered later; false when the client
-// already has MaxDeferredReplies, or the ID is one of them.
+// already has MaxDeferredReplies. (A request whose ID is one of them was
+// answered with CodeDuplicateID before its dispatch: see requestOf.)
 func (c *Client) deferReply(id uint64) bool {
 	r := c.reqs()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, dup := r.deferred[id]; dup || len(r.deferred) >= MaxDeferredReplies {
+	if len(r.deferred) >= MaxDeferredReplies {
 		return false
 	}
 	if r.deferred == nil {
@@ -271,11 +271,7 @@ func (c *Client) Call(ctx context.Context, event string, payload any) (json.RawM
 	r := c.reqs()
 	out := make(chan callOut, 1) // one answer; the sender never waits
 	r.mu.Lock()
-	switch {
-	case r.closed:
-		r.mu.Unlock()
-		return nil, ErrConnectionClosed
-	case len(r.calls) >= MaxPendingCalls:
+	if len(r.calls) >= MaxPendingCalls {
 		r.mu.Unlock()
 		return nil, ErrTooManyCalls
 	}
@@ -311,17 +307,6 @@ func (c *Client) Call(ctx context.Context, event string, payload any) (json.RawM
 			return nil, ErrConnectionClosed
 		}
 	}
-}
-
-// endCalls fails the calls waiting on c: its connection ended.
-func (c *Client) endCalls() {
-	r := c.rq.Load()
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
 }
 
 // takeReply hands a reply frame from the client to the call waiting for
@@ -420,14 +405,29 @@ func (req *inboundRequest) answer(err error) {
 	_ = req.c.sendReply(appendReply(nil, req.id, req.result))
 }
 
-// refuseRateLimited answers a request the inbound rate limit dropped.
-func (c *Client) refuseRateLimited(data []byte) {
-	if !c.hub.cfg.Requests {
-		return
+// passLimit decides on a text message the inbound rate limit refused, with
+// one scan: a reply that one of c's calls waits for passes (dropping it
+// would leave the call waiting until its deadline); a request is answered
+// with CodeRateLimited and dropped, as is anything else.
+func (c *Client) passLimit(data []byte) bool {
+	takes := c.hub.cfg.Requests
+	if !takes && c.rq.Load() == nil {
+		return false
 	}
-	if f := scanFrame(data); f.kind == frameRequest {
-		_ = c.sendReply(appendErrorReply(nil, f.id, CodeRateLimited, "rate limit exceeded"))
+	switch f := scanFrame(data); f.kind {
+	case frameReply:
+		if r := c.rq.Load(); r != nil {
+			r.mu.Lock()
+			_, waits := r.calls[f.id]
+			r.mu.Unlock()
+			return waits
+		}
+	case frameRequest:
+		if takes {
+			_ = c.sendReply(appendErrorReply(nil, f.id, CodeRateLimited, "rate limit exceeded"))
+		}
 	}
+	return false
 }
 
 // sendReply queues a reply frame past the queue's bounds if need be, so
@@ -441,22 +441,4 @@ func (c *Client) sendReply(b []byte) error {
 		return err
 	}
 	return c.enqueueOver(f)
-}
-
-// awaitedReply reports whether data is a reply that one of c's calls waits
-// for: the inbound rate limit lets it through, since dropping it would
-// leave the call waiting until its deadline.
-func (c *Client) awaitedReply(data []byte) bool {
-	r := c.rq.Load()
-	if r == nil {
-		return false
-	}
-	f := scanFrame(data)
-	if f.kind != frameReply {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.calls[f.id]
-	return ok
 }
