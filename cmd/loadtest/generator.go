@@ -145,6 +145,7 @@ func (r *runner) run(ctx context.Context, wsURL string, kids *children) (*result
 		}
 		n := float64(conn.Connected)
 		res.Server.RSSBytesPerConn = float64(idle.RSSBytes-base.RSSBytes) / n
+		res.Server.HeapBytesPerConn = float64(idle.HeapBytes-base.HeapBytes) / n
 		res.Server.GoroutinesPerConn = float64(idle.Goroutines-base.Goroutines) / n
 		res.Server.RSSBytes = idle.RSSBytes
 		res.Server.Goroutines = idle.Goroutines

@@ -56,6 +56,7 @@ type options struct {
 	timeout         time.Duration
 	progress        bool
 	serverProfile   string
+	serverMemProf   string
 	slow            int
 	slowRead        time.Duration
 	distinct        bool
@@ -71,6 +72,7 @@ type options struct {
 	compress   bool
 	coalesce   bool
 	cpuProfile string
+	memProfile string
 	exitOnEOF  bool
 	policy     string
 	maxQueued  int64
@@ -122,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "overall deadline of the run (0: derived from -duration and -clients)")
 	fs.BoolVar(&o.progress, "progress", true, "print progress on stderr once per second")
 	fs.StringVar(&o.serverProfile, "server-cpuprofile", "", "write a CPU profile of the started server to this file")
+	fs.StringVar(&o.serverMemProf, "server-memprofile", "", "write a heap profile of the started server to this file, taken after a collection when the clients are connected (connect: idle)")
 	fs.IntVar(&o.slow, "slow", 0, "fanout: how many of the clients read slowly (one message per -slow-read); they are left out of latency and loss")
 	fs.DurationVar(&o.slowRead, "slow-read", 200*time.Millisecond, "fanout: the slow clients' pause between two messages")
 	fs.BoolVar(&o.distinct, "distinct", false, "fanout: the server sends each client its own copy of each message instead of one shared broadcast")
@@ -136,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.compress, "compress", false, "server: core.Config.EnableCompression")
 	fs.BoolVar(&o.coalesce, "coalesce", false, "server: core.Config.CoalesceWrites")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (generator or -serve) to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "-serve: overwrite this file with a heap profile at each collected stats request")
 	fs.BoolVar(&o.exitOnEOF, "exit-on-eof", false, "-serve: stop when stdin reaches EOF (set by the generator)")
 	fs.StringVar(&o.policy, "policy", "newest", "server: drop policy for full client queues: newest, oldest or disconnect")
 	fs.Int64Var(&o.maxQueued, "max-queued", 0, "server: core.Config.MaxQueuedBytes (0: core's default)")

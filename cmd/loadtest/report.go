@@ -51,6 +51,7 @@ type latency struct {
 type serverResult struct {
 	Available         bool    `json:"available"`
 	RSSBytesPerConn   float64 `json:"rss_bytes_per_conn"`
+	HeapBytesPerConn  float64 `json:"heap_bytes_per_conn"`
 	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
 	CPUUsPerDelivery  float64 `json:"cpu_us_per_delivery"`
 	RSSBytes          int64   `json:"rss_bytes"`
@@ -254,6 +255,7 @@ func printTable(out io.Writer, r *result) error {
 	if r.Server.Available {
 		if r.Scenario != scChurn {
 			row("server RSS per idle conn", "%.0f bytes (%.1f KB)", r.Server.RSSBytesPerConn, r.Server.RSSBytesPerConn/1024)
+			row("server heap per idle conn", "%.0f bytes (%.1f KB)", r.Server.HeapBytesPerConn, r.Server.HeapBytesPerConn/1024)
 			row("server goroutines per conn", "%.2f", r.Server.GoroutinesPerConn)
 		}
 		unit := "delivery"

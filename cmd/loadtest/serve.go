@@ -51,7 +51,7 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 	if history == 0 {
 		history = loadserver.DefaultHistorySize
 	}
-	srv := loadserver.New(loadserver.Config{Hub: cfg, MaxClients: capacity, DropPolicy: policy, HistorySize: history})
+	srv := loadserver.New(loadserver.Config{Hub: cfg, MaxClients: capacity, DropPolicy: policy, HistorySize: history, HeapProfile: o.memProfile})
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

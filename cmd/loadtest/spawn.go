@@ -92,6 +92,9 @@ func startServer(ctx context.Context, o *options, kids *children) (*serverProc, 
 	if o.serverProfile != "" {
 		args = append(args, "-cpuprofile", o.serverProfile)
 	}
+	if o.serverMemProf != "" {
+		args = append(args, "-memprofile", o.serverMemProf)
+	}
 	cmd, stdin, stdout, err := kids.startSelf("server", args...)
 	if err != nil {
 		return nil, err

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -62,6 +65,9 @@ type Config struct {
 	// core.RecoverParam cursors gets what it missed. Zero: no room keeps
 	// history, and history runs fail with ErrNoHistory.
 	HistorySize int
+	// HeapProfile, when set, is a file that each Stats(true) call
+	// overwrites with a heap profile taken right after its collection.
+	HeapProfile string
 }
 
 // Server is a core.Hub with the control API of the load generator. Create it
@@ -255,6 +261,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Stats(gc bool) Stats {
 	if gc {
 		debug.FreeOSMemory()
+		if s.cfg.HeapProfile != "" {
+			s.writeHeapProfile()
+		}
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -278,6 +287,21 @@ func (s *Server) Stats(gc bool) Stats {
 		HistoryLost:       s.counters.histLost.Load(),
 		HistoryDuplicates: s.counters.histDupes.Load(),
 		HistoryDropped:    s.counters.histDropped.Load(),
+	}
+}
+
+// writeHeapProfile writes the heap profile to cfg.HeapProfile; a failure
+// is logged, since stats must not fail for it.
+func (s *Server) writeHeapProfile() {
+	f, err := os.Create(s.cfg.HeapProfile)
+	if err == nil {
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		log.Printf("loadserver: heap profile: %v", err)
 	}
 }
 
