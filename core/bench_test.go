@@ -35,7 +35,7 @@ func benchHub(b *testing.B, n int, stalled bool) (*Hub, []*Client) {
 	clients := make([]*Client, n)
 	for i := range clients {
 		c := &Client{ID: newClientID(), hub: h, conn: &discardConn{}}
-		c.writing = stalled
+		c.sq.writing = stalled
 		if stalled {
 			c.sq.q = &frameQueue{s: make([]*frame, 0, 128)} // steady state: the queue array is reused
 		}

@@ -34,19 +34,12 @@ type Client struct {
 	connectedAt time.Time
 
 	// mu guards the send queue and the close state below.
-	mu          sync.Mutex
-	sq          sendQueue
-	writing     bool   // a write pump is running
-	closing     bool   // no new data accepted; a close frame is pending or sent
-	closed      bool   // torn down
-	pendingPing []byte // our latest ping, waiting for the write pump
-	pendingPong []byte // the pong owed for the peer's latest ping
-	closeFrame  []byte // close frame waiting for the write pump
-	closeSent   bool
-	closeCode   int
-	writerDone  chan struct{} // closed by the write pump when it stops, if someone waits
-	idleSince   int64         // unix nanos when the queue last turned empty
-	closedAt    time.Time
+	mu        sync.Mutex
+	sq        sendQueue // what the write pump has to write (sendqueue.go)
+	closing   bool      // no new data accepted; a close frame is pending or sent
+	closed    bool      // torn down
+	closeCode int
+	closedAt  time.Time
 
 	// state guards rooms, user ID, metadata and callbacks.
 	state     sync.RWMutex

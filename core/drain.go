@@ -70,7 +70,7 @@ func (h *Hub) reapIdle(now time.Time) bool {
 	idleBefore := now.Add(-h.drainTimeout).UnixNano()
 	for _, c := range h.clients.all() {
 		c.mu.Lock()
-		idle := !c.writing && c.idleSince <= idleBefore // a queue is never non-empty without a pump
+		idle := c.sq.idle(idleBefore)
 		c.mu.Unlock()
 		if idle {
 			c.CloseWithCode(websocket.CloseGoingAway, "server draining") //nolint:errcheck // always nil

@@ -67,6 +67,7 @@ type Hub struct {
 	drainTimeout     time.Duration
 	hookTimeout      time.Duration
 	dropPolicy       DropPolicy
+	qlim             queueLimits // every client's send queue bounds and policy
 	skipLatency      bool
 	roomOpts         RoomOptionsFunc
 	// hist stores history rooms: the adapter's HistoryAdapter, or histMem
@@ -166,6 +167,7 @@ func NewHub(opts ...Option) *Hub {
 	}
 	h.cfg = h.cfg.withDefaults()
 	h.inbound.max = h.cfg.MaxInboundBytes
+	h.qlim = newQueueLimits(&h.cfg, h.dropPolicy)
 	h.maxConns = connectionCap(h.limits.MaxConnections, openFileLimit)
 	h.adapterMetrics, _ = h.metrics.(AdapterMetricsCollector)
 	h.deliveryMetrics, _ = h.metrics.(DeliveryMetricsCollector)
@@ -453,7 +455,7 @@ func (h *Hub) register(c *Client) error {
 	// send may start its write pump, which writes idleSince, at once.
 	now := time.Now()
 	c.connectedAt = now
-	c.idleSince = now.UnixNano()
+	c.sq.idleSince = now.UnixNano()
 	if h.limits.MaxMessageRate > 0 {
 		c.limiter = newTokenBucket(h.limits.MaxMessageRate)
 	}
@@ -477,81 +479,6 @@ func (h *Hub) register(c *Client) error {
 	h.wg.Add(1)
 	go c.readPump()
 	return nil
-}
-
-// ping queues a ping and schedules the next one.
-func (c *Client) ping() {
-	c.mu.Lock()
-	done := c.closing || c.closed
-	t := c.pingTimer
-	c.mu.Unlock()
-	if done {
-		return
-	}
-	c.queueControl(appendControl(nil, websocket.PingMessage, nil))
-	t.Reset(c.hub.cfg.PingPeriod)
-}
-
-// teardown runs the disconnect path once, from the read pump.
-func (c *Client) teardown() {
-	h := c.hub
-	c.mu.Lock()
-	c.beginCloseLocked()
-	c.closed = true
-	if c.closeFrame == nil {
-		// With our close frame still pending (a handler panic, an oversized
-		// message, Close racing the reader's end), the write pump writes
-		// the messages queued before it first, as Close promises.
-		c.releaseQueueLocked()
-	}
-	graceful := c.closeFrame != nil || c.closeSent
-	t := c.pingTimer
-	c.mu.Unlock()
-	t.Stop()
-	if !graceful {
-		_ = c.conn.Close()
-	}
-	c.waitWriter()
-	_ = c.ws.Close()
-	c.endContext()
-
-	c.mu.Lock()
-	code := c.closeCode
-	c.mu.Unlock()
-	if code == 0 {
-		code = websocket.CloseAbnormalClosure
-	}
-	if h.closeMetrics != nil {
-		h.closeMetrics.IncrementCloseCode(code)
-	}
-
-	if h.hooks.BeforeDisconnect != nil {
-		h.runWithTimeout("BeforeDisconnect", func() { h.hooks.BeforeDisconnect(c) })
-	}
-	c.state.Lock()
-	c.gone = true
-	c.state.Unlock()
-	h.LeaveAllRooms(c)
-	c.state.Lock()
-	h.users.remove(c, c.userID)
-	cbs := c.onClose
-	c.state.Unlock()
-	if h.clients.remove(c) {
-		h.metrics.DecrementConnections()
-		h.admitted.Add(-1)
-		if h.count.Add(-1) == 0 {
-			select {
-			case h.emptySig <- struct{}{}:
-			default:
-			}
-		}
-	}
-	for _, fn := range cbs {
-		h.safeCall("OnClose", func() { fn(c) })
-	}
-	if h.hooks.AfterDisconnect != nil {
-		h.goHook("AfterDisconnect", func() { h.hooks.AfterDisconnect(c) })
-	}
 }
 
 // goHook runs fn in a tracked goroutine, recovering panics.

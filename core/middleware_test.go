@@ -85,7 +85,7 @@ func TestCoalesceWritesJoinsText(t *testing.T) {
 	h := NewHub(WithConfig(DefaultConfig().WithCoalesceWrites(true)))
 	conn := &countConn{}
 	c := &Client{ID: "c", hub: h, conn: conn}
-	c.writing = true
+	c.sq.writing = true
 	require.NoError(t, c.Send([]byte("a")))
 	require.NoError(t, c.Send([]byte("b")))
 	require.NoError(t, c.SendBinary([]byte{7}))

@@ -59,7 +59,7 @@ func (c *Client) readPump() {
 		now := time.Now()
 		switch op {
 		case opPing:
-			c.queueControl(appendControl(nil, websocket.PongMessage, data))
+			c.queuePong(appendControl(nil, websocket.PongMessage, data))
 			c.extendReadDeadline(now)
 			continue
 		case opPong:
@@ -145,7 +145,7 @@ func (c *Client) readError(in *inbound, err error) {
 // connection, and the peer could then lose our close frame and its code.
 func (c *Client) discardInput(in *inbound, aligned bool) {
 	c.mu.Lock()
-	if !c.closeSent { // the write pump shortens it to closeGrace once the frame is out
+	if !c.sq.closeSent { // the write pump shortens it to closeGrace once the frame is out
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.hub.cfg.WriteWait + closeGrace))
 	}
 	c.mu.Unlock()
@@ -337,9 +337,8 @@ func (c *Client) peerClosed(code int) {
 	c.beginCloseLocked()
 	// The peer is leaving: answer its close at once instead of after what
 	// is still queued for it.
-	c.releaseQueueLocked()
-	c.closeFrame = appendClose(nil, code, "") // 1005: an empty close, as the peer's
-	if c.wakeLocked() {
+	c.sq.release()
+	if c.sq.setClose(appendClose(nil, code, "")) { // 1005: an empty close, as the peer's
 		go c.writePump()
 	}
 }

@@ -20,7 +20,7 @@ import (
 func stalledClient(t *testing.T, h *Hub) *Client {
 	t.Helper()
 	c := &Client{ID: newClientID(), hub: h}
-	c.writing = true // pretend a pump is busy: enqueue never starts one
+	c.sq.writing = true // pretend a pump is busy: enqueue never starts one
 	return c
 }
 
@@ -181,7 +181,7 @@ func TestWritePumpOneWritePerBatch(t *testing.T) {
 	h := NewHub()
 	conn := &countConn{}
 	c := &Client{ID: "c", hub: h, conn: conn}
-	c.writing = true // hold the pump while we queue
+	c.sq.writing = true // hold the pump while we queue
 	for i := 0; i < 100; i++ {
 		require.NoError(t, c.Send([]byte{byte(i)}))
 	}

@@ -126,7 +126,7 @@ func TestDisconnectSlowOnFullQueue(t *testing.T) {
 	assert.Equal(t, int64(1), m.Stats().Errors["slow_client"])
 	c.mu.Lock()
 	assert.Equal(t, 1013, c.closeCode)
-	assert.Equal(t, appendClose(nil, 1013, "slow client"), c.closeFrame)
+	assert.Equal(t, appendClose(nil, 1013, "slow client"), c.sq.closeFrame)
 	c.mu.Unlock()
 }
 
@@ -237,4 +237,172 @@ func TestDropOldestQueueDoesNotGrow(t *testing.T) {
 	defer c.mu.Unlock()
 	assert.Equal(t, 8, c.sq.count())
 	assert.Equal(t, full, cap(c.sq.q.s), "the array grew")
+}
+
+func TestSendQueueOfferPolicies(t *testing.T) {
+	frames := func(ss ...string) []*frame {
+		out := make([]*frame, len(ss))
+		for i, s := range ss {
+			out[i] = textFrame(s)
+		}
+		return out
+	}
+	names := func(fs []*frame) []string {
+		out := []string{}
+		for _, f := range fs {
+			out = append(out, string(f.data))
+		}
+		return out
+	}
+	tests := []struct {
+		name        string
+		policy      DropPolicy
+		maxN        int
+		maxBytes    int64
+		give        []string
+		wantResults []offerResult
+		wantEvicted []string
+		wantQueued  []string
+	}{
+		{
+			name: "drop newest keeps the oldest", policy: DropNewest, maxN: 2, maxBytes: 100,
+			give:        []string{"1", "2", "3"},
+			wantResults: []offerResult{offerQueued, offerQueued, offerDropped},
+			wantEvicted: []string{}, wantQueued: []string{"1", "2"},
+		},
+		{
+			name: "drop oldest keeps the newest", policy: DropOldest, maxN: 2, maxBytes: 100,
+			give:        []string{"1", "2", "3", "4"},
+			wantResults: []offerResult{offerQueued, offerQueued, offerQueued, offerQueued},
+			wantEvicted: []string{"1", "2"}, wantQueued: []string{"3", "4"},
+		},
+		{
+			name: "drop oldest evicts by bytes", policy: DropOldest, maxN: 10, maxBytes: 6,
+			give:        []string{"aaa", "bbb", "cccccc"},
+			wantResults: []offerResult{offerQueued, offerQueued, offerQueued},
+			// Admitted while below the byte bound: bytes pass it by one message.
+			wantEvicted: []string{"aaa"}, wantQueued: []string{"bbb", "cccccc"},
+		},
+		{
+			name: "disconnect slow refuses and says so", policy: DisconnectSlow, maxN: 1, maxBytes: 100,
+			give:        []string{"1", "2"},
+			wantResults: []offerResult{offerQueued, offerSlow},
+			wantEvicted: []string{}, wantQueued: []string{"1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := queueLimits{maxN: tt.maxN, maxBytes: tt.maxBytes, policy: tt.policy, batchN: 100, batchBytes: 100}
+			var s sendQueue
+			var evicted []*frame
+			for i, f := range frames(tt.give...) {
+				res, ev, start := s.offer(f, &l, evicted)
+				evicted = ev
+				assert.Equal(t, tt.wantResults[i], res, "offer %d", i)
+				assert.Equal(t, i == 0, start, "only the first frame starts a pump")
+			}
+			assert.Equal(t, tt.wantEvicted, names(evicted))
+			b := s.next(&l)
+			assert.Equal(t, tt.wantQueued, names(b.frames))
+			putQueue(b.q)
+		})
+	}
+}
+
+// The close frame waits for every pending data frame; owed pings and pongs
+// go out with the next batch, one pong at most.
+func TestSendQueueNextOrder(t *testing.T) {
+	l := queueLimits{maxN: 10, maxBytes: 1 << 20, batchN: 2, batchBytes: 1 << 20}
+	var s sendQueue
+	for _, m := range []string{"a", "b", "c"} {
+		s.push(textFrame(m))
+	}
+	assert.False(t, s.setPong([]byte("pong1")), "a pump was started by the first push")
+	s.setPong([]byte("pong2"))
+	s.setPing()
+	s.setClose([]byte("close"))
+
+	b := s.next(&l)
+	require.Len(t, b.frames, 2)
+	assert.True(t, b.ping)
+	assert.Equal(t, "pong2", string(b.pong), "a newer pong replaces one not yet written")
+	assert.Nil(t, b.closeFrame, "data frames are still pending")
+	assert.Equal(t, 3, s.count(), "the batch in flight counts until written")
+	putQueue(b.q)
+
+	b = s.next(&l)
+	require.Len(t, b.frames, 1)
+	assert.Equal(t, "c", string(b.frames[0].data))
+	assert.False(t, b.ping)
+	assert.Nil(t, b.pong)
+	assert.Equal(t, "close", string(b.closeFrame))
+	assert.True(t, s.closeSent)
+	putQueue(b.q)
+
+	b = s.next(&l)
+	assert.True(t, b.empty())
+	assert.Zero(t, s.count())
+	ch := s.waitStopped()
+	require.NotNil(t, ch)
+	s.stop(true)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("stop did not wake the waiter")
+	}
+	assert.Nil(t, s.waitStopped(), "no pump runs")
+	assert.True(t, s.idle(time.Now().UnixNano()))
+}
+
+func TestSendQueueReleaseAndWait(t *testing.T) {
+	var s sendQueue
+	s.push(textFrame("a"))
+	s.setPing()
+	ch := s.wait()
+	s.release()
+	select {
+	case <-ch:
+	default:
+		t.Fatal("release did not wake those waiting for space")
+	}
+	b := s.next(&queueLimits{maxN: 1, maxBytes: 1, batchN: 1, batchBytes: 1})
+	assert.True(t, b.empty(), "released frames and pings are gone")
+}
+
+// BenchmarkSendQueueOffer is one enqueue and its share of the pump's take
+// in steady state: it must not allocate.
+func BenchmarkSendQueueOffer(b *testing.B) {
+	l := queueLimits{maxN: 256, maxBytes: 4 << 20, policy: DropNewest, batchN: 128, batchBytes: 2 << 20}
+	f := newFrame(TextMessage, make([]byte, 128))
+	var s sendQueue
+	var buf [4]*frame
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if res, _, _ := s.offer(f, &l, buf[:0]); res != offerQueued {
+			b.Fatal("offer refused")
+		}
+		if i%64 == 63 { // the pump takes and writes a batch
+			bt := s.next(&l)
+			putQueue(bt.q)
+			s.written()
+		}
+	}
+}
+
+// BenchmarkSendQueueOfferDropOldest is an enqueue into a full queue that
+// evicts: no allocation either.
+func BenchmarkSendQueueOfferDropOldest(b *testing.B) {
+	l := queueLimits{maxN: 64, maxBytes: 4 << 20, policy: DropOldest, batchN: 32, batchBytes: 2 << 20}
+	f := newFrame(TextMessage, make([]byte, 128))
+	var s sendQueue
+	var buf [4]*frame
+	for range 64 {
+		s.offer(f, &l, buf[:0])
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ev, _ := s.offer(f, &l, buf[:0]); len(ev) != 1 {
+			b.Fatal("no eviction")
+		}
+	}
 }

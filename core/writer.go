@@ -2,60 +2,12 @@ package core
 
 import (
 	"context"
-	"encoding/binary"
 	"net"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
-
-// frame is one outbound data message. A broadcast allocates one frame and
-// queues the same pointer for every recipient.
-type frame struct {
-	typ  MessageType
-	data []byte
-
-	// pm frames the message for compressed connections, built once on first
-	// use and shared by every writer.
-	pmOnce sync.Once
-	pm     *websocket.PreparedMessage
-	pmErr  error
-}
-
-func newFrame(typ MessageType, data []byte) *frame { return &frame{typ: typ, data: data} }
-
-// checkText returns ErrInvalidUTF8 for text that is not valid UTF-8, unless
-// the checks are off.
-func (h *Hub) checkText(typ MessageType, data []byte) error {
-	if typ == TextMessage && !h.cfg.DisableUTF8Validation && !utf8.Valid(data) {
-		h.metrics.IncrementErrors("invalid_utf8_send")
-		return ErrInvalidUTF8
-	}
-	return nil
-}
-
-// frameFor returns the frame of a send after checkText.
-func (h *Hub) frameFor(typ MessageType, data []byte) (*frame, error) {
-	if err := h.checkText(typ, data); err != nil {
-		return nil, err
-	}
-	return newFrame(typ, data), nil
-}
-
-// refusedText logs, at a bounded rate, a text send refused by a method that
-// returns no error (checkText counted it).
-func (h *Hub) refusedText(op string) {
-	if h.utf8Log.allow() {
-		h.logger.Warn("refused to send text that is not valid UTF-8", "op", op)
-	}
-}
-
-func (f *frame) prepared() (*websocket.PreparedMessage, error) {
-	f.pmOnce.Do(func() { f.pm, f.pmErr = websocket.NewPreparedMessage(int(f.typ), f.data) })
-	return f.pm, f.pmErr
-}
 
 // bufPool recycles the write pump's batch buffers.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -85,24 +37,7 @@ const (
 
 // fitsLocked reports whether the client's queue admits one more frame;
 // c.mu must be held.
-func (c *Client) fitsLocked() bool {
-	return c.sq.fits(c.hub.cfg.SendChannelSize, c.hub.cfg.MaxQueuedBytes)
-}
-
-// pushLocked appends f to the queue and reports whether the caller must
-// start a write pump; c.mu must be held.
-func (c *Client) pushLocked(f *frame) bool {
-	c.sq.push(f)
-	return c.wakeLocked()
-}
-
-// wakeLocked marks the write pump running and reports whether it was not,
-// in which case the caller starts it after unlocking; c.mu must be held.
-func (c *Client) wakeLocked() bool {
-	start := !c.writing
-	c.writing = true
-	return start
-}
+func (c *Client) fitsLocked() bool { return c.sq.fits(&c.hub.qlim) }
 
 // enqueue queues f without blocking, applying the drop policy when the
 // queue is at its bounds.
@@ -112,13 +47,37 @@ func (c *Client) enqueue(f *frame) error {
 		c.mu.Unlock()
 		return ErrConnectionClosed
 	}
-	if !c.fitsLocked() {
-		return c.overflow(f)
+	if c.sq.fits(&c.hub.qlim) { // the common case, without offer's policy
+		start := c.sq.push(f)
+		c.mu.Unlock()
+		if start {
+			go c.writePump()
+		}
+		return nil
 	}
-	start := c.pushLocked(f)
+	var buf [4]*frame
+	res, evicted, start := c.sq.offer(f, &c.hub.qlim, buf[:0])
+	switch res {
+	case offerSlow:
+		gone, startSlow := c.disconnectSlowLocked() // the client is open: checked above
+		c.mu.Unlock()
+		if startSlow {
+			go c.writePump()
+		}
+		c.reportSlow(gone)
+		c.hub.dropped(c, f.data)
+		return ErrSendBufferFull
+	case offerDropped:
+		c.mu.Unlock()
+		c.hub.dropped(c, f.data)
+		return ErrSendBufferFull
+	}
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
+	}
+	for _, e := range evicted {
+		c.hub.dropped(c, e.data)
 	}
 	return nil
 }
@@ -133,52 +92,12 @@ func (c *Client) enqueueOver(f *frame) error {
 		c.mu.Unlock()
 		return ErrConnectionClosed
 	}
-	start := c.pushLocked(f)
+	start := c.sq.push(f)
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
 	}
 	return nil
-}
-
-// overflow applies the drop policy to f, which did not fit. It is called
-// with c.mu held and releases it.
-func (c *Client) overflow(f *frame) error {
-	h := c.hub
-	switch h.dropPolicy {
-	case DropOldest:
-		// Evict until f fits; when the batch being written fills the
-		// bounds alone (SendChannelSize 1, or one message over
-		// MaxQueuedBytes), f waits beyond them in place of every older
-		// pending message: the newest is never the one lost.
-		var buf [4]*frame
-		evicted := buf[:0]
-		for !c.fitsLocked() && c.sq.pending() > 0 {
-			evicted = append(evicted, c.sq.popOldest())
-		}
-		start := c.pushLocked(f)
-		c.mu.Unlock()
-		if start {
-			go c.writePump()
-		}
-		for _, e := range evicted {
-			h.dropped(c, e.data)
-		}
-		return nil
-	case DisconnectSlow:
-		gone, start := c.disconnectSlowLocked() // the client is open: enqueue checked
-		c.mu.Unlock()
-		if start {
-			go c.writePump()
-		}
-		c.reportSlow(gone)
-		h.dropped(c, f.data)
-		return ErrSendBufferFull
-	default:
-		c.mu.Unlock()
-		h.dropped(c, f.data)
-		return ErrSendBufferFull
-	}
 }
 
 // disconnectSlowLocked starts closing the open client with 1013 because it
@@ -190,8 +109,8 @@ func (c *Client) overflow(f *frame) error {
 func (c *Client) disconnectSlowLocked() (*frameQueue, bool) {
 	c.beginCloseLocked()
 	c.closeCode = websocket.CloseTryAgainLater
-	c.closeFrame = appendClose(nil, websocket.CloseTryAgainLater, slowClientReason)
-	return c.sq.drop(), c.wakeLocked()
+	gone := c.sq.drop()
+	return gone, c.sq.setClose(appendClose(nil, websocket.CloseTryAgainLater, slowClientReason))
 }
 
 // slowClientReason is the reason of the close frame DisconnectSlow sends.
@@ -245,7 +164,7 @@ func (c *Client) enqueueWait(ctx context.Context, f *frame) error {
 			return ErrConnectionClosed
 		}
 		if c.fitsLocked() {
-			start := c.pushLocked(f)
+			start := c.sq.push(f)
 			c.mu.Unlock()
 			if start {
 				go c.writePump()
@@ -290,22 +209,29 @@ func (c *Client) awaitSpace() bool {
 	}
 }
 
-// queueControl queues a ping or pong frame (already encoded). A newer one
-// replaces one of the same kind not yet written: RFC 6455 lets a pong answer
-// only the latest ping, and a peer that pings without reading must not grow
-// a backlog.
-func (c *Client) queueControl(b []byte) {
+// queuePing owes the peer a ping, unless the connection is ending.
+func (c *Client) queuePing() {
 	c.mu.Lock()
-	if c.closed || c.closeSent {
+	if c.closed || c.sq.closeSent {
 		c.mu.Unlock()
 		return
 	}
-	if b[0]&0x0f == websocket.PingMessage {
-		c.pendingPing = b
-	} else {
-		c.pendingPong = b
+	start := c.sq.setPing()
+	c.mu.Unlock()
+	if start {
+		go c.writePump()
 	}
-	start := c.wakeLocked()
+}
+
+// queuePong owes the peer pong (an encoded frame), unless the connection
+// is ending.
+func (c *Client) queuePong(pong []byte) {
+	c.mu.Lock()
+	if c.closed || c.sq.closeSent {
+		c.mu.Unlock()
+		return
+	}
+	start := c.sq.setPong(pong)
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
@@ -322,15 +248,16 @@ func (c *Client) startClose(code int, reason string) bool {
 	}
 	c.beginCloseLocked()
 	c.closeCode = code
-	c.closeFrame = appendClose(nil, code, reason)
-	c.sq.signal() // those waiting for space see the close
-	start := c.wakeLocked()
+	start := c.sq.setClose(appendClose(nil, code, reason))
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
 	}
 	return true
 }
+
+// pingFrame is the ping the hub sends: no payload.
+var pingFrame = appendControl(nil, websocket.PingMessage, nil)
 
 // writePump writes everything queued, as separate frames in as few syscalls
 // as possible, and exits when the queue is empty. Only the write pump writes
@@ -339,48 +266,40 @@ func (c *Client) writePump() {
 	bp := getBuf()
 	defer putBuf(bp)
 	h := c.hub
-	// One batch holds at most half the client's bounds (or one larger
-	// message), so that senders find room while it is written.
-	maxN := max(1, h.cfg.SendChannelSize/2)
-	maxBytes := max(1, h.cfg.MaxQueuedBytes/2)
 	wroteData := false // a ping or pong alone does not end the client's idleness
 	for {
 		c.mu.Lock()
-		c.sq.written() // the previous batch, if any, is out
-		if c.closed && c.closeFrame == nil {
-			c.releaseQueueLocked()
-			c.stopWritingLocked(wroteData)
+		if c.closed && c.sq.closeFrame == nil {
+			c.sq.written()
+			c.sq.release()
+			c.sq.stop(wroteData)
 			c.mu.Unlock()
 			return
 		}
-		batch, frames := c.sq.take(maxN, maxBytes)
-		ping, pong := c.pendingPing, c.pendingPong
-		c.pendingPing, c.pendingPong = nil, nil
-		var closeFrame []byte
-		if c.sq.pending() == 0 && c.closeFrame != nil {
-			closeFrame = c.closeFrame
-			c.closeFrame = nil
-			c.closeSent = true
-		}
-		if len(frames) == 0 && len(ping) == 0 && len(pong) == 0 && closeFrame == nil {
-			c.stopWritingLocked(wroteData)
+		b := c.sq.next(&h.qlim)
+		if b.empty() {
+			c.sq.stop(wroteData)
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
-		wroteData = wroteData || len(frames) > 0
+		wroteData = wroteData || len(b.frames) > 0
 
-		*bp = append(append((*bp)[:0], ping...), pong...)
-		n, err := c.writeFrames(frames, bp)
-		if err == nil && closeFrame != nil {
-			*bp = append(*bp, closeFrame...)
+		*bp = (*bp)[:0]
+		if b.ping {
+			*bp = append(*bp, pingFrame...)
+		}
+		*bp = append(*bp, b.pong...)
+		n, err := c.writeFrames(b.frames, bp)
+		if err == nil && b.closeFrame != nil {
+			*bp = append(*bp, b.closeFrame...)
 		}
 		if err == nil && len(*bp) > 0 {
 			err = c.flush(*bp, nil)
 			*bp = (*bp)[:0]
 		}
-		if batch != nil {
-			putQueue(batch)
+		if b.q != nil {
+			putQueue(b.q)
 		}
 		if n > 0 {
 			h.metrics.IncrementMessagesSent(n)
@@ -394,11 +313,11 @@ func (c *Client) writePump() {
 			if c.closedAt.IsZero() {
 				c.closedAt = time.Now()
 			}
-			c.closeFrame = nil
+			c.sq.closeFrame = nil
 			c.mu.Unlock()
 			continue
 		}
-		if closeFrame != nil {
+		if b.closeFrame != nil {
 			// Give the peer a moment to answer our close frame; the read pump
 			// then sees its close or a timeout and tears the client down.
 			// Under c.mu, so the reader cannot extend it afterwards.
@@ -413,29 +332,6 @@ func (c *Client) writePump() {
 			time.Sleep(h.cfg.WriteLinger)
 		}
 	}
-}
-
-// stopWritingLocked marks the pump stopped and wakes whoever waits for it;
-// after data frames (not pings or pongs alone) the client's idleness starts
-// over, for the drain's idle reaper.
-func (c *Client) stopWritingLocked(wroteData bool) {
-	c.writing = false
-	if wroteData {
-		c.idleSince = time.Now().UnixNano()
-	}
-	if c.writerDone != nil {
-		close(c.writerDone)
-		c.writerDone = nil
-	}
-}
-
-// releaseQueueLocked drops what is pending without reporting it (the
-// connection is ending) and wakes those waiting for space.
-func (c *Client) releaseQueueLocked() {
-	if q := c.sq.drop(); q != nil {
-		putQueue(q)
-	}
-	c.pendingPing, c.pendingPong = nil, nil
 }
 
 // writeFrames encodes frames into *buf, flushing when it grows large, and
@@ -555,68 +451,9 @@ func deadlineDue(deadline, now time.Time, d time.Duration) bool {
 // waitWriter blocks until no write pump runs for c.
 func (c *Client) waitWriter() {
 	c.mu.Lock()
-	if !c.writing {
-		c.mu.Unlock()
-		return
-	}
-	if c.writerDone == nil {
-		c.writerDone = make(chan struct{})
-	}
-	ch := c.writerDone
+	ch := c.sq.waitStopped()
 	c.mu.Unlock()
-	<-ch
-}
-
-// appendHeader appends an unmasked server frame header (FIN set).
-func appendHeader(b []byte, opcode byte, n int) []byte {
-	b = append(b, 0x80|opcode)
-	switch {
-	case n <= 125:
-		b = append(b, byte(n))
-	case n <= 0xFFFF:
-		b = append(b, 126, byte(n>>8), byte(n))
-	default:
-		b = append(b, 127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	if ch != nil {
+		<-ch
 	}
-	return b
-}
-
-// appendControl appends a control frame; payload is cut to 125 bytes.
-func appendControl(b []byte, opcode byte, payload []byte) []byte {
-	if len(payload) > 125 {
-		payload = payload[:125]
-	}
-	b = appendHeader(b, opcode, len(payload))
-	return append(b, payload...)
-}
-
-// sendableCloseCode reports whether code may appear in a close frame
-// (RFC 6455 section 7.4).
-func sendableCloseCode(code int) bool {
-	switch {
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
-		return true
-	case code >= 3000 && code <= 4999:
-		return true
-	}
-	return false
-}
-
-// appendClose appends a close frame with code and reason (reason cut to fit,
-// on a UTF-8 boundary).
-func appendClose(b []byte, code int, reason string) []byte {
-	if code == websocket.CloseNoStatusReceived {
-		return appendHeader(b, websocket.CloseMessage, 0)
-	}
-	if len(reason) > 123 {
-		reason = reason[:123]
-		for len(reason) > 0 && !utf8.ValidString(reason) {
-			reason = reason[:len(reason)-1]
-		}
-	}
-	payload := make([]byte, 2, 2+len(reason))
-	binary.BigEndian.PutUint16(payload, uint16(code))
-	payload = append(payload, reason...)
-	return appendControl(b, websocket.CloseMessage, payload)
 }
