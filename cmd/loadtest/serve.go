@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/wshub/wshub/core"
@@ -22,6 +23,11 @@ func runServe(ctx context.Context, o *options, stdin io.Reader, stdout, stderr i
 	}
 	if err := checkLoopbackHost(host); err != nil {
 		return err
+	}
+	if o.memProfile != "" {
+		// Record every allocation, so that the profile's bytes per
+		// connection are exact rather than sampled.
+		runtime.MemProfileRate = 1
 	}
 	limit, err := raiseNofile()
 	if err != nil {
