@@ -102,10 +102,14 @@ test("policy and application closes stop the client; others retry", async (t) =>
     [4001, undefined],
     [4002, () => true],
   ]) {
+    // The server registers a connection just after its handshake answer,
+    // so the kick waits until the server counts this client and only it.
+    await until(async () => (await srv.admin("stats")).clients === 0, 10000, "no clients");
     const c = client(t, srv.url, retry ? { retryAppCode: retry } : {});
     const states = collect(c, "state");
     c.connect();
     await next(c, "state", (s) => s.state === "connected");
+    await until(async () => (await srv.admin("stats")).clients === 1, 10000, "the client registered");
     const after = next(c, "state", (s) => s.state === "closed" || s.state === "reconnecting");
     await srv.admin(`kick?code=${code}&reason=go`);
     const s = await after;
