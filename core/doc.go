@@ -24,15 +24,39 @@
 //
 // # Sending
 //
-// Sends never block on a slow client: each client has a queue bounded in
-// messages (Config.SendChannelSize) and bytes (Config.MaxQueuedBytes), the
-// batch being written included, with a DropPolicy; the ...WithContext
-// variants wait for space instead. A broadcast frames its message once and
-// queues the same frame for every recipient. The write pump writes queued
-// frames, as separate WebSocket frames, with one system call per batch.
-// Sends keep a reference to the payload until it is written: do not modify
-// a slice after passing it. Text that is not valid UTF-8 is never sent
+// Sends never block on a slow client: each client has a send queue bounded
+// in messages (Config.SendChannelSize) and bytes (Config.MaxQueuedBytes),
+// the batch being written included, with a DropPolicy for a full queue;
+// the ...WithContext variants wait for space instead. Sends keep a
+// reference to the payload until it is written: do not modify a slice
+// after passing it. Text that is not valid UTF-8 is never sent
 // (ErrInvalidUTF8).
+//
+// The path of a message, exactly:
+//
+//   - A send builds one frame value (message type and payload, not yet
+//     encoded). A broadcast, to the hub, a room or a user, builds it once
+//     and queues the same pointer for every recipient.
+//   - Queueing a frame whose client has no write pump running starts one.
+//     The pump takes everything queued (up to the queue's bounds) as one
+//     batch, with a pending ping, pong and close frame, and writes it.
+//   - Without compression, the pump appends each frame's header and
+//     payload to its batch buffer, so every recipient copies a small
+//     payload once into its own buffer; a payload larger than 16 KiB is
+//     not copied but written from the shared slice with writev. The buffer
+//     goes to the socket in one system call, or in several of at most
+//     64 KiB for a large batch.
+//   - With compression negotiated, a frame is compressed once, on first
+//     use, into a prepared message that every compressed recipient
+//     shares; its bytes land in the same batch buffer.
+//   - After a batch of more than one frame the pump yields the processor a
+//     few times before taking the next one, stopping once as many frames
+//     are queued again. On an idle node this returns at once; on a busy
+//     one each yield waits for the other runnable goroutines, so batches,
+//     and frames per system call, grow with the load without a setting.
+//     Config.WriteLinger replaces this with a fixed sleep.
+//   - With an empty queue the pump ends; an idle client has no write
+//     goroutine.
 //
 // # Flow control
 //

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -330,6 +331,36 @@ func (c *Client) writePump() {
 			c.sq.written() // free the space before lingering
 			c.mu.Unlock()
 			time.Sleep(h.cfg.WriteLinger)
+		} else if n > 1 {
+			c.settle(n)
+		}
+	}
+}
+
+// settleRounds bounds how many times a pump yields after a batch of more
+// than one frame before it writes again.
+const settleRounds = 4
+
+// settle is the adaptive part of batching. A pump that just wrote n > 1
+// frames found a backlog: producers are ahead of it. Rather than write the
+// next frame or two at once, it yields the processor up to settleRounds
+// times, stopping as soon as n frames are queued again. A yield costs about
+// one pass of the scheduler's run queue: nothing on an idle node, where the
+// pump is back at once and latency is unchanged, and longer the more
+// goroutines are runnable, so the pause grows with the load and the next
+// write carries more frames per syscall. No timer is involved and there is
+// nothing to tune; Config.WriteLinger replaces it with a fixed sleep.
+func (c *Client) settle(n int) {
+	c.mu.Lock()
+	c.sq.written() // free the space before yielding
+	c.mu.Unlock()
+	for range settleRounds {
+		runtime.Gosched()
+		c.mu.Lock()
+		p := c.sq.pending()
+		c.mu.Unlock()
+		if p >= n {
+			return
 		}
 	}
 }
