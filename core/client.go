@@ -26,9 +26,9 @@ type Client struct {
 	ID string
 
 	hub  *Hub
-	ws   *websocket.Conn
-	conn net.Conn     // the socket; the write pump writes batches to it
-	cc   *captureConn // gorilla's view of conn, with compression only
+	ws   *websocket.Conn // with compression only
+	conn net.Conn        // the socket; the write pump writes batches to it
+	cc   *captureConn    // gorilla's view of conn, with compression only
 	req  *http.Request
 
 	connectedAt time.Time
@@ -42,21 +42,21 @@ type Client struct {
 	closedAt  time.Time
 
 	// state guards rooms, user ID, metadata and callbacks.
-	state     sync.RWMutex
-	gone      bool // left the registry: joins are refused
-	userID    string
-	rooms     map[string]struct{}
-	metadata  map[string]any
-	onMessage []func(*Client, *Message)
-	onClose   []func(*Client)
-	onError   []func(*Client, error)
+	state    sync.RWMutex
+	gone     bool // left the registry: joins are refused
+	userID   string
+	rooms    map[string]struct{}
+	metadata map[string]any
+	cb       *callbacks // nil until the first OnMessage, OnClose or OnError
 
 	// registry bookkeeping, guarded by the shard's lock.
 	shardPos int
 
-	writeDeadline time.Time // last write deadline set; only the write pump uses it
-	readDeadline  time.Time // last read deadline set, under mu; see extendReadDeadline
-	msgDeadline   time.Time // deadline of the message being received, under mu; see boundReadDeadline
+	// Deadlines in unix nanoseconds, zero for none: an idle connection
+	// keeps three, and time.Time is three times the size.
+	writeDeadline int64 // last write deadline set; only the write pump uses it
+	readDeadline  int64 // last read deadline set, under mu; see extendReadDeadline
+	msgDeadline   int64 // deadline of the message being received, under mu; see boundReadDeadline
 
 	limiter   *tokenBucket
 	pingTimer *time.Timer
@@ -215,7 +215,8 @@ func (c *Client) RoomCount() int {
 // its read goroutine, before the hub's message handler.
 func (c *Client) OnMessage(fn func(*Client, *Message)) {
 	c.state.Lock()
-	c.onMessage = append(c.onMessage, fn)
+	cb := c.callbacksLocked()
+	cb.onMessage = append(cb.onMessage, fn)
 	c.state.Unlock()
 }
 
@@ -225,7 +226,8 @@ func (c *Client) OnMessage(fn func(*Client, *Message)) {
 func (c *Client) OnClose(fn func(*Client)) {
 	c.state.Lock()
 	if !c.gone {
-		c.onClose = append(c.onClose, fn)
+		cb := c.callbacksLocked()
+		cb.onClose = append(cb.onClose, fn)
 		c.state.Unlock()
 		return
 	}
@@ -236,8 +238,26 @@ func (c *Client) OnClose(fn func(*Client)) {
 // OnError adds a callback run when a handler fails for this client.
 func (c *Client) OnError(fn func(*Client, error)) {
 	c.state.Lock()
-	c.onError = append(c.onError, fn)
+	cb := c.callbacksLocked()
+	cb.onError = append(cb.onError, fn)
 	c.state.Unlock()
+}
+
+// callbacks are a client's OnMessage, OnClose and OnError callbacks. Most
+// clients have none, so they live apart from Client.
+type callbacks struct {
+	onMessage []func(*Client, *Message)
+	onClose   []func(*Client)
+	onError   []func(*Client, error)
+}
+
+// callbacksLocked returns c's callbacks, made on first use; c.state is
+// held for writing.
+func (c *Client) callbacksLocked() *callbacks {
+	if c.cb == nil {
+		c.cb = &callbacks{}
+	}
+	return c.cb
 }
 
 // Send queues a text message. It never blocks: a full queue applies the

@@ -7,8 +7,11 @@ import (
 
 // Config holds the per-connection WebSocket settings of a hub.
 type Config struct {
-	// ReadBufferSize is the size of each connection's read buffer in bytes.
-	// It is held for the life of the connection. Default 1024.
+	// ReadBufferSize is the size of each connection's read buffer in bytes
+	// (at least 128). On TCP and Unix sockets a connection holds it only
+	// while the peer's bytes are being read, and a silent connection holds
+	// none: the buffers are shared through a pool. Other connections, such
+	// as TLS ones, hold it for their life. Default 1024.
 	ReadBufferSize int
 	// WriteBufferSize is the size of the write buffers, taken from a shared
 	// pool only while a connection writes through gorilla (compressed

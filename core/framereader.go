@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -27,8 +28,9 @@ const (
 	maxControlPayload = 125
 	// minReadBuffer is the smallest read buffer the reader works with; it
 	// holds any header (at most 14 bytes: two, an 8-byte length and a
-	// 4-byte masking key).
-	minReadBuffer = 64
+	// 4-byte masking key) and any control frame's payload, which is
+	// unmasked where it lies.
+	minReadBuffer = 128
 )
 
 // protocolError is a fault in what the peer sent that the hub answers with
@@ -64,25 +66,47 @@ func (h *frameHeader) control() bool { return h.opcode&0x8 != 0 }
 // destination. wait, when set, runs before every read that may block.
 // Only the read pump uses a frameReader. traffic, when set, counts every
 // byte read from src (once per read).
+//
+// With an idle pool (see useIdlePool) the reader holds no buffer while it
+// waits for a peer that sends nothing: buf is nil whenever nothing is
+// buffered and the reader waits on the socket, and comes from the pool
+// only once bytes arrive.
 type frameReader struct {
 	src     io.Reader
 	buf     []byte
+	size    int // len(buf) when there is one
 	r, w    int // unread bytes are buf[r:w]
 	wait    func()
 	traffic TrafficMetricsCollector
+	idle    *idleReads // nil: buf is kept for the reader's life
 }
 
 func newFrameReader(src io.Reader, size int) frameReader {
 	if size < minReadBuffer {
 		size = minReadBuffer
 	}
-	return frameReader{src: src, buf: make([]byte, size)}
+	return frameReader{src: src, buf: make([]byte, size), size: size}
+}
+
+// ensureBuf gives the reader a buffer if it has none.
+func (fr *frameReader) ensureBuf() {
+	if fr.buf == nil {
+		fr.buf = fr.idle.get()
+	}
 }
 
 // fill makes at least n (≤ len(buf)) bytes available in buf[r:w].
 func (fr *frameReader) fill(n int) error {
 	if fr.w-fr.r >= n {
 		return nil
+	}
+	if fr.r == fr.w && fr.idle != nil {
+		// Nothing buffered: wait for the peer without a buffer.
+		fr.r, fr.w = 0, 0
+		if fr.buf != nil {
+			fr.idle.put(fr.buf)
+			fr.buf = nil
+		}
 	}
 	// Move what is left to the front, so that the read can take as many
 	// frames as the buffer holds.
@@ -94,14 +118,20 @@ func (fr *frameReader) fill(n int) error {
 		if fr.wait != nil {
 			fr.wait()
 		}
-		m, err := fr.src.Read(fr.buf[fr.w:])
+		var m int
+		var err error
+		if fr.buf == nil {
+			fr.buf, m, err = fr.idle.read()
+		} else {
+			m, err = fr.src.Read(fr.buf[fr.w:])
+		}
 		fr.w += m
 		fr.count(m)
 		if err != nil {
 			if fr.w-fr.r >= n {
 				return nil // the error comes back on the next read
 			}
-			if err == io.EOF && fr.w > fr.r {
+			if errors.Is(err, io.EOF) && fr.w > fr.r {
 				err = io.ErrUnexpectedEOF
 			}
 			return err
@@ -185,7 +215,7 @@ func (fr *frameReader) payload(dst []byte, key [4]byte, pos int) error {
 	fr.r += n
 	rest := dst[n:]
 	for len(rest) > 0 {
-		if len(rest) < len(fr.buf) {
+		if len(rest) < fr.size {
 			// Refill the buffer: the frames after this one come with it.
 			if err := fr.fill(len(rest)); err != nil {
 				return err
@@ -217,6 +247,19 @@ func (fr *frameReader) count(m int) {
 	if fr.traffic != nil && m > 0 {
 		fr.traffic.AddBytesReceived(m)
 	}
+}
+
+// control reads the n-byte payload (n ≤ maxControlPayload) of a control
+// frame and unmasks it in the read buffer: it is valid until the next call
+// on fr.
+func (fr *frameReader) control(n int, key [4]byte) ([]byte, error) {
+	if err := fr.fill(n); err != nil {
+		return nil, err
+	}
+	p := fr.buf[fr.r : fr.r+n : fr.r+n]
+	fr.r += n
+	maskBytes(key, 0, p)
+	return p, nil
 }
 
 // skip reads and drops the next n bytes.

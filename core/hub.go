@@ -68,6 +68,7 @@ type Hub struct {
 	hookTimeout      time.Duration
 	dropPolicy       DropPolicy
 	qlim             queueLimits // every client's send queue bounds and policy
+	readBufs         sync.Pool   // *[]byte read buffers of idle-capable readers (framereader_idle.go)
 	skipLatency      bool
 	roomOpts         RoomOptionsFunc
 	// hist stores history rooms: the adapter's HistoryAdapter, or histMem
@@ -168,6 +169,8 @@ func NewHub(opts ...Option) *Hub {
 	h.cfg = h.cfg.withDefaults()
 	h.inbound.max = h.cfg.MaxInboundBytes
 	h.qlim = newQueueLimits(&h.cfg, h.dropPolicy)
+	size := max(h.cfg.ReadBufferSize, minReadBuffer)
+	h.readBufs.New = func() any { b := make([]byte, size); return &b }
 	h.maxConns = connectionCap(h.limits.MaxConnections, openFileLimit)
 	h.adapterMetrics, _ = h.metrics.(AdapterMetricsCollector)
 	h.deliveryMetrics, _ = h.metrics.(DeliveryMetricsCollector)
@@ -396,9 +399,13 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("wshub: upgrade: %w", err)
 	}
-	c.ws, c.conn = ws, hw.cc.Conn
+	c.conn = hw.cc.Conn
 	if hw.cc.deflate {
-		c.cc = hw.cc // the write pump batches gorilla's compressed frames through it
+		// The write pump batches gorilla's compressed frames through cc.
+		// Without compression gorilla's Conn is not kept: the hub reads
+		// and frames everything itself, and an idle connection is
+		// smaller without it.
+		c.ws, c.cc = ws, hw.cc
 	}
 	if h.testHookAfterUpgrade != nil {
 		h.testHookAfterUpgrade(c)

@@ -74,7 +74,6 @@ type inbound struct {
 	reserved   int64     // bytes of budget held for msg
 	deadline   time.Time // when msg must be complete; zero until it waited on the network
 
-	ctl [maxControlPayload]byte
 }
 
 // The faults found in whole messages leave the stream at a frame boundary
@@ -99,8 +98,8 @@ func (in *inbound) next() (byte, []byte, error) {
 			return 0, nil, in.fail(err)
 		}
 		if h.control() {
-			p := in.ctl[:h.length]
-			if err := in.fr.payload(p, h.key, 0); err != nil {
+			p, err := in.fr.control(int(h.length), h.key)
+			if err != nil {
 				return 0, nil, in.fail(err)
 			}
 			if h.opcode == opClose {

@@ -111,6 +111,7 @@ func (c *Client) newInbound() *inbound {
 		bound:     c.boundReadDeadline,
 	}
 	in.fr.traffic = c.hub.trafficMetrics
+	in.fr.useIdlePool(c.conn, &c.hub.readBufs)
 	if cfg.MaxInboundBytes > 0 {
 		in.budget = &c.hub.inbound
 	}
@@ -165,6 +166,7 @@ func (c *Client) discardInput(in *inbound, aligned bool) {
 			return
 		}
 	}
+	in.fr.ensureBuf()
 	for {
 		n, err := c.conn.Read(in.fr.buf)
 		in.fr.count(n)
@@ -202,14 +204,15 @@ func (c *Client) extendLocked(now time.Time) bool {
 	if c.closing {
 		return false
 	}
-	if pw := c.hub.cfg.PongWait; deadlineDue(c.readDeadline, now, pw) {
-		d := now.Add(pw)
-		if !c.msgDeadline.IsZero() && d.After(c.msgDeadline) {
+	nn := now.UnixNano()
+	if pw := c.hub.cfg.PongWait; deadlineDue(c.readDeadline, nn, pw) {
+		d := nn + int64(pw)
+		if c.msgDeadline != 0 && d > c.msgDeadline {
 			d = c.msgDeadline
 		}
-		if !d.Equal(c.readDeadline) {
+		if d != c.readDeadline {
 			c.readDeadline = d
-			_ = c.conn.SetReadDeadline(d)
+			_ = c.conn.SetReadDeadline(time.Unix(0, d))
 		}
 	}
 	return true
@@ -221,16 +224,20 @@ func (c *Client) extendLocked(now time.Time) bool {
 func (c *Client) boundReadDeadline(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.msgDeadline = t
+	var tn int64
+	if !t.IsZero() {
+		tn = t.UnixNano()
+	}
+	c.msgDeadline = tn
 	if c.closing {
 		return
 	}
-	if t.IsZero() {
-		c.readDeadline = time.Time{}
+	if tn == 0 {
+		c.readDeadline = 0
 		return
 	}
-	if c.readDeadline.IsZero() || c.readDeadline.After(t) {
-		c.readDeadline = t
+	if c.readDeadline == 0 || c.readDeadline > tn {
+		c.readDeadline = tn
 		_ = c.conn.SetReadDeadline(t)
 	}
 }
@@ -285,8 +292,11 @@ func (c *Client) dispatch(msg *Message) (ok bool) {
 		}
 	}
 	if err == nil {
+		var cbs []func(*Client, *Message)
 		c.state.RLock()
-		cbs := c.onMessage
+		if c.cb != nil {
+			cbs = c.cb.onMessage
+		}
 		c.state.RUnlock()
 		for _, fn := range cbs {
 			fn(c, msg)
@@ -316,8 +326,11 @@ func (c *Client) reportError(err error) {
 	if h.hooks.OnError != nil {
 		h.hooks.OnError(c, err)
 	}
+	var cbs []func(*Client, error)
 	c.state.RLock()
-	cbs := c.onError
+	if c.cb != nil {
+		cbs = c.cb.onError
+	}
 	c.state.RUnlock()
 	for _, fn := range cbs {
 		fn(c, err)

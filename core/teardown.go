@@ -22,7 +22,7 @@ func (c *Client) teardown() {
 		_ = c.conn.Close()
 	}
 	c.waitWriter()
-	_ = c.ws.Close()
+	_ = c.conn.Close() // again if not graceful: the error says only that
 	c.endContext()
 
 	c.mu.Lock()
@@ -44,7 +44,10 @@ func (c *Client) teardown() {
 	h.LeaveAllRooms(c)
 	c.state.Lock()
 	h.users.remove(c, c.userID)
-	cbs := c.onClose
+	var cbs []func(*Client)
+	if c.cb != nil {
+		cbs = c.cb.onClose
+	}
 	c.state.Unlock()
 	if h.clients.remove(c) {
 		h.metrics.DecrementConnections()

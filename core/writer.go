@@ -447,9 +447,10 @@ func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
 // quarters of WriteWait.
 func (c *Client) flush(b, extra []byte) error {
 	ww := c.hub.cfg.WriteWait
-	if now := time.Now(); deadlineDue(c.writeDeadline, now, ww) {
-		c.writeDeadline = now.Add(ww)
-		if err := c.conn.SetWriteDeadline(c.writeDeadline); err != nil {
+	if now := time.Now(); deadlineDue(c.writeDeadline, now.UnixNano(), ww) {
+		d := now.Add(ww)
+		c.writeDeadline = d.UnixNano()
+		if err := c.conn.SetWriteDeadline(d); err != nil {
 			return err
 		}
 	}
@@ -473,10 +474,11 @@ func (c *Client) countSent(n int) {
 }
 
 // deadlineDue reports whether a deadline last set to deadline should move
-// to now+d: once a quarter of d went by, so that every read or write still
-// has at least three quarters of d.
-func deadlineDue(deadline, now time.Time, d time.Duration) bool {
-	return deadline.Sub(now) < d-d/4
+// to now+d (both in unix nanoseconds; zero is no deadline): once a quarter
+// of d went by, so that every read or write still has at least three
+// quarters of d.
+func deadlineDue(deadline, now int64, d time.Duration) bool {
+	return deadline == 0 || time.Duration(deadline-now) < d-d/4
 }
 
 // waitWriter blocks until no write pump runs for c.
