@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -28,6 +29,7 @@ type Client struct {
 	hub  *Hub
 	ws   *websocket.Conn // with compression only
 	conn net.Conn        // the socket; the write pump writes batches to it
+	raw  syscall.RawConn // conn's descriptor, when this platform can use it (rawConnOf)
 	cc   *captureConn    // gorilla's view of conn, with compression only
 	req  *http.Request
 

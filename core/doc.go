@@ -16,8 +16,10 @@
 // # Goroutines
 //
 // Per connection: a read pump, for the life of the connection, and a write
-// pump that runs only while the client's send queue is non-empty. Pings are
-// timers, not goroutines. Per hub, with an adapter: a publisher goroutine
+// pump that runs only while the client's send queue is non-empty (a reply
+// the socket takes at once needs none, see Sending). Pings are timers, not
+// goroutines. A read pump waiting for a silent peer holds no read buffer
+// on TCP and Unix sockets (Config.ReadBufferSize). Per hub, with an adapter: a publisher goroutine
 // (and a presence goroutine with WithPresence); during Drain, an idle
 // reaper. Hooks documented as asynchronous run in short-lived goroutines.
 // Shutdown stops and waits for all of them.
@@ -40,6 +42,12 @@
 //   - Queueing a frame whose client has no write pump running starts one.
 //     The pump takes everything queued (up to the queue's bounds) as one
 //     batch, with a pending ping, pong and close frame, and writes it.
+//   - Except for a reply: while the read pump handles a client's message,
+//     the first frame that would start that client's pump (an echo, a
+//     request's answer) is written at once in the sender's goroutine with
+//     one non-blocking system call, when it is at most 16 KiB and the
+//     connection is an uncompressed TCP or Unix socket. What the socket
+//     does not take at once goes to a pump, so a send never blocks.
 //   - Without compression, the pump appends each frame's header and
 //     payload to its batch buffer, so every recipient copies a small
 //     payload once into its own buffer; a payload larger than 16 KiB is

@@ -9,3 +9,5 @@ import "syscall"
 const rawReadsSupported = false
 
 func rawRead(uintptr, []byte) (int, error) { return 0, syscall.EINVAL }
+
+func rawWrite(uintptr, []byte) (int, error) { return 0, syscall.EINVAL }

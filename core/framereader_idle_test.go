@@ -48,7 +48,7 @@ func TestFrameReaderIdleHoldsNoBuffer(t *testing.T) {
 	server, client := tcpPair(t)
 	pool := newBufPool(minReadBuffer)
 	fr := newFrameReader(server, minReadBuffer)
-	fr.useIdlePool(server, pool)
+	fr.useIdlePool(rawConnOf(server), pool)
 	require.NotNil(t, fr.idle, "a TCP socket allows raw reads")
 
 	// A frame in two pieces, and a payload longer than the buffer, which
@@ -105,7 +105,7 @@ func TestFrameReaderIdleClosedSocket(t *testing.T) {
 	}
 	server, _ := tcpPair(t)
 	fr := newFrameReader(server, minReadBuffer)
-	fr.useIdlePool(server, newBufPool(minReadBuffer))
+	fr.useIdlePool(rawConnOf(server), newBufPool(minReadBuffer))
 	require.NoError(t, server.Close())
 	_, err := fr.header()
 	require.ErrorIs(t, err, net.ErrClosed)
@@ -113,7 +113,7 @@ func TestFrameReaderIdleClosedSocket(t *testing.T) {
 
 func TestFrameReaderKeepsBufferWithoutRawConn(t *testing.T) {
 	fr := newFrameReader(&chunkReader{data: frameBytes(0x81, []byte("hi")), chunk: 1}, minReadBuffer)
-	fr.useIdlePool(fr.src, newBufPool(minReadBuffer))
+	fr.useIdlePool(rawConnOf(fr.src), newBufPool(minReadBuffer))
 	require.Nil(t, fr.idle, "a reader that is not a socket keeps its buffer")
 	h, err := fr.header()
 	require.NoError(t, err)

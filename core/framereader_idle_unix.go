@@ -8,3 +8,5 @@ import "syscall"
 const rawReadsSupported = true
 
 func rawRead(fd uintptr, b []byte) (int, error) { return syscall.Read(int(fd), b) }
+
+func rawWrite(fd uintptr, b []byte) (int, error) { return syscall.Write(int(fd), b) }

@@ -400,6 +400,7 @@ func (h *Hub) UpgradeConnection(w http.ResponseWriter, r *http.Request, opts ...
 		return nil, fmt.Errorf("wshub: upgrade: %w", err)
 	}
 	c.conn = hw.cc.Conn
+	c.raw = rawConnOf(c.conn)
 	if hw.cc.deflate {
 		// The write pump batches gorilla's compressed frames through cc.
 		// Without compression gorilla's Conn is not kept: the hub reads

@@ -82,13 +82,16 @@ func (c *Client) readPump() {
 			continue
 		}
 		if c.limiter != nil && !c.limiter.allow(now) && (op != opText || !c.passLimit(data)) {
+			c.endDirect()
 			h.metrics.IncrementErrors("rate_limit_exceeded")
 			continue
 		}
 		h.metrics.IncrementMessagesReceived()
 		h.metrics.RecordMessageSize(len(data))
 		msg := &Message{Type: MessageType(op), Data: data, ClientID: c.ID, Time: now, client: c}
-		if !c.dispatch(msg) {
+		ok := c.dispatch(msg)
+		c.endDirect()
+		if !ok {
 			return
 		}
 	}
@@ -111,7 +114,7 @@ func (c *Client) newInbound() *inbound {
 		bound:     c.boundReadDeadline,
 	}
 	in.fr.traffic = c.hub.trafficMetrics
-	in.fr.useIdlePool(c.conn, &c.hub.readBufs)
+	in.fr.useIdlePool(c.raw, &c.hub.readBufs)
 	if cfg.MaxInboundBytes > 0 {
 		in.budget = &c.hub.inbound
 	}
@@ -196,7 +199,12 @@ func (c *Client) extendReadDeadline(now time.Time) bool {
 func (c *Client) admit(now time.Time) (open, full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.extendLocked(now), !c.fitsLocked()
+	open = c.extendLocked(now)
+	full = !c.fitsLocked()
+	if open && !full {
+		c.allowDirect()
+	}
+	return open, full
 }
 
 // extendLocked is extendReadDeadline with c.mu held.

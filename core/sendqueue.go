@@ -93,6 +93,13 @@ type sendQueue struct {
 	pong       []byte // the pong owed for the peer's latest ping (an encoded frame)
 	closeFrame []byte // the close frame waiting for the pump (encoded)
 	idleSince  int64  // unix nanos when the pump last stopped after data frames
+	// direct lets the next pump start write at once in the sender's
+	// goroutine instead (writeDirect): set by the read pump while it
+	// handles a message, used once.
+	direct bool
+	// rest is what a direct write left unwritten; the pump writes it
+	// first.
+	rest *[]byte
 
 	// spaceCh is closed, if someone waits, when a written batch freed its
 	// space, the pending frames were dropped, or the client began closing.
@@ -305,9 +312,18 @@ func (s *sendQueue) release() {
 // frames (not pings or pongs alone) the client's idleness starts over, for
 // the drain's idle reaper.
 func (s *sendQueue) stop(wroteData bool) {
+	var now int64
+	if wroteData {
+		now = time.Now().UnixNano()
+	}
+	s.stopAt(wroteData, now)
+}
+
+// stopAt is stop with the time (unix nanos) when data was last written.
+func (s *sendQueue) stopAt(wroteData bool, now int64) {
 	s.writing = false
 	if wroteData {
-		s.idleSince = time.Now().UnixNano()
+		s.idleSince = now
 	}
 	if s.stopped != nil {
 		close(s.stopped)

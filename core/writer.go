@@ -50,6 +50,10 @@ func (c *Client) enqueue(f *frame) error {
 	}
 	if c.sq.fits(&c.hub.qlim) { // the common case, without offer's policy
 		start := c.sq.push(f)
+		if start && c.sq.direct {
+			c.writeDirect(f) // releases c.mu
+			return nil
+		}
 		c.mu.Unlock()
 		if start {
 			go c.writePump()
@@ -94,6 +98,10 @@ func (c *Client) enqueueOver(f *frame) error {
 		return ErrConnectionClosed
 	}
 	start := c.sq.push(f)
+	if start && c.sq.direct {
+		c.writeDirect(f) // releases c.mu
+		return nil
+	}
 	c.mu.Unlock()
 	if start {
 		go c.writePump()
@@ -267,7 +275,9 @@ func (c *Client) writePump() {
 	bp := getBuf()
 	defer putBuf(bp)
 	h := c.hub
-	wroteData := false // a ping or pong alone does not end the client's idleness
+	// A ping or pong alone does not end the client's idleness; what a
+	// direct write left does.
+	wroteData := c.writeRest()
 	for {
 		c.mu.Lock()
 		if c.closed && c.sq.closeFrame == nil {
@@ -306,16 +316,7 @@ func (c *Client) writePump() {
 			h.metrics.IncrementMessagesSent(n)
 		}
 		if err != nil {
-			h.metrics.IncrementErrors("write")
-			// The reader sees the closed socket and tears the client down.
-			_ = c.conn.Close()
-			c.mu.Lock()
-			c.closed = true
-			if c.closedAt.IsZero() {
-				c.closedAt = time.Now()
-			}
-			c.sq.closeFrame = nil
-			c.mu.Unlock()
+			c.writeFailed()
 			continue
 		}
 		if b.closeFrame != nil {
@@ -439,6 +440,20 @@ func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
 	return n, nil
 }
 
+// writeFailed ends the client after a failed write: the read pump sees the
+// closed socket and tears the client down.
+func (c *Client) writeFailed() {
+	c.hub.metrics.IncrementErrors("write")
+	_ = c.conn.Close()
+	c.mu.Lock()
+	c.closed = true
+	if c.closedAt.IsZero() {
+		c.closedAt = time.Now()
+	}
+	c.sq.closeFrame = nil
+	c.mu.Unlock()
+}
+
 // flush writes b (and extra, with writev) in one call under the write deadline.
 // The bytes written, even by a failed write, are counted (countSent).
 //
@@ -446,13 +461,8 @@ func (c *Client) writeFrames(frames []*frame, buf *[]byte) (int, error) {
 // least a quarter of WriteWait went by: a write always has at least three
 // quarters of WriteWait.
 func (c *Client) flush(b, extra []byte) error {
-	ww := c.hub.cfg.WriteWait
-	if now := time.Now(); deadlineDue(c.writeDeadline, now.UnixNano(), ww) {
-		d := now.Add(ww)
-		c.writeDeadline = d.UnixNano()
-		if err := c.conn.SetWriteDeadline(d); err != nil {
-			return err
-		}
+	if err := c.armWriteDeadline(time.Now()); err != nil {
+		return err
 	}
 	if extra == nil {
 		n, err := c.conn.Write(b)
@@ -463,6 +473,18 @@ func (c *Client) flush(b, extra []byte) error {
 	n, err := bufs.WriteTo(c.conn)
 	c.countSent(int(n))
 	return err
+}
+
+// armWriteDeadline moves the write deadline to now+WriteWait when it is due
+// (deadlineDue). Only the writer of the queue calls it.
+func (c *Client) armWriteDeadline(now time.Time) error {
+	ww := c.hub.cfg.WriteWait
+	if !deadlineDue(c.writeDeadline, now.UnixNano(), ww) {
+		return nil
+	}
+	d := now.Add(ww)
+	c.writeDeadline = d.UnixNano()
+	return c.conn.SetWriteDeadline(d)
 }
 
 // countSent reports n bytes written to the socket to the hub's
