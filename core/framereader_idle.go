@@ -32,20 +32,6 @@ type idleReads struct {
 	err error
 }
 
-// rawConnOf returns the RawConn of a socket whose descriptor this
-// platform can read and write directly, or nil.
-func rawConnOf(conn any) syscall.RawConn {
-	sc, ok := conn.(syscall.Conn)
-	if !ok || !rawReadsSupported {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return raw
-}
-
 // useIdlePool makes fr wait for input without a buffer, reading through
 // raw (rawConnOf of fr's source; nil leaves fr as it is); pool holds
 // buffers of fr's size. It must be called on the frameReader at its final
