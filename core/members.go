@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -261,11 +262,29 @@ func (c *Client) SetRoomPresenceInfo(room string, info []byte) error {
 	if len(info) > maxPresenceInfo {
 		return ErrPresenceInfoTooLarge
 	}
-	if !c.InRoom(room) {
-		return ErrNotInRoom
+	for {
+		r := c.hub.room(room)
+		if r == nil {
+			return ErrNotInRoom
+		}
+		// A join records the membership in the client and in the tracker
+		// under the room's lock; holding it here means a membership the
+		// client shows is the tracker's too, so the info cannot land
+		// before the record it belongs to and be lost.
+		r.mu.RLock()
+		if r.deleted {
+			r.mu.RUnlock()
+			runtime.Gosched() // the room is being replaced
+			continue
+		}
+		if !c.InRoom(room) {
+			r.mu.RUnlock()
+			return ErrNotInRoom
+		}
+		if c.hub.members != nil {
+			c.hub.members.setInfo(c, room, info)
+		}
+		r.mu.RUnlock()
+		return nil
 	}
-	if c.hub.members != nil {
-		c.hub.members.setInfo(c, room, info)
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,13 +60,26 @@ func (e *memberEvents) counts(key string) (int, int) {
 
 // dialQuery dials with q and returns once the AfterConnect hook of
 // memberEvents has run: the client is in the rooms q joins (after its user
-// ID was set). The hub registers a client before that hook runs.
+// ID was set), and the tracker has recorded those joins. The hub registers
+// a client before that hook runs.
 func dialQuery(t *testing.T, h *Hub, srv string, q url.Values) (*websocket.Conn, *Client) {
 	t.Helper()
 	conn, c := dialURLWait(t, h, srv+"/?"+q.Encode())
 	require.Eventually(t, func() bool {
 		for _, r := range q["join"] {
 			if !c.InRoom(r) {
+				return false
+			}
+		}
+		if h.members == nil {
+			return true
+		}
+		// A join shows in the client a moment before the tracker records
+		// it; a trackerIdle in between would return too early.
+		h.members.mu.Lock()
+		defer h.members.mu.Unlock()
+		for _, r := range q["join"] {
+			if _, ok := h.members.byClient[c][r]; !ok && h.roomOptions(r).Presence.Enabled {
 				return false
 			}
 		}
@@ -246,4 +260,32 @@ func TestLingeringUserListed(t *testing.T) {
 	require.Len(t, leaves, 1)
 	assert.Equal(t, []byte("guest"), leaves[0].Info)
 	assert.Equal(t, anon.ID, leaves[0].ClientID)
+}
+
+// Info set the moment a join shows is kept: SetRoomPresenceInfo waits for
+// the tracker's record of the membership rather than landing before it.
+// The test holds the tracker's lock so that the join shows in the client
+// while its record waits; the info is set in that gap.
+func TestRoomPresenceInfoRacingJoin(t *testing.T) {
+	h, srv := startHub(t, WithRoomOptions(memberTestRooms))
+	ctx := contextWithTimeout(t, 10*time.Second)
+	_, c := dialURLWait(t, h, wsURL(srv))
+	for i := range 100 {
+		room := fmt.Sprintf("p-race-%d", i)
+		info := []byte(room)
+		joined, set := make(chan error, 1), make(chan error, 1)
+		h.members.mu.Lock()
+		go func() { joined <- h.JoinRoom(c, room) }()
+		require.Eventually(t, func() bool { return c.InRoom(room) }, 5*time.Second, 100*time.Microsecond)
+		go func() { set <- c.SetRoomPresenceInfo(room, info) }()
+		runtime.Gosched()
+		h.members.mu.Unlock()
+		require.NoError(t, <-joined)
+		require.NoError(t, <-set)
+		trackerIdle(t, h)
+		list, err := h.Presence(ctx, room)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, info, list[0].Info, "join %d", i)
+	}
 }
