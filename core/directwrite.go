@@ -72,23 +72,20 @@ func (c *Client) writeDirect(f *frame) {
 	// error of the socket again and handles it as its own.
 	m := copy(*bp, (*bp)[n:])
 	*bp = (*bp)[:m]
-	c.mu.Lock()
-	c.sq.rest = bp
-	c.mu.Unlock()
-	go c.writePump()
+	go c.writeRestPump(bp)
 }
 
-// writeRest writes what a direct write left, if anything, before the pump
-// takes its first batch. It reports whether it wrote a message.
-func (c *Client) writeRest() bool {
-	c.mu.Lock()
-	bp, closed := c.sq.rest, c.closed
-	c.sq.rest = nil
-	c.mu.Unlock()
-	if bp == nil {
-		return false
-	}
+// writeRestPump is the write pump of a direct write that left rest
+// unwritten: it writes rest first.
+func (c *Client) writeRestPump(rest *[]byte) { c.pumpFrom(c.writeRest(rest)) }
+
+// writeRest writes what a direct write left, and reports whether it wrote
+// the message.
+func (c *Client) writeRest(bp *[]byte) bool {
 	defer putBuf(bp)
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
 	if closed {
 		return false
 	}

@@ -97,9 +97,6 @@ type sendQueue struct {
 	// goroutine instead (writeDirect): set by the read pump while it
 	// handles a message, used once.
 	direct bool
-	// rest is what a direct write left unwritten; the pump writes it
-	// first.
-	rest *[]byte
 
 	// spaceCh is closed, if someone waits, when a written batch freed its
 	// space, the pending frames were dropped, or the client began closing.

@@ -271,13 +271,15 @@ var pingFrame = appendControl(nil, websocket.PingMessage, nil)
 // writePump writes everything queued, as separate frames in as few syscalls
 // as possible, and exits when the queue is empty. Only the write pump writes
 // data to the socket.
-func (c *Client) writePump() {
+func (c *Client) writePump() { c.pumpFrom(false) }
+
+// pumpFrom is the write pump's loop; wroteData tells whether the goroutine
+// wrote a data message already (what a direct write left). A ping or pong
+// alone does not end the client's idleness.
+func (c *Client) pumpFrom(wroteData bool) {
 	bp := getBuf()
 	defer putBuf(bp)
 	h := c.hub
-	// A ping or pong alone does not end the client's idleness; what a
-	// direct write left does.
-	wroteData := c.writeRest()
 	for {
 		c.mu.Lock()
 		if c.closed && c.sq.closeFrame == nil {
