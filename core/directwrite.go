@@ -1,6 +1,8 @@
 package core
 
 import (
+	"errors"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -51,9 +53,9 @@ func (c *Client) writeDirect(f *frame) {
 	*bp = appendHeader((*bp)[:0], byte(f.typ), len(f.data))
 	*bp = append(*bp, f.data...)
 	putQueue(b.q)
-	now := time.Now()
-	n, err := c.tryWrite(*bp, now)
+	n, err := c.tryWrite(*bp)
 	c.countSent(n)
+	now := time.Now()
 	if err == nil && n == len(*bp) {
 		putBuf(bp)
 		c.hub.metrics.IncrementMessagesSent(1)
@@ -98,18 +100,21 @@ func (c *Client) writeRest(bp *[]byte) bool {
 }
 
 // tryWrite writes b to the socket with one non-blocking system call and
-// returns how much it took; a full socket is not an error.
-func (c *Client) tryWrite(b []byte, now time.Time) (int, error) {
-	if err := c.armWriteDeadline(now); err != nil {
-		return 0, err
-	}
+// returns how much it took; a full socket is not an error. It needs no
+// write deadline, since it never waits: a deadline that passed since a
+// blocking write armed it only makes it take nothing, and the blocking
+// write that follows arms a new one (flush).
+func (c *Client) tryWrite(b []byte) (int, error) {
 	w, _ := rawWriters.Get().(*rawWriter)
 	w.b = b
 	err := c.raw.Write(w.try)
 	n, werr := w.n, w.err
 	w.b, w.n, w.err = nil, 0, nil
 	rawWriters.Put(w)
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, nil
+	case err != nil:
 		return n, err
 	}
 	return n, werr

@@ -94,3 +94,30 @@ func TestDirectWriteLeavesLargeAndCompressedRepliesToThePump(t *testing.T) {
 	}
 	_ = h
 }
+
+// A write deadline that passed while the client was idle (a blocked write
+// armed it long ago) does not fail the next write: the first, non-blocking
+// try takes nothing and the write waits under a new deadline. Both the
+// pump's writes and a handler's direct reply are checked.
+func TestExpiredWriteDeadlineDoesNotFailTheNextWrite(t *testing.T) {
+	h, srv := startHub(t, WithMessageHandler(func(c *Client, msg *Message) error {
+		return c.SendBinary(msg.Data)
+	}))
+	conn, c := dialURLWait(t, h, wsURL(srv))
+	expire := func() {
+		c.waitWriter()
+		past := time.Now().Add(-time.Second)
+		require.NoError(t, c.conn.SetWriteDeadline(past))
+		c.writeDeadline = past.UnixNano() // only the writer touches it, and none runs
+	}
+	expire()
+	require.NoError(t, c.SendBinary([]byte("pump")))
+	_, p := read(t, conn)
+	require.Equal(t, "pump", p)
+
+	expire()
+	require.NoError(t, conn.WriteMessage(websocket.BinaryMessage, []byte("direct")))
+	_, p = read(t, conn)
+	require.Equal(t, "direct", p)
+	require.Equal(t, 1, h.ClientCount())
+}

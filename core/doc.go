@@ -53,7 +53,10 @@
 //     payload once into its own buffer; a payload larger than 16 KiB is
 //     not copied but written from the shared slice with writev. The buffer
 //     goes to the socket in one system call, or in several of at most
-//     64 KiB for a large batch.
+//     64 KiB for a large batch. On a TCP or Unix socket that call is first
+//     made without waiting; only what the socket does not take waits for
+//     room, bounded by Config.WriteWait, so a write that fits costs no
+//     deadline update.
 //   - With compression negotiated, a frame is compressed once, on first
 //     use, into a prepared message that every compressed recipient
 //     shares; its bytes land in the same batch buffer.

@@ -456,13 +456,26 @@ func (c *Client) writeFailed() {
 	c.mu.Unlock()
 }
 
-// flush writes b (and extra, with writev) in one call under the write deadline.
-// The bytes written, even by a failed write, are counted (countSent).
+// flush writes b (and extra, with writev) under the write deadline. The
+// bytes written, even by a failed write, are counted (countSent).
 //
-// Moving a deadline costs a timer update, so it is moved only once at
-// least a quarter of WriteWait went by: a write always has at least three
-// quarters of WriteWait.
+// Moving a deadline costs a timer update on the socket. Most writes find
+// room in the socket and need none: b is first offered with one
+// non-blocking write (tryWrite), and only what the socket did not take
+// waits, under the deadline. Without that first try, the deadlines of all
+// a broadcast's recipients fell due together and one broadcast in a few
+// paid a timer update per recipient, which showed in the tail latency.
+// The deadline itself is moved only once at least a quarter of WriteWait
+// went by: a blocked write always has at least three quarters of it.
 func (c *Client) flush(b, extra []byte) error {
+	if extra == nil && c.raw != nil {
+		n, err := c.tryWrite(b)
+		c.countSent(n)
+		if err != nil || n == len(b) {
+			return err
+		}
+		b = b[n:]
+	}
 	if err := c.armWriteDeadline(time.Now()); err != nil {
 		return err
 	}
