@@ -274,12 +274,19 @@ func TestRoomPresenceInfoRacingJoin(t *testing.T) {
 		room := fmt.Sprintf("p-race-%d", i)
 		info := []byte(room)
 		joined, set := make(chan error, 1), make(chan error, 1)
-		h.members.mu.Lock()
-		go func() { joined <- h.JoinRoom(c, room) }()
-		require.Eventually(t, func() bool { return c.InRoom(room) }, 5*time.Second, 100*time.Microsecond)
-		go func() { set <- c.SetRoomPresenceInfo(room, info) }()
-		runtime.Gosched()
-		h.members.mu.Unlock()
+		func() {
+			// Released even when the wait fails, or the hub's shutdown
+			// would hang on it.
+			h.members.mu.Lock()
+			defer h.members.mu.Unlock()
+			go func() { joined <- h.JoinRoom(c, room) }()
+			require.Eventually(t, func() bool { return c.InRoom(room) }, 5*time.Second, 100*time.Microsecond)
+			go func() { set <- c.SetRoomPresenceInfo(room, info) }()
+			// A hint, not a synchronisation: the setter should reach its
+			// lock before the tracker is released. The test passes either
+			// way with the fix; without it, most rounds lose the info.
+			runtime.Gosched()
+		}()
 		require.NoError(t, <-joined)
 		require.NoError(t, <-set)
 		trackerIdle(t, h)
